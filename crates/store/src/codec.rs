@@ -1,0 +1,23 @@
+//! Row <-> domain conversions shared by the adapters.
+
+use crate::StoreError;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use tollway_core::Amount;
+
+/// Reads a TEXT amount column.
+pub(crate) fn amount(row: &AnyRow, col: &str) -> Result<Amount, StoreError> {
+    let text: String = row.try_get(col)?;
+    Amount::from_units_str(&text).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+}
+
+/// Reads a nullable TEXT amount column.
+pub(crate) fn opt_amount(row: &AnyRow, col: &str) -> Result<Option<Amount>, StoreError> {
+    let text: Option<String> = row.try_get(col)?;
+    text.map(|t| Amount::from_units_str(&t).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))).transpose()
+}
+
+/// `$1, $2, …, $n` starting after `offset` placeholders.
+pub(crate) fn placeholders(offset: usize, n: usize) -> String {
+    (offset + 1..=offset + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,114 @@
+//! Ledger reads: balances, a user's history, and a whole-ledger audit.
+
+use crate::ledger_io::{account_from_row, load_everything, transfer_from_row};
+use crate::{Store, StoreError};
+use sqlx::Row;
+use std::collections::BTreeMap;
+use tollway_core::ledger::{check_invariants, Account, AccountId, InvariantViolation, PendingStatus, Transfer};
+
+/// Filters for a user's history.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    /// Only these reasons (`charge`, `grant`, …); empty for all.
+    pub reasons: Vec<String>,
+    /// Only this model.
+    pub model: Option<String>,
+    /// From this time (inclusive, Unix ms).
+    pub from: Option<i64>,
+    /// Until this time (exclusive, Unix ms).
+    pub to: Option<i64>,
+}
+
+/// A history row: the transfer, its position, and a hold's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Position (the pagination cursor).
+    pub seq: i64,
+    /// The transfer.
+    pub transfer: Transfer,
+    /// For holds, their status.
+    pub status: Option<PendingStatus>,
+}
+
+/// The result of an audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// Accounts checked.
+    pub accounts: usize,
+    /// Transfers replayed.
+    pub transfers: usize,
+    /// The first broken invariant, if any.
+    pub violation: Option<InvariantViolation>,
+}
+
+impl Store {
+    /// An account by id.
+    pub async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, asset, flags, debits_pending, debits_posted, credits_pending, credits_posted \
+             FROM accounts WHERE id = $1",
+        )
+        .bind(&id.0)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    /// A user's transfers, newest first, before cursor `before_seq`.
+    pub async fn history(
+        &self,
+        user_id: i64,
+        filter: &HistoryFilter,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut sql = String::from(
+            "SELECT seq, id, debit, credit, amount, asset, kind, pending_id, timeout_secs, expires_at, requested, \
+             status, reason, user_id, model, request_id, price_version, memo, ts FROM transfers \
+             WHERE user_id = $1 AND seq < $2 AND ts >= $3 AND ts < $4 AND ($5 IS NULL OR model = $5)",
+        );
+        if !filter.reasons.is_empty() {
+            sql.push_str(&format!(" AND reason IN ({})", crate::codec::placeholders(5, filter.reasons.len())));
+        }
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", 6 + filter.reasons.len()));
+        let mut q = sqlx::query(&sql)
+            .bind(user_id)
+            .bind(before_seq.unwrap_or(i64::MAX))
+            .bind(filter.from.unwrap_or(i64::MIN))
+            .bind(filter.to.unwrap_or(i64::MAX))
+            .bind(filter.model.clone());
+        for r in &filter.reasons {
+            q = q.bind(r);
+        }
+        let rows = q.bind(limit).fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                let (transfer, status) = transfer_from_row(row)?;
+                Ok(HistoryEntry { seq: row.try_get("seq")?, transfer, status })
+            })
+            .collect()
+    }
+
+    /// Holds still pending whose timeout passed before `now`.
+    pub async fn expired_holds(&self, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM transfers WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| r.try_get("id").map_err(StoreError::from)).collect()
+    }
+
+    /// Replays the whole ledger and checks every invariant.
+    pub async fn audit(&self) -> Result<Audit, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let (accounts, rows) = load_everything(&mut conn).await?;
+        let holds: BTreeMap<String, PendingStatus> =
+            rows.iter().filter_map(|(t, s)| s.map(|s| (t.id.0.clone(), s))).collect();
+        let transfers: Vec<Transfer> = rows.into_iter().map(|(t, _)| t).collect();
+        let violation = check_invariants(&accounts, &transfers, &holds).err();
+        Ok(Audit { accounts: accounts.len(), transfers: transfers.len(), violation })
+    }
+}

@@ -1,0 +1,255 @@
+//! Usage events: one row per reported model call (Dify message), keyed by
+//! (app, message id), committed with the charge it caused.
+
+use crate::codec::amount;
+use crate::{Store, StoreError};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use tollway_core::ledger::{Account, Applied, Reason};
+use tollway_core::Amount;
+
+/// A usage event before the ledger has said what was charged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageDraft {
+    /// The reporting app.
+    pub app_id: i64,
+    /// Its message id: with `app_id`, the idempotency key.
+    pub message_id: String,
+    /// Hash of the reported content, to tell a replay from a conflict.
+    pub fingerprint: String,
+    /// The user charged.
+    pub user_id: i64,
+    /// The model used.
+    pub model: String,
+    /// Prompt tokens.
+    pub input_tokens: i64,
+    /// Completion tokens.
+    pub output_tokens: i64,
+    /// Where the counts came from.
+    pub usage_source: String,
+    /// True when usage was all zero: stored, not charged.
+    pub unknown: bool,
+    /// The full cost under the applied rule.
+    pub cost: Amount,
+    /// Price rule version applied.
+    pub price_version: Option<i64>,
+    /// Base id of the charge transfers.
+    pub transfer_id: Option<String>,
+    /// Reservation settled by the charge.
+    pub reservation_id: Option<String>,
+    /// Price the reporter computed, as its decimal string.
+    pub reported_price: Option<String>,
+    /// Currency of `reported_price`.
+    pub reported_currency: Option<String>,
+    /// Conversation the message belongs to.
+    pub conversation_id: Option<String>,
+}
+
+/// A stored usage event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageEvent {
+    /// Position in the log (cursor).
+    pub seq: i64,
+    /// The draft it was made from.
+    #[serde(flatten)]
+    pub draft: UsageEventFields,
+    /// `charged`, `arrears` (part booked as debt) or `usage_unknown`.
+    pub status: String,
+    /// Taken from the wallet.
+    pub charged: Amount,
+    /// Booked as arrears.
+    pub shortfall: Amount,
+    /// Wallet balance right after.
+    pub balance_after: Amount,
+    /// When it was recorded.
+    pub created_at: i64,
+}
+
+/// The reported fields of a usage event, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageEventFields {
+    /// See [`UsageDraft`].
+    pub app_id: i64,
+    /// See [`UsageDraft`].
+    pub message_id: String,
+    /// See [`UsageDraft`].
+    #[serde(skip)]
+    pub fingerprint: String,
+    /// See [`UsageDraft`].
+    pub user_id: i64,
+    /// See [`UsageDraft`].
+    pub model: String,
+    /// See [`UsageDraft`].
+    pub input_tokens: i64,
+    /// See [`UsageDraft`].
+    pub output_tokens: i64,
+    /// See [`UsageDraft`].
+    pub usage_source: String,
+    /// See [`UsageDraft`].
+    pub cost: Amount,
+    /// See [`UsageDraft`].
+    pub price_version: Option<i64>,
+    /// See [`UsageDraft`].
+    pub transfer_id: Option<String>,
+    /// See [`UsageDraft`].
+    pub reservation_id: Option<String>,
+    /// See [`UsageDraft`].
+    pub reported_price: Option<String>,
+    /// See [`UsageDraft`].
+    pub reported_currency: Option<String>,
+    /// See [`UsageDraft`].
+    pub conversation_id: Option<String>,
+}
+
+impl UsageDraft {
+    /// The event to store, given what the charge did.
+    pub(crate) fn complete(&self, applied: &[Applied], accounts: &[Account], now: i64) -> UsageEvent {
+        let sum = |reason: Reason| {
+            applied
+                .iter()
+                .map(Applied::transfer)
+                .filter(|t| t.reason == reason)
+                .fold(Amount::ZERO, |acc, t| acc.checked_add(t.amount).unwrap_or(Amount::MAX))
+        };
+        let (charged, shortfall) = (sum(Reason::Charge), sum(Reason::Arrears));
+        let wallet = tollway_core::ledger::AccountId::user_wallet(self.user_id, tollway_core::Asset::POINTS);
+        let balance_after = accounts.iter().find(|a| a.id == wallet).map(Account::balance).unwrap_or_default();
+        let status = if self.unknown {
+            "usage_unknown"
+        } else if shortfall.is_zero() {
+            "charged"
+        } else {
+            "arrears"
+        };
+        UsageEvent {
+            seq: 0,
+            draft: UsageEventFields {
+                app_id: self.app_id,
+                message_id: self.message_id.clone(),
+                fingerprint: self.fingerprint.clone(),
+                user_id: self.user_id,
+                model: self.model.clone(),
+                input_tokens: self.input_tokens,
+                output_tokens: self.output_tokens,
+                usage_source: self.usage_source.clone(),
+                cost: self.cost,
+                price_version: self.price_version,
+                transfer_id: self.transfer_id.clone(),
+                reservation_id: self.reservation_id.clone(),
+                reported_price: self.reported_price.clone(),
+                reported_currency: self.reported_currency.clone(),
+                conversation_id: self.conversation_id.clone(),
+            },
+            status: status.to_owned(),
+            charged,
+            shortfall,
+            balance_after,
+            created_at: now,
+        }
+    }
+}
+
+const COLUMNS: &str = "seq, app_id, message_id, fingerprint, user_id, model, input_tokens, output_tokens, \
+    usage_source, status, cost, charged, shortfall, balance_after, price_version, transfer_id, reservation_id, \
+    reported_price, reported_currency, conversation_id, created_at";
+
+pub(crate) async fn insert_usage_event(conn: &mut AnyConnection, e: &UsageEvent) -> Result<(), StoreError> {
+    let d = &e.draft;
+    sqlx::query(
+        "INSERT INTO usage_events (app_id, message_id, fingerprint, user_id, model, input_tokens, output_tokens, \
+         usage_source, status, cost, charged, shortfall, balance_after, price_version, transfer_id, reservation_id, \
+         reported_price, reported_currency, conversation_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+         ON CONFLICT (app_id, message_id) DO NOTHING",
+    )
+    .bind(d.app_id)
+    .bind(&d.message_id)
+    .bind(&d.fingerprint)
+    .bind(d.user_id)
+    .bind(&d.model)
+    .bind(d.input_tokens)
+    .bind(d.output_tokens)
+    .bind(&d.usage_source)
+    .bind(&e.status)
+    .bind(d.cost.to_string())
+    .bind(e.charged.to_string())
+    .bind(e.shortfall.to_string())
+    .bind(e.balance_after.to_string())
+    .bind(d.price_version)
+    .bind(d.transfer_id.clone())
+    .bind(d.reservation_id.clone())
+    .bind(d.reported_price.clone())
+    .bind(d.reported_currency.clone())
+    .bind(d.conversation_id.clone())
+    .bind(e.created_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn from_row(row: &AnyRow) -> Result<UsageEvent, StoreError> {
+    Ok(UsageEvent {
+        seq: row.try_get("seq")?,
+        draft: UsageEventFields {
+            app_id: row.try_get("app_id")?,
+            message_id: row.try_get("message_id")?,
+            fingerprint: row.try_get("fingerprint")?,
+            user_id: row.try_get("user_id")?,
+            model: row.try_get("model")?,
+            input_tokens: row.try_get("input_tokens")?,
+            output_tokens: row.try_get("output_tokens")?,
+            usage_source: row.try_get("usage_source")?,
+            cost: amount(row, "cost")?,
+            price_version: row.try_get("price_version")?,
+            transfer_id: row.try_get("transfer_id")?,
+            reservation_id: row.try_get("reservation_id")?,
+            reported_price: row.try_get("reported_price")?,
+            reported_currency: row.try_get("reported_currency")?,
+            conversation_id: row.try_get("conversation_id")?,
+        },
+        status: row.try_get("status")?,
+        charged: amount(row, "charged")?,
+        shortfall: amount(row, "shortfall")?,
+        balance_after: amount(row, "balance_after")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// The event recorded for (app, message), if any.
+    pub async fn usage_event(&self, app_id: i64, message_id: &str) -> Result<Option<UsageEvent>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM usage_events WHERE app_id = $1 AND message_id = $2");
+        let row = sqlx::query(&sql).bind(app_id).bind(message_id).fetch_optional(self.pool()).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Events, newest first, optionally of one status, before a cursor.
+    pub async fn usage_events(
+        &self,
+        status: Option<&str>,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<UsageEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM usage_events WHERE ($1 IS NULL OR status = $1) AND seq < $2 \
+             ORDER BY seq DESC LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(status)
+            .bind(before_seq.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Events recorded in `[from, to)`, oldest first (for aggregates).
+    pub async fn usage_events_between(&self, from: i64, to: i64) -> Result<Vec<UsageEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM usage_events WHERE created_at >= $1 AND created_at < $2 ORDER BY seq LIMIT 1000000"
+        );
+        let rows = sqlx::query(&sql).bind(from).bind(to).fetch_all(self.pool()).await?;
+        rows.iter().map(from_row).collect()
+    }
+}

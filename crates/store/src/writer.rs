@@ -1,0 +1,204 @@
+//! The ledger writer: one task per process that group-commits concurrent
+//! commands. Each batch is one database transaction: load what the batch
+//! touches (locking accounts on PostgreSQL, holding SQLite's write lock),
+//! run the pure engine, persist its changes and any usage records, commit,
+//! and only then answer the callers. Several processes may share one
+//! PostgreSQL: row locks taken in id order serialise them safely.
+
+use crate::ledger_io::{load_accounts, load_transfers, persist};
+use crate::usage::{insert_usage_event, UsageDraft};
+use crate::{now_ms, Dialect, Store, StoreError};
+use sqlx::AnyConnection;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tollway_core::ledger::{Account, Applied, Batch, ChainError, Command};
+
+/// Tuning of the writer.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    /// Most commands committed in one transaction.
+    pub max_batch: usize,
+    /// Commands waiting before submitters wait for room.
+    pub queue: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig { max_batch: 512, queue: 8192 }
+    }
+}
+
+/// A command and, optionally, the usage record committed with it.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The ledger command.
+    pub command: Command,
+    /// A usage event stored in the same transaction when the command
+    /// succeeds (ignored if an event with its key exists).
+    pub record: Option<UsageDraft>,
+}
+
+/// What happened to one command.
+#[derive(Debug, Clone)]
+pub struct CommandOutcome {
+    /// The engine's result.
+    pub result: Result<Vec<Applied>, ChainError>,
+    /// The accounts the command touches, as they stood right after it.
+    pub accounts: Vec<Account>,
+}
+
+struct Job {
+    submission: Submission,
+    reply: oneshot::Sender<Result<CommandOutcome, StoreError>>,
+}
+
+/// Handle to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct LedgerWriter {
+    tx: mpsc::Sender<Job>,
+}
+
+impl LedgerWriter {
+    /// Starts the writer task on the current tokio runtime.
+    pub fn spawn(store: Store, config: WriterConfig) -> LedgerWriter {
+        let (tx, rx) = mpsc::channel(config.queue);
+        tokio::spawn(run(store, rx, config));
+        LedgerWriter { tx }
+    }
+
+    /// Submits one command and waits until it is committed (or refused).
+    pub async fn submit(&self, submission: Submission) -> Result<CommandOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Job { submission, reply }).await.map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<Job>, config: WriterConfig) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < config.max_batch {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let subs: Vec<&Submission> = jobs.iter().map(|j| &j.submission).collect();
+        match commit_with_retry(&store, &subs).await {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(e) if jobs.len() == 1 => {
+                tracing::error!(error = %e, "ledger batch failed");
+                let _ = jobs.remove(0).reply.send(Err(e));
+            }
+            Err(e) => {
+                // Isolate the failure: a bad command must not fail others.
+                tracing::warn!(error = %e, size = jobs.len(), "ledger batch failed; retrying commands one by one");
+                for job in jobs {
+                    let result = commit_with_retry(&store, &[&job.submission]).await;
+                    let _ = job.reply.send(result.map(|mut o| o.remove(0)));
+                }
+            }
+        }
+    }
+}
+
+async fn commit_with_retry(store: &Store, subs: &[&Submission]) -> Result<Vec<CommandOutcome>, StoreError> {
+    let mut attempt = 0u32;
+    loop {
+        match commit_batch(store, subs).await {
+            Err(e) if e.is_retryable() && attempt < 8 => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "retrying ledger batch");
+                tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn commit_batch(store: &Store, subs: &[&Submission]) -> Result<Vec<CommandOutcome>, StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    let begin = match store.dialect() {
+        Dialect::Sqlite => "BEGIN IMMEDIATE",
+        Dialect::Postgres => "BEGIN",
+    };
+    sqlx::query(begin).execute(&mut *conn).await?;
+    match apply_and_persist(&mut conn, store.dialect(), subs).await {
+        Ok(outcomes) => {
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            Ok(outcomes)
+        }
+        Err(e) => {
+            if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                tracing::warn!(error = %rollback, "rollback failed; closing connection");
+                let _ = conn.detach();
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn load_batch(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    subs: &[&Submission],
+) -> Result<Batch, StoreError> {
+    let mut accounts = BTreeSet::new();
+    let mut transfers = BTreeSet::new();
+    for s in subs {
+        let (a, t) = s.command.needs();
+        accounts.extend(a);
+        transfers.extend(t);
+    }
+    let transfer_ids: Vec<String> = transfers.into_iter().map(|t| t.0).collect();
+    let mut loaded = load_transfers(conn, &transfer_ids).await?;
+    let mut probe = Batch::new(0);
+    for (t, s) in &loaded {
+        probe.load_transfer(t.clone(), *s);
+    }
+    accounts.extend(probe.accounts_of_loaded_holds());
+    let account_ids: Vec<String> = accounts.into_iter().map(|a| a.0).collect();
+    let mut batch = Batch::new(now_ms());
+    for a in load_accounts(conn, dialect, &account_ids).await? {
+        batch.load_account(a);
+    }
+    if dialect == Dialect::Postgres {
+        // Read again now that the accounts are locked, so a commit by
+        // another process between the two reads is seen.
+        loaded = load_transfers(conn, &transfer_ids).await?;
+    }
+    for (t, s) in loaded {
+        batch.load_transfer(t, s);
+    }
+    Ok(batch)
+}
+
+async fn apply_and_persist(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    subs: &[&Submission],
+) -> Result<Vec<CommandOutcome>, StoreError> {
+    let mut batch = load_batch(conn, dialect, subs).await?;
+    let mut outcomes = Vec::with_capacity(subs.len());
+    let mut records = Vec::new();
+    for s in subs {
+        let result = s.command.execute(&mut batch);
+        let (touched, _) = s.command.needs();
+        let accounts: Vec<Account> = touched.iter().filter_map(|id| batch.account(id).cloned()).collect();
+        let outcome = CommandOutcome { result, accounts };
+        if let (Some(draft), Ok(applied)) = (&s.record, &outcome.result) {
+            records.push(draft.complete(applied, &outcome.accounts, batch.now()));
+        }
+        outcomes.push(outcome);
+    }
+    persist(conn, &batch.into_changes()).await?;
+    for r in &records {
+        insert_usage_event(conn, r).await?;
+    }
+    Ok(outcomes)
+}
