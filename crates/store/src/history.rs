@@ -54,6 +54,18 @@ impl Store {
         row.as_ref().map(account_from_row).transpose()
     }
 
+    /// Accounts whose id starts with `prefix` and ends with `suffix`.
+    pub async fn accounts_matching(&self, prefix: &str, suffix: &str) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, asset, flags, debits_pending, debits_posted, credits_pending, credits_posted \
+             FROM accounts WHERE id LIKE $1 ORDER BY id",
+        )
+        .bind(format!("{prefix}%{suffix}"))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
     /// A user's transfers, newest first, before cursor `before_seq`.
     pub async fn history(
         &self,
@@ -90,15 +102,16 @@ impl Store {
     }
 
     /// Holds still pending whose timeout passed before `now`.
-    pub async fn expired_holds(&self, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
+    /// Returns each hold's id and linked user.
+    pub async fn expired_holds(&self, now: i64, limit: i64) -> Result<Vec<(String, Option<i64>)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id FROM transfers WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+            "SELECT id, user_id FROM transfers WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
         )
         .bind(now)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(|r| r.try_get("id").map_err(StoreError::from)).collect()
+        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("user_id")?))).collect()
     }
 
     /// Replays the whole ledger and checks every invariant.

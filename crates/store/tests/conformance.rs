@@ -141,7 +141,7 @@ async fn reservation_settles_and_expires(store: Store) {
     w.submit(hold("r2", u, 30, 1)).await.expect("io").result.expect("hold");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let expired = store.expired_holds(tollway_store::now_ms(), 10).await.expect("list");
-    assert_eq!(expired, vec!["r2".to_owned()]);
+    assert_eq!(expired, vec![("r2".to_owned(), Some(u))]);
     let expire = Command::Chain(vec![TransferRequest {
         id: TransferId("expire:r2".into()),
         op: Operation::Expire { pending_id: TransferId("r2".into()) },

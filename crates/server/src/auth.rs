@@ -1,0 +1,47 @@
+//! Bearer API key authentication for users and administrators.
+
+use crate::{ApiError, AppState};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use tollway_store::directory::User;
+
+/// The enabled user whose API key authenticated the request.
+pub struct CurrentUser(pub User);
+
+/// An authenticated administrator.
+pub struct Admin(pub User);
+
+/// The bearer token of a request, if any.
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
+    parts.headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let key = bearer(parts)
+            .ok_or_else(|| ApiError::unauthorized("api_key_missing", "send Authorization: Bearer <api key>"))?;
+        let user = state
+            .store
+            .user_by_api_key(key)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("api_key_invalid", "unknown or revoked API key"))?;
+        if !user.enabled {
+            return Err(ApiError::forbidden("user_disabled", "this user is disabled"));
+        }
+        Ok(CurrentUser(user))
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
+        if !user.is_admin() {
+            return Err(ApiError::forbidden("admin_required", "this endpoint needs an admin key"));
+        }
+        Ok(Admin(user))
+    }
+}

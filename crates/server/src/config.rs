@@ -1,0 +1,52 @@
+//! Configuration: built-in defaults, then an optional TOML file, then
+//! `TOLLWAY_*` environment variables (highest priority).
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Everything the server reads at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// `host:port` to listen on (`TOLLWAY_LISTEN`).
+    pub listen: String,
+    /// `sqlite://PATH` or `postgres://…` (`TOLLWAY_DATABASE_URL`).
+    pub database_url: String,
+    /// Log as JSON lines (`TOLLWAY_LOG_JSON`).
+    pub log_json: bool,
+    /// Largest accepted request body, bytes.
+    pub max_body_bytes: usize,
+    /// How far a webhook timestamp may be from now, seconds.
+    pub webhook_tolerance_secs: i64,
+    /// Default reservation lifetime, seconds.
+    pub reservation_ttl_secs: u32,
+    /// How often expired holds are released, seconds.
+    pub expiry_sweep_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://data/tollway.db".into(),
+            log_json: false,
+            max_body_bytes: 64 * 1024,
+            webhook_tolerance_secs: 300,
+            reservation_ttl_secs: 600,
+            expiry_sweep_secs: 5,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, overridden by `file` if given (it must exist), then by
+    /// `TOLLWAY_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment.merge(Env::prefixed("TOLLWAY_")).extract().map_err(Box::new)
+    }
+}

@@ -1,0 +1,59 @@
+//! Prometheus metrics, rendered at `/metrics`.
+
+use prometheus::{Encoder, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by route and status.
+    pub requests: IntCounterVec,
+    /// Usage events by outcome (`charged`, `arrears`, `usage_unknown`, `replay`).
+    pub usage_events: IntCounterVec,
+    /// Points charged (minor units).
+    pub points_charged: IntCounter,
+    /// Holds released by the expiry job.
+    pub holds_expired: IntCounter,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("tollway_http_requests_total", "HTTP requests by route and status"),
+            &["route", "status"],
+        )
+        .unwrap_or_else(|e| panic!("metric definition: {e}"));
+        let usage_events = IntCounterVec::new(
+            Opts::new("tollway_usage_events_total", "Usage events by outcome"),
+            &["outcome"],
+        )
+        .unwrap_or_else(|e| panic!("metric definition: {e}"));
+        let points_charged = IntCounter::new("tollway_points_charged_total", "Points charged")
+            .unwrap_or_else(|e| panic!("metric definition: {e}"));
+        let holds_expired = IntCounter::new("tollway_holds_expired_total", "Holds released by timeout")
+            .unwrap_or_else(|e| panic!("metric definition: {e}"));
+        for m in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(usage_events.clone()),
+            Box::new(points_charged.clone()),
+            Box::new(holds_expired.clone()),
+        ] {
+            registry.register(m).unwrap_or_else(|e| panic!("metric registration: {e}"));
+        }
+        Metrics { registry, requests, usage_events, points_charged, holds_expired }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

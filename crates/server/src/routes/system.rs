@@ -1,0 +1,56 @@
+//! Health, metrics, the OpenAPI document and the API browser.
+
+use crate::{ApiError, AppState};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Liveness and database reachability.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    status: String,
+    /// `sqlite` or `postgres`.
+    database: String,
+}
+
+/// Reports health after a database round trip.
+#[utoipa::path(get, path = "/health", tag = "system", responses((status = 200, body = Health), (status = 503, body = crate::error::ErrorBody)))]
+pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    sqlx_ping(&state).await?;
+    let database = match state.store.dialect() {
+        tollway_store::Dialect::Sqlite => "sqlite",
+        tollway_store::Dialect::Postgres => "postgres",
+    };
+    Ok(Json(Health { status: "ok".into(), database: database.into() }))
+}
+
+async fn sqlx_ping(state: &AppState) -> Result<(), ApiError> {
+    state.store.ping().await.map_err(|e| {
+        ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", e.to_string())
+    })
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+/// The OpenAPI 3.1 document.
+pub async fn openapi() -> impl IntoResponse {
+    Json(crate::openapi::document())
+}
+
+/// The API browser (a self-contained page; no network needed).
+pub async fn docs() -> Html<&'static str> {
+    Html(include_str!("../../../../web/api.html"))
+}
+
+/// Unknown paths.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "no such endpoint; see /docs")
+}

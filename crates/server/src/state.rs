@@ -1,0 +1,67 @@
+//! Shared state of the running server.
+
+use crate::metrics::Metrics;
+use crate::{ApiError, Config};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::RwLock;
+use tollway_core::pricing::{rule_at, PriceRule, PricingError};
+use tollway_store::{LedgerWriter, Store};
+
+/// How long a process trusts its cached price rules. Changes made through
+/// this process apply at once; another process sees them within this time.
+const PRICE_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Everything handlers need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub store: Store,
+    /// The group-commit ledger writer.
+    pub writer: LedgerWriter,
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    prices: Arc<RwLock<Option<(Instant, Arc<Vec<PriceRule>>)>>>,
+}
+
+impl AppState {
+    /// State over a connected store and its writer.
+    pub fn new(store: Store, writer: LedgerWriter, config: Config) -> Self {
+        AppState {
+            store,
+            writer,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::new()),
+            prices: Arc::new(RwLock::new(None)),
+        }
+    }
+
+    /// All price rule versions, cached briefly.
+    pub async fn price_rules(&self) -> Result<Arc<Vec<PriceRule>>, ApiError> {
+        if let Some((at, rules)) = self.prices.read().await.as_ref() {
+            if at.elapsed() < PRICE_CACHE_TTL {
+                return Ok(rules.clone());
+            }
+        }
+        let rules: Vec<PriceRule> = self.store.price_rules().await?.into_iter().map(|r| r.rule).collect();
+        let rules = Arc::new(rules);
+        *self.prices.write().await = Some((Instant::now(), rules.clone()));
+        Ok(rules)
+    }
+
+    /// Forgets cached prices (after a change through this process).
+    pub async fn invalidate_prices(&self) {
+        *self.prices.write().await = None;
+    }
+
+    /// The rule pricing `model` now, or `unknown_model`.
+    pub async fn rule_for(&self, model: &str) -> Result<PriceRule, ApiError> {
+        let rules = self.price_rules().await?;
+        rule_at(&rules, model, tollway_store::now_ms()).cloned().map_err(|e| match e {
+            PricingError::UnknownModel(_) => ApiError::unprocessable("unknown_model", e.to_string()),
+            PricingError::Overflow => ApiError::unprocessable("amount_overflow", e.to_string()),
+        })
+    }
+}
