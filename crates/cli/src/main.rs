@@ -1,1 +1,85 @@
-fn main() {}
+//! The `tollway` binary: serve, migrate, admin commands, benchmarks.
+
+mod admin;
+mod bench;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use tollway_server::Config;
+
+/// Tollway: a self-hosted payment gateway for pay-per-use AI.
+#[derive(Parser)]
+#[command(name = "tollway", version, about)]
+struct Cli {
+    /// TOML config file (TOLLWAY_* environment variables override it).
+    #[arg(long, global = true, env = "TOLLWAY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Runs the server (migrates first).
+    Serve,
+    /// Applies database migrations and exits.
+    Migrate,
+    /// Operator commands working directly on the database.
+    #[command(subcommand)]
+    Admin(admin::AdminCmd),
+    /// Measures throughput and latency.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+}
+
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    Config::load(path).map_err(|e| anyhow::anyhow!("configuration: {e}"))
+}
+
+fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = load_config(cli.config.as_deref())?;
+    ensure_sqlite_dir(&config.database_url)?;
+    match cli.command {
+        Cmd::Serve => {
+            tollway_server::init_tracing(config.log_json);
+            let running = tollway_server::start(config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            tokio::select! {
+                r = running.task => { r??; }
+                _ = tokio::signal::ctrl_c() => { tracing_info("shutting down"); }
+            }
+            Ok(())
+        }
+        Cmd::Migrate => {
+            let store = tollway_store::Store::connect(&config.database_url).await?;
+            store.migrate().await?;
+            println!("migrated {}", redact(&config.database_url));
+            Ok(())
+        }
+        Cmd::Admin(cmd) => admin::run(cmd, &config).await,
+        Cmd::Bench(cmd) => bench::run(cmd, &config).await,
+    }
+}
+
+fn tracing_info(msg: &str) {
+    eprintln!("tollway: {msg}");
+}
+
+/// A database URL with any password hidden.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}

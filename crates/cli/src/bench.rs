@@ -1,0 +1,191 @@
+//! `tollway bench …`: durable charges per second and latency, through the
+//! ledger writer directly and through the HTTP webhook. Every charge is
+//! acknowledged only after its batch committed.
+#![allow(clippy::float_arithmetic)]
+
+use clap::Subcommand;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tollway_core::ledger::{Charge, Command, Links, Reason, TransferId};
+use tollway_core::{Amount, Asset};
+use tollway_server::{ops, Config};
+use tollway_store::testing::{fresh_database_url, Backend};
+use tollway_store::{LedgerWriter, Store, Submission, WriterConfig};
+
+/// Benchmarks.
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Charges submitted straight to the group-commit ledger writer.
+    Ledger(Args),
+    /// Signed Dify webhooks through the HTTP API of an in-process server.
+    Http(Args),
+}
+
+/// What to run.
+#[derive(clap::Args, Clone)]
+pub struct Args {
+    /// `sqlite` (a new temp file) or `postgres` (a new database on TOLLWAY_TEST_PG_URL).
+    #[arg(long, default_value = "sqlite")]
+    backend: String,
+    /// Charges to make.
+    #[arg(long, default_value_t = 20_000)]
+    charges: usize,
+    /// Concurrent submitters.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// Distinct users charged.
+    #[arg(long, default_value_t = 100)]
+    users: usize,
+}
+
+struct Setup {
+    store: Store,
+    url: String,
+    users: Vec<(i64, String)>,
+    label: &'static str,
+}
+
+async fn setup(args: &Args) -> anyhow::Result<Setup> {
+    let (backend, label) = match args.backend.as_str() {
+        "sqlite" => (Backend::Sqlite, "sqlite"),
+        "postgres" => (Backend::Postgres, "postgres"),
+        other => anyhow::bail!("unknown backend {other:?}: sqlite or postgres"),
+    };
+    let url = fresh_database_url(backend).await?;
+    let store = Store::connect(&url).await?;
+    store.migrate().await?;
+    let writer = LedgerWriter::spawn(store.clone(), WriterConfig::default());
+    let mut users = Vec::new();
+    for i in 0..args.users {
+        let (u, _) = ops::create_user(&store, &format!("bench{i}"), false).await.map_err(|e| anyhow::anyhow!(e.message))?;
+        ops::adjust_points(&store, &writer, &u, "1000000000", "bench", &format!("grant:b{i}"), Reason::Grant)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        users.push((u.id, u.handle));
+    }
+    Ok(Setup { store, url, users, label })
+}
+
+fn report(what: &str, label: &str, args: &Args, elapsed: Duration, mut lat: Vec<Duration>, failures: usize) {
+    lat.sort();
+    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{what} {label}: {} charges, concurrency {}, {:.2} s, {:.0} charges/s, p50 {:.2} ms, p99 {:.2} ms, failures {failures}",
+        lat.len(),
+        args.concurrency,
+        elapsed.as_secs_f64(),
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+    );
+}
+
+/// Runs one benchmark.
+pub async fn run(cmd: BenchCmd, _config: &Config) -> anyhow::Result<()> {
+    match cmd {
+        BenchCmd::Ledger(args) => ledger(args).await,
+        BenchCmd::Http(args) => http(args).await,
+    }
+}
+
+async fn drive<F, Fut>(args: &Args, one: F) -> (Duration, Vec<Duration>, usize)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let one = Arc::new(one);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (next, one, total) = (next.clone(), one.clone(), args.charges);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut failures = 0;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let t = Instant::now();
+                if one(i).await {
+                    lat.push(t.elapsed());
+                } else {
+                    failures += 1;
+                }
+            }
+            (lat, failures)
+        }));
+    }
+    let mut all = Vec::with_capacity(args.charges);
+    let mut failures = 0;
+    for t in tasks {
+        if let Ok((lat, f)) = t.await {
+            all.extend(lat);
+            failures += f;
+        }
+    }
+    (start.elapsed(), all, failures)
+}
+
+async fn ledger(args: Args) -> anyhow::Result<()> {
+    let s = setup(&args).await?;
+    let writer = LedgerWriter::spawn(s.store.clone(), WriterConfig::default());
+    let users = Arc::new(s.users);
+    let (elapsed, lat, failures) = drive(&args, move |i| {
+        let (writer, users) = (writer.clone(), users.clone());
+        async move {
+            let user = users[i % users.len()].0;
+            let command = Command::Charge(Charge {
+                id: TransferId(format!("bench:{i}")),
+                user_id: user,
+                asset: Asset::POINTS,
+                amount: Amount::new(3),
+                reservation: None,
+                links: Links { user_id: Some(user), model: Some("bench".into()), ..Links::default() },
+            });
+            matches!(writer.submit(Submission { command, record: None }).await, Ok(o) if o.result.is_ok())
+        }
+    })
+    .await;
+    report("ledger", s.label, &args, elapsed, lat, failures);
+    let audit = s.store.audit().await?;
+    println!("audit: {} transfers, invariants {}", audit.transfers, if audit.violation.is_none() { "hold" } else { "BROKEN" });
+    Ok(())
+}
+
+async fn http(args: Args) -> anyhow::Result<()> {
+    let s = setup(&args).await?;
+    let config = Config { listen: "127.0.0.1:0".into(), database_url: s.url.clone(), ..Config::default() };
+    let running = tollway_server::start(config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    ops::set_price(&s.store, "bench", "1", "2", None, true, "bench", None).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let (_, key, secret) = ops::create_app(&s.store, "bench").await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let url = format!("http://{}/api/dify/webhook", running.addr);
+    let users = Arc::new(s.users);
+    let (elapsed, lat, failures) = drive(&args, move |i| {
+        let (client, url, key, secret, users) = (client.clone(), url.clone(), key.clone(), secret.clone(), users.clone());
+        async move {
+            let body = serde_json::json!({"event": "message_end", "data": {"message_id": format!("m{i}"),
+                "user_id": users[i % users.len()].1, "model_name": "bench", "input_tokens": 500, "output_tokens": 700}})
+            .to_string();
+            let ts = chrono::Utc::now().timestamp();
+            let sig = tollway_server::signature::sign(&secret, ts, body.as_bytes());
+            let sent = client
+                .post(&url)
+                .header("x-tollway-key", &key)
+                .header("x-tollway-timestamp", ts.to_string())
+                .header("x-tollway-signature", sig)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            matches!(sent, Ok(r) if r.status().is_success())
+        }
+    })
+    .await;
+    report("http", s.label, &args, elapsed, lat, failures);
+    Ok(())
+}
