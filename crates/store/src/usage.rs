@@ -154,9 +154,10 @@ const COLUMNS: &str = "seq, app_id, message_id, fingerprint, user_id, model, inp
     usage_source, status, cost, charged, shortfall, balance_after, price_version, transfer_id, reservation_id, \
     reported_price, reported_currency, conversation_id, created_at";
 
-pub(crate) async fn insert_usage_event(conn: &mut AnyConnection, e: &UsageEvent) -> Result<(), StoreError> {
+/// Inserts an event unless its key exists; true when it was inserted.
+pub(crate) async fn insert_usage_event(conn: &mut AnyConnection, e: &UsageEvent) -> Result<bool, StoreError> {
     let d = &e.draft;
-    sqlx::query(
+    let result = sqlx::query(
         "INSERT INTO usage_events (app_id, message_id, fingerprint, user_id, model, input_tokens, output_tokens, \
          usage_source, status, cost, charged, shortfall, balance_after, price_version, transfer_id, reservation_id, \
          reported_price, reported_currency, conversation_id, created_at) \
@@ -185,7 +186,7 @@ pub(crate) async fn insert_usage_event(conn: &mut AnyConnection, e: &UsageEvent)
     .bind(e.created_at)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(result.rows_affected() == 1)
 }
 
 fn from_row(row: &AnyRow) -> Result<UsageEvent, StoreError> {

@@ -46,6 +46,9 @@ pub struct CommandOutcome {
     pub result: Result<Vec<Applied>, ChainError>,
     /// The accounts the command touches, as they stood right after it.
     pub accounts: Vec<Account>,
+    /// True when the submission's usage record was stored by this command
+    /// (false for a replay of an existing key, or with no record).
+    pub recorded: bool,
 }
 
 struct Job {
@@ -190,15 +193,15 @@ async fn apply_and_persist(
         let result = s.command.execute(&mut batch);
         let (touched, _) = s.command.needs();
         let accounts: Vec<Account> = touched.iter().filter_map(|id| batch.account(id).cloned()).collect();
-        let outcome = CommandOutcome { result, accounts };
+        let outcome = CommandOutcome { result, accounts, recorded: false };
         if let (Some(draft), Ok(applied)) = (&s.record, &outcome.result) {
-            records.push(draft.complete(applied, &outcome.accounts, batch.now()));
+            records.push((outcomes.len(), draft.complete(applied, &outcome.accounts, batch.now())));
         }
         outcomes.push(outcome);
     }
     persist(conn, &batch.into_changes()).await?;
-    for r in &records {
-        insert_usage_event(conn, r).await?;
+    for (index, record) in &records {
+        outcomes[*index].recorded = insert_usage_event(conn, record).await?;
     }
     Ok(outcomes)
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tollway_core::ledger::{Applied, Charge, Command, Links, TransferError, TransferId};
+use tollway_core::ledger::{Charge, Command, Links, TransferError, TransferId};
 use tollway_core::usage::UsageSource;
 use tollway_core::{Amount, Asset};
 use tollway_store::directory::App;
@@ -189,37 +189,37 @@ pub async fn webhook(
         unknown,
         cost: if unknown { Amount::ZERO } else { cost },
         price_version: Some(rule.version),
-        transfer_id: (!unknown).then(|| charge_id.clone()),
+        transfer_id: (!unknown && !cost.is_zero()).then(|| charge_id.clone()),
         reservation_id: report.reservation_id.clone(),
         reported_price: report.reported_price.clone(),
         reported_currency: report.reported_currency.clone(),
         conversation_id: report.conversation_id.clone(),
     };
-    let command = if unknown || cost.is_zero() {
-        Command::Chain(Vec::new())
-    } else {
-        Command::Charge(Charge {
-            id: TransferId(charge_id),
-            user_id: user.id,
-            asset: Asset::POINTS,
-            amount: cost,
-            reservation: report.reservation_id.clone().map(TransferId),
-            links: Links {
-                user_id: Some(user.id),
-                model: Some(report.model.clone()),
-                request_id: Some(report.message_id.clone()),
-                price_version: Some(rule.version),
-                memo: None,
-            },
-        })
-    };
+    // Unknown usage charges nothing and leaves any reservation to expire
+    // (it is for review, not free); a zero-cost call still settles its
+    // reservation. A zero charge still names the wallet, so the stored
+    // event records the real balance.
+    let command = Command::Charge(Charge {
+        id: TransferId(charge_id),
+        user_id: user.id,
+        asset: Asset::POINTS,
+        amount: if unknown { Amount::ZERO } else { cost },
+        reservation: if unknown { None } else { report.reservation_id.clone().map(TransferId) },
+        links: Links {
+            user_id: Some(user.id),
+            model: Some(report.model.clone()),
+            request_id: Some(report.message_id.clone()),
+            price_version: Some(rule.version),
+            memo: None,
+        },
+    });
     let outcome = state.writer.submit(Submission { command, record: Some(draft) }).await?;
     if let Err(e) = &outcome.result {
         if e.error != TransferError::ExistsWithDifferentFields {
             return Err(ApiError::conflict(e.error.code(), e.error.to_string()));
         }
     }
-    let created = outcome.result.as_ref().is_ok_and(|a| a.iter().any(|t| matches!(t, Applied::Created(_))));
+    let created = outcome.recorded;
     let stored = state.store.usage_event(app.id, &report.message_id).await?;
     match replay(stored, &fp)? {
         Some(answer) => {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite. Installs and starts what the tests need (a private
+# PostgreSQL server, from Debian packages when missing), then runs every
+# test of the workspace against SQLite and PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v cargo >/dev/null || { echo "test.sh: cargo (Rust) is required" >&2; exit 1; }
+TOLLWAY_TEST_PG_URL="$(scripts/pg.sh start)"
+export TOLLWAY_TEST_PG_URL
+echo "test.sh: PostgreSQL at $TOLLWAY_TEST_PG_URL"
+
+# Old per-test databases from earlier runs are dropped so the cluster stays small.
+psql_bin=$(ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | head -n1 || true)
+if [ -n "$psql_bin" ]; then
+  "$psql_bin" "$TOLLWAY_TEST_PG_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'tollway_t%'" 2>/dev/null |
+    while read -r db; do "$psql_bin" "$TOLLWAY_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
+fi
+
+cargo test --workspace --locked 2>&1
