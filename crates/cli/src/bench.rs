@@ -133,6 +133,7 @@ where
 async fn ledger(args: Args) -> anyhow::Result<()> {
     let s = setup(&args).await?;
     let writer = LedgerWriter::spawn(s.store.clone(), WriterConfig::default());
+    let stats_writer = writer.clone();
     let users = Arc::new(s.users);
     let (elapsed, lat, failures) = drive(&args, move |i| {
         let (writer, users) = (writer.clone(), users.clone());
@@ -151,6 +152,8 @@ async fn ledger(args: Args) -> anyhow::Result<()> {
     })
     .await;
     report("ledger", s.label, &args, elapsed, lat, failures);
+    let st = stats_writer.stats();
+    println!("writer: {} batches, {:.1} commands per batch", st.batches, st.commands as f64 / st.batches.max(1) as f64);
     let audit = s.store.audit().await?;
     println!("audit: {} transfers, invariants {}", audit.transfers, if audit.violation.is_none() { "hold" } else { "BROKEN" });
     Ok(())

@@ -55,6 +55,8 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Serve => {
             tollway_server::init_tracing(config.log_json);
             let running = tollway_server::start(config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            // A plain line scripts and tests can wait for (port 0 picks a free port).
+            println!("tollway listening on http://{}", running.addr);
             tokio::select! {
                 r = running.task => { r??; }
                 _ = tokio::signal::ctrl_c() => { tracing_info("shutting down"); }

@@ -17,7 +17,7 @@ pub mod testing;
 pub mod usage;
 
 pub use error::StoreError;
-pub use writer::{CommandOutcome, LedgerWriter, Submission, WriterConfig};
+pub use writer::{CommandOutcome, LedgerWriter, Submission, WriterConfig, WriterStats};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

@@ -10,6 +10,8 @@ use crate::usage::{insert_usage_event, UsageDraft};
 use crate::{now_ms, Dialect, Store, StoreError};
 use sqlx::AnyConnection;
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tollway_core::ledger::{Account, Applied, Batch, ChainError, Command};
@@ -60,14 +62,40 @@ struct Job {
 #[derive(Clone)]
 pub struct LedgerWriter {
     tx: mpsc::Sender<Job>,
+    stats: Arc<Stats>,
+}
+
+/// Counters of the writer's work.
+#[derive(Debug, Default)]
+struct Stats {
+    batches: AtomicU64,
+    commands: AtomicU64,
+}
+
+/// A snapshot of the writer's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed (or failed).
+    pub batches: u64,
+    /// Commands they carried.
+    pub commands: u64,
 }
 
 impl LedgerWriter {
     /// Starts the writer task on the current tokio runtime.
     pub fn spawn(store: Store, config: WriterConfig) -> LedgerWriter {
         let (tx, rx) = mpsc::channel(config.queue);
-        tokio::spawn(run(store, rx, config));
-        LedgerWriter { tx }
+        let stats = Arc::new(Stats::default());
+        tokio::spawn(run(store, rx, config, stats.clone()));
+        LedgerWriter { tx, stats }
+    }
+
+    /// Batches and commands so far.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            batches: self.stats.batches.load(Ordering::Relaxed),
+            commands: self.stats.commands.load(Ordering::Relaxed),
+        }
     }
 
     /// Submits one command and waits until it is committed (or refused).
@@ -78,7 +106,7 @@ impl LedgerWriter {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>, config: WriterConfig) {
+async fn run(store: Store, mut rx: mpsc::Receiver<Job>, config: WriterConfig, stats: Arc<Stats>) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < config.max_batch {
@@ -87,6 +115,8 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, config: WriterConfig) {
                 Err(_) => break,
             }
         }
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.commands.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         let subs: Vec<&Submission> = jobs.iter().map(|j| &j.submission).collect();
         match commit_with_retry(&store, &subs).await {
             Ok(outcomes) => {
