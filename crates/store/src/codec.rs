@@ -1,6 +1,6 @@
 //! Row <-> domain conversions shared by the adapters.
 
-use crate::StoreError;
+use crate::{Dialect, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use tollway_core::Amount;
@@ -20,4 +20,15 @@ pub(crate) fn opt_amount(row: &AnyRow, col: &str) -> Result<Option<Amount>, Stor
 /// `$1, $2, …, $n` starting after `offset` placeholders.
 pub(crate) fn placeholders(offset: usize, n: usize) -> String {
     (offset + 1..=offset + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Placeholders for `n` parameters after `offset`, in the cheapest form for
+/// the dialect: positional `?` on SQLite (binding thousands of numbered
+/// parameters there costs time quadratic in their count), `$n` on
+/// PostgreSQL. Only for statements whose parameters are all generated.
+pub(crate) fn positional(dialect: Dialect, offset: usize, n: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => vec!["?"; n].join(", "),
+        Dialect::Postgres => placeholders(offset, n),
+    }
 }

@@ -1,6 +1,6 @@
 //! Reading and writing ledger rows.
 
-use crate::codec::{amount, opt_amount, placeholders};
+use crate::codec::{amount, opt_amount, positional};
 use crate::{Dialect, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -11,8 +11,16 @@ use tollway_core::ledger::{
 const TRANSFER_COLUMNS: &str = "id, debit, credit, amount, asset, kind, pending_id, timeout_secs, expires_at, \
      requested, status, reason, user_id, model, request_id, price_version, memo, ts";
 const ACCOUNT_COLUMNS: &str = "id, asset, flags, debits_pending, debits_posted, credits_pending, credits_posted";
-/// Rows per multi-row INSERT (18 columns each, under SQLite's limit).
-const INSERT_CHUNK: usize = 400;
+/// Rows per multi-row statement. SQLite: small and fixed, so the statement
+/// is prepared once and reused. PostgreSQL: large, to save round trips.
+fn chunk_rows(dialect: Dialect) -> usize {
+    match dialect {
+        Dialect::Sqlite => 32,
+        Dialect::Postgres => 500,
+    }
+}
+/// Ids per `IN (…)` lookup.
+const LOOKUP_CHUNK: usize = 500;
 
 fn flags_to_int(f: AccountFlags) -> i64 {
     i64::from(f.debits_must_not_exceed_credits) | (i64::from(f.credits_must_not_exceed_debits) << 1)
@@ -112,7 +120,7 @@ pub(crate) async fn load_accounts(
         return Ok(Vec::new());
     }
     let lock = if dialect == Dialect::Postgres { " ORDER BY id FOR UPDATE" } else { "" };
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN ({}){lock}", placeholders(0, ids.len()));
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN ({}){lock}", positional(dialect, 0, ids.len()));
     let mut q = sqlx::query(&sql);
     for id in ids {
         q = q.bind(id);
@@ -123,11 +131,12 @@ pub(crate) async fn load_accounts(
 /// Loads transfers by id.
 pub(crate) async fn load_transfers(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     ids: &[String],
 ) -> Result<Vec<(Transfer, Option<PendingStatus>)>, StoreError> {
     let mut out = Vec::new();
-    for chunk in ids.chunks(INSERT_CHUNK * 10) {
-        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id IN ({})", placeholders(0, chunk.len()));
+    for chunk in ids.chunks(LOOKUP_CHUNK) {
+        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id IN ({})", positional(dialect, 0, chunk.len()));
         let mut q = sqlx::query(&sql);
         for id in chunk {
             q = q.bind(id);
@@ -140,23 +149,32 @@ pub(crate) async fn load_transfers(
 }
 
 /// Writes a batch's changes. The caller owns the transaction.
-pub(crate) async fn persist(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreError> {
-    for a in &changes.accounts {
-        sqlx::query(
-            "UPDATE accounts SET debits_pending = $1, debits_posted = $2, credits_pending = $3, credits_posted = $4 \
-             WHERE id = $5",
-        )
-        .bind(a.debits_pending.to_string())
-        .bind(a.debits_posted.to_string())
-        .bind(a.credits_pending.to_string())
-        .bind(a.credits_posted.to_string())
-        .bind(&a.id.0)
-        .execute(&mut *conn)
-        .await?;
+pub(crate) async fn persist(conn: &mut AnyConnection, dialect: Dialect, changes: &Changes) -> Result<(), StoreError> {
+    // Accounts always exist here; the upsert is a multi-row update.
+    for chunk in changes.accounts.chunks(chunk_rows(dialect)) {
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", positional(dialect, i * 7, 7))).collect();
+        let sql = format!(
+            "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES {} ON CONFLICT (id) DO UPDATE SET \
+             debits_pending = excluded.debits_pending, debits_posted = excluded.debits_posted, \
+             credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for a in chunk {
+            q = q
+                .bind(&a.id.0)
+                .bind(&a.asset)
+                .bind(flags_to_int(a.flags))
+                .bind(a.debits_pending.to_string())
+                .bind(a.debits_posted.to_string())
+                .bind(a.credits_pending.to_string())
+                .bind(a.credits_posted.to_string());
+        }
+        q.execute(&mut *conn).await?;
     }
     let status_of = |id: &TransferId| changes.pending.iter().find(|(p, _)| p == id).map(|(_, s)| s.as_str());
-    for chunk in changes.transfers.chunks(INSERT_CHUNK) {
-        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 18, 18))).collect();
+    for chunk in changes.transfers.chunks(chunk_rows(dialect)) {
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", positional(dialect, i * 18, 18))).collect();
         let sql = format!("INSERT INTO transfers ({TRANSFER_COLUMNS}) VALUES {}", rows.join(", "));
         let mut q = sqlx::query(&sql);
         for t in chunk {

@@ -78,6 +78,14 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // Generic plans of `id IN ($1, …, $n)` cannot hash the
+                            // list and compare every row with every parameter.
+                            conn.execute("SET plan_cache_mode = force_custom_plan").await?;
+                            Ok(())
+                        })
+                    })
                     .connect_with(options)
                     .await?
             }

@@ -189,7 +189,7 @@ async fn load_batch(
         transfers.extend(t);
     }
     let transfer_ids: Vec<String> = transfers.into_iter().map(|t| t.0).collect();
-    let mut loaded = load_transfers(conn, &transfer_ids).await?;
+    let mut loaded = load_transfers(conn, dialect, &transfer_ids).await?;
     let mut probe = Batch::new(0);
     for (t, s) in &loaded {
         probe.load_transfer(t.clone(), *s);
@@ -203,7 +203,7 @@ async fn load_batch(
     if dialect == Dialect::Postgres {
         // Read again now that the accounts are locked, so a commit by
         // another process between the two reads is seen.
-        loaded = load_transfers(conn, &transfer_ids).await?;
+        loaded = load_transfers(conn, dialect, &transfer_ids).await?;
     }
     for (t, s) in loaded {
         batch.load_transfer(t, s);
@@ -229,7 +229,7 @@ async fn apply_and_persist(
         }
         outcomes.push(outcome);
     }
-    persist(conn, &batch.into_changes()).await?;
+    persist(conn, dialect, &batch.into_changes()).await?;
     for (index, record) in &records {
         outcomes[*index].recorded = insert_usage_event(conn, record).await?;
     }
