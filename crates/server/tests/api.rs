@@ -70,7 +70,12 @@ struct Server {
 /// in that database.
 async fn spawn(backend: Backend) -> Server {
     let url = fresh_database_url(backend).await.expect("fresh database (is TOLLWAY_TEST_PG_URL set?)");
-    let config = Config { listen: "127.0.0.1:0".into(), database_url: url.clone(), ..Config::default() };
+    let config = Config {
+        listen: "127.0.0.1:0".into(),
+        database_url: url.clone(),
+        expiry_sweep_secs: 1,
+        ..Config::default()
+    };
     let running = tollway_server::start(config).await.expect("server starts");
     let store = Store::connect(&url).await.expect("connect for bootstrap");
     let (_, admin) = tollway_server::ops::create_user(&store, "admin", true).await.expect("bootstrap admin");
@@ -674,6 +679,37 @@ async fn price_versions_and_withdrawal(s: Server) {
     assert_eq!((missing.status, missing.code().as_str()), (404, "unknown_model"), "{}", missing.text);
 }
 
+/// A reservation nobody settles is released by the expiry job, without any
+/// request; a late report for it is then charged from the balance.
+async fn unused_reservation_expires(s: Server) {
+    s.set_price("gpt-4", "30", "60", "initial").await;
+    let app = s.create_app("dify").await;
+    let u = s.create_user("ivy").await;
+    s.grant("ivy", "500", "g1").await;
+    let body = json!({"model": "gpt-4", "input_tokens": 1500, "output_tokens": 800, "reserve": true, "reservation_ttl_secs": 1});
+    let r = s.check_balance(&u, &body).await;
+    assert_eq!(r["can_proceed"], true, "{r}");
+    let id = r["reservation"]["id"].as_str().expect("reservation id").to_owned();
+    assert_eq!(s.balance(&u).await["available"], "407");
+    let mut released = false;
+    for _ in 0..60 {
+        if s.balance(&u).await["available"] == "500" {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(released, "the expiry job did not release the reservation");
+    let history = s.get("/api/user/points/history?type=reservation", Some(&u.key)).await.ok();
+    assert_eq!(history["items"][0]["id"], id.as_str());
+    assert_eq!(history["items"][0]["status"], "expired");
+    let mut late = relay("late-1", "ivy", "gpt-4", 1500, 800);
+    late["data"]["reservation_id"] = json!(id);
+    let charged = s.webhook_json(&app, &late).await.ok();
+    assert_eq!((charged["data"]["points_deducted"].as_str(), charged["data"]["balance"].as_str()), (Some("93"), Some("407")));
+    assert_eq!(s.audit().await["ok"], true);
+}
+
 // ---------------------------------------------------------------------------
 // Every test on both backends.
 // ---------------------------------------------------------------------------
@@ -700,4 +736,5 @@ on_both_backends!(
     zero_usage_is_recorded_as_unknown,
     system_endpoints,
     price_versions_and_withdrawal,
+    unused_reservation_expires,
 );

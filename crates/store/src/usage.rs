@@ -34,6 +34,10 @@ pub struct UsageDraft {
     pub cost: Amount,
     /// Price rule version applied.
     pub price_version: Option<i64>,
+    /// Its input price per 1,000 tokens, as a decimal string (snapshot).
+    pub input_per_1k: Option<String>,
+    /// Its output price per 1,000 tokens, as a decimal string (snapshot).
+    pub output_per_1k: Option<String>,
     /// Base id of the charge transfers.
     pub transfer_id: Option<String>,
     /// Reservation settled by the charge.
@@ -91,6 +95,10 @@ pub struct UsageEventFields {
     /// See [`UsageDraft`].
     pub price_version: Option<i64>,
     /// See [`UsageDraft`].
+    pub input_per_1k: Option<String>,
+    /// See [`UsageDraft`].
+    pub output_per_1k: Option<String>,
+    /// See [`UsageDraft`].
     pub transfer_id: Option<String>,
     /// See [`UsageDraft`].
     pub reservation_id: Option<String>,
@@ -135,6 +143,8 @@ impl UsageDraft {
                 usage_source: self.usage_source.clone(),
                 cost: self.cost,
                 price_version: self.price_version,
+                input_per_1k: self.input_per_1k.clone(),
+                output_per_1k: self.output_per_1k.clone(),
                 transfer_id: self.transfer_id.clone(),
                 reservation_id: self.reservation_id.clone(),
                 reported_price: self.reported_price.clone(),
@@ -151,17 +161,17 @@ impl UsageDraft {
 }
 
 const COLUMNS: &str = "seq, app_id, message_id, fingerprint, user_id, model, input_tokens, output_tokens, \
-    usage_source, status, cost, charged, shortfall, balance_after, price_version, transfer_id, reservation_id, \
-    reported_price, reported_currency, conversation_id, created_at";
+    usage_source, status, cost, charged, shortfall, balance_after, price_version, input_per_1k, output_per_1k, \
+    transfer_id, reservation_id, reported_price, reported_currency, conversation_id, created_at";
 
 /// Inserts an event unless its key exists; true when it was inserted.
 pub(crate) async fn insert_usage_event(conn: &mut AnyConnection, e: &UsageEvent) -> Result<bool, StoreError> {
     let d = &e.draft;
     let result = sqlx::query(
         "INSERT INTO usage_events (app_id, message_id, fingerprint, user_id, model, input_tokens, output_tokens, \
-         usage_source, status, cost, charged, shortfall, balance_after, price_version, transfer_id, reservation_id, \
-         reported_price, reported_currency, conversation_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+         usage_source, status, cost, charged, shortfall, balance_after, price_version, input_per_1k, output_per_1k, \
+         transfer_id, reservation_id, reported_price, reported_currency, conversation_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
          ON CONFLICT (app_id, message_id) DO NOTHING",
     )
     .bind(d.app_id)
@@ -178,6 +188,8 @@ pub(crate) async fn insert_usage_event(conn: &mut AnyConnection, e: &UsageEvent)
     .bind(e.shortfall.to_string())
     .bind(e.balance_after.to_string())
     .bind(d.price_version)
+    .bind(d.input_per_1k.clone())
+    .bind(d.output_per_1k.clone())
     .bind(d.transfer_id.clone())
     .bind(d.reservation_id.clone())
     .bind(d.reported_price.clone())
@@ -203,6 +215,8 @@ fn from_row(row: &AnyRow) -> Result<UsageEvent, StoreError> {
             usage_source: row.try_get("usage_source")?,
             cost: amount(row, "cost")?,
             price_version: row.try_get("price_version")?,
+            input_per_1k: row.try_get("input_per_1k")?,
+            output_per_1k: row.try_get("output_per_1k")?,
             transfer_id: row.try_get("transfer_id")?,
             reservation_id: row.try_get("reservation_id")?,
             reported_price: row.try_get("reported_price")?,

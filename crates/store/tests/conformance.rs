@@ -171,6 +171,8 @@ async fn usage_event_committed_once(store: Store) {
         unknown: false,
         cost: Amount::new(12),
         price_version: Some(1),
+        input_per_1k: Some("30".into()),
+        output_per_1k: Some("60".into()),
         transfer_id: Some("dify:1:msg-1".into()),
         reservation_id: None,
         reported_price: Some("0.0010330".into()),
@@ -185,6 +187,7 @@ async fn usage_event_committed_once(store: Store) {
     let e = store.usage_event(app, "msg-1").await.expect("read").expect("event");
     assert_eq!((e.status.as_str(), e.charged, e.shortfall, e.balance_after), ("arrears", Amount::new(10), Amount::new(2), Amount::ZERO));
     assert_eq!(e.draft.reported_price.as_deref(), Some("0.0010330"));
+    assert_eq!((e.draft.input_per_1k.as_deref(), e.draft.output_per_1k.as_deref()), (Some("30"), Some("60")));
     assert_eq!(store.usage_events(Some("arrears"), None, 10).await.expect("list").len(), 1);
     assert_eq!(store.usage_events(Some("usage_unknown"), None, 10).await.expect("list").len(), 0);
 }

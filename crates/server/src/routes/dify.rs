@@ -56,6 +56,10 @@ pub struct Consumption {
     model: String,
     /// Price rule version applied.
     price_version: Option<i64>,
+    /// Its input price per 1,000 tokens (decimal string).
+    input_per_1k: Option<String>,
+    /// Its output price per 1,000 tokens (decimal string).
+    output_per_1k: Option<String>,
     /// Where token counts came from.
     usage_source: String,
     /// Reservation settled, if any.
@@ -85,6 +89,8 @@ fn respond(e: &UsageEvent) -> Json<WebhookResponse> {
             output_tokens: f.output_tokens,
             model: f.model.clone(),
             price_version: f.price_version,
+            input_per_1k: f.input_per_1k.clone(),
+            output_per_1k: f.output_per_1k.clone(),
             usage_source: f.usage_source.clone(),
             reservation_id: f.reservation_id.clone(),
         },
@@ -189,6 +195,8 @@ pub async fn webhook(
         unknown,
         cost: if unknown { Amount::ZERO } else { cost },
         price_version: Some(rule.version),
+        input_per_1k: Some(rule.input_per_1k.format(Asset::POINTS)),
+        output_per_1k: Some(rule.output_per_1k.format(Asset::POINTS)),
         transfer_id: (!unknown && !cost.is_zero()).then(|| charge_id.clone()),
         reservation_id: report.reservation_id.clone(),
         reported_price: report.reported_price.clone(),

@@ -95,6 +95,8 @@ CREATE TABLE usage_events (
     shortfall TEXT NOT NULL,
     balance_after TEXT NOT NULL,
     price_version INTEGER,
+    input_per_1k TEXT,
+    output_per_1k TEXT,
     transfer_id TEXT,
     reservation_id TEXT,
     reported_price TEXT,
