@@ -118,7 +118,7 @@ fn result_codes_in_documented_order() {
     m.submit(0, &[hold("h", wallet(0), 40, 10)]).expect("hold");
     assert_eq!(err(m.submit(0, &[post("p", "h", Some(41))])), "exceeds_pending_transfer_amount");
     let expire = req("e", Operation::Expire { pending_id: TransferId("h".into()) });
-    assert_eq!(err(m.submit(9_999, &[expire.clone()])), "pending_transfer_not_expired");
+    assert_eq!(err(m.submit(9_999, std::slice::from_ref(&expire))), "pending_transfer_not_expired");
     assert_eq!(err(m.submit(10_000, &[post("p", "h", None)])), "pending_transfer_expired");
     m.submit(10_000, &[expire]).expect("expire");
     let void = req("v", Operation::Void { pending_id: TransferId("h".into()) });
@@ -133,8 +133,8 @@ fn idempotent_retry_returns_original_and_moves_nothing() {
     let mut m = Mem::new(1);
     grant(&mut m, 0, 50);
     let t = transfer("charge-1", wallet(0), AccountId::revenue(Asset::POINTS), 30);
-    let first = m.submit(1, &[t.clone()]).expect("first");
-    let again = m.submit(99, &[t.clone()]).expect("again");
+    let first = m.submit(1, std::slice::from_ref(&t)).expect("first");
+    let again = m.submit(99, std::slice::from_ref(&t)).expect("again");
     assert!(matches!(first[0], Applied::Created(_)));
     assert_eq!(again[0], Applied::Exists(first[0].transfer().clone()));
     assert_eq!(m.account(&wallet(0)).balance(), Amount::new(20));
@@ -151,7 +151,7 @@ fn partial_post_releases_the_rest_and_resolves_once() {
     m.submit(0, &[hold("h", wallet(0), 60, 60)]).expect("hold");
     assert_eq!(m.account(&wallet(0)).available(), Amount::new(40));
     let post = req("p", Operation::Post { pending_id: TransferId("h".into()), amount: Some(Amount::new(25)) });
-    m.submit(1, &[post.clone()]).expect("post");
+    m.submit(1, std::slice::from_ref(&post)).expect("post");
     assert_eq!(m.account(&wallet(0)).balance(), Amount::new(75));
     assert_eq!(m.account(&wallet(0)).available(), Amount::new(75));
     assert_eq!(m.submit(2, &[post]).expect("retry")[0].transfer().amount, Amount::new(25));

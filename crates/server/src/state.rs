@@ -12,6 +12,9 @@ use tollway_store::{LedgerWriter, Store};
 /// this process apply at once; another process sees them within this time.
 const PRICE_CACHE_TTL: Duration = Duration::from_secs(1);
 
+/// Price rules and when they were read.
+type PriceCache = Arc<RwLock<Option<(Instant, Arc<Vec<PriceRule>>)>>>;
+
 /// Everything handlers need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -23,7 +26,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
-    prices: Arc<RwLock<Option<(Instant, Arc<Vec<PriceRule>>)>>>,
+    prices: PriceCache,
 }
 
 impl AppState {

@@ -1,7 +1,7 @@
 //! Users, their API keys, and the apps (Dify integrations) that report
 //! usage. Keys are stored only as SHA-256 hashes.
 
-use crate::ledger_io::create_accounts;
+use crate::ledger_io::write_accounts;
 use crate::{now_ms, Store, StoreError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -80,7 +80,7 @@ impl Store {
             Account::new(AccountId::user_wallet(user.id, Asset::POINTS), Asset::POINTS, AccountFlags::WALLET),
             Account::new(AccountId::user_arrears(user.id, Asset::POINTS), Asset::POINTS, AccountFlags::DEBT),
         ];
-        create_accounts(&mut tx, &accounts).await?;
+        write_accounts(&mut tx, self.dialect(), &accounts, false).await?;
         tx.commit().await?;
         Ok(user)
     }

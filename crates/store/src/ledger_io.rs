@@ -89,22 +89,38 @@ pub(crate) fn transfer_from_row(row: &AnyRow) -> Result<(Transfer, Option<Pendin
     Ok((transfer, status))
 }
 
-/// Creates accounts that do not exist yet; existing ones are left alone.
-pub(crate) async fn create_accounts(conn: &mut AnyConnection, accounts: &[Account]) -> Result<(), StoreError> {
-    for a in accounts {
-        sqlx::query(
-            "INSERT INTO accounts (id, asset, flags, debits_pending, debits_posted, credits_pending, credits_posted) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&a.id.0)
-        .bind(&a.asset)
-        .bind(flags_to_int(a.flags))
-        .bind(a.debits_pending.to_string())
-        .bind(a.debits_posted.to_string())
-        .bind(a.credits_pending.to_string())
-        .bind(a.credits_posted.to_string())
-        .execute(&mut *conn)
-        .await?;
+/// Writes accounts in multi-row statements: existing ones are left alone,
+/// or, with `overwrite`, get the given totals.
+pub(crate) async fn write_accounts(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    accounts: &[Account],
+    overwrite: bool,
+) -> Result<(), StoreError> {
+    let on_conflict = if overwrite {
+        "DO UPDATE SET debits_pending = excluded.debits_pending, debits_posted = excluded.debits_posted, \
+         credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted"
+    } else {
+        "DO NOTHING"
+    };
+    for chunk in accounts.chunks(chunk_rows(dialect)) {
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", positional(dialect, i * 7, 7))).collect();
+        let sql = format!(
+            "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES {} ON CONFLICT (id) {on_conflict}",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for a in chunk {
+            q = q
+                .bind(&a.id.0)
+                .bind(&a.asset)
+                .bind(flags_to_int(a.flags))
+                .bind(a.debits_pending.to_string())
+                .bind(a.debits_posted.to_string())
+                .bind(a.credits_pending.to_string())
+                .bind(a.credits_posted.to_string());
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -151,27 +167,7 @@ pub(crate) async fn load_transfers(
 /// Writes a batch's changes. The caller owns the transaction.
 pub(crate) async fn persist(conn: &mut AnyConnection, dialect: Dialect, changes: &Changes) -> Result<(), StoreError> {
     // Accounts always exist here; the upsert is a multi-row update.
-    for chunk in changes.accounts.chunks(chunk_rows(dialect)) {
-        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", positional(dialect, i * 7, 7))).collect();
-        let sql = format!(
-            "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES {} ON CONFLICT (id) DO UPDATE SET \
-             debits_pending = excluded.debits_pending, debits_posted = excluded.debits_posted, \
-             credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted",
-            rows.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for a in chunk {
-            q = q
-                .bind(&a.id.0)
-                .bind(&a.asset)
-                .bind(flags_to_int(a.flags))
-                .bind(a.debits_pending.to_string())
-                .bind(a.debits_posted.to_string())
-                .bind(a.credits_pending.to_string())
-                .bind(a.credits_posted.to_string());
-        }
-        q.execute(&mut *conn).await?;
-    }
+    write_accounts(conn, dialect, &changes.accounts, true).await?;
     let status_of = |id: &TransferId| changes.pending.iter().find(|(p, _)| p == id).map(|(_, s)| s.as_str());
     for chunk in changes.transfers.chunks(chunk_rows(dialect)) {
         let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", positional(dialect, i * 18, 18))).collect();

@@ -105,7 +105,7 @@ impl Store {
             system.push(Account::new(AccountId::revenue(asset), asset, AccountFlags::NONE));
         }
         let mut conn = self.pool.acquire().await?;
-        ledger_io::create_accounts(&mut conn, &system).await
+        ledger_io::write_accounts(&mut conn, self.dialect, &system, false).await
     }
 
     /// The pool, for adapters in this crate.

@@ -9,14 +9,16 @@ use sqlx::{AnyConnection, Row};
 use tollway_core::ledger::{Account, Applied, Reason};
 use tollway_core::Amount;
 
-/// A usage event before the ledger has said what was charged.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A usage event before the ledger has said what was charged; stored
+/// events embed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UsageDraft {
     /// The reporting app.
     pub app_id: i64,
     /// Its message id: with `app_id`, the idempotency key.
     pub message_id: String,
     /// Hash of the reported content, to tell a replay from a conflict.
+    #[serde(skip)]
     pub fingerprint: String,
     /// The user charged.
     pub user_id: i64,
@@ -29,6 +31,7 @@ pub struct UsageDraft {
     /// Where the counts came from.
     pub usage_source: String,
     /// True when usage was all zero: stored, not charged.
+    #[serde(skip)]
     pub unknown: bool,
     /// The full cost under the applied rule.
     pub cost: Amount,
@@ -55,9 +58,9 @@ pub struct UsageDraft {
 pub struct UsageEvent {
     /// Position in the log (cursor).
     pub seq: i64,
-    /// The draft it was made from.
+    /// The reported fields.
     #[serde(flatten)]
-    pub draft: UsageEventFields,
+    pub draft: UsageDraft,
     /// `charged`, `arrears` (part booked as debt) or `usage_unknown`.
     pub status: String,
     /// Taken from the wallet.
@@ -68,46 +71,6 @@ pub struct UsageEvent {
     pub balance_after: Amount,
     /// When it was recorded.
     pub created_at: i64,
-}
-
-/// The reported fields of a usage event, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UsageEventFields {
-    /// See [`UsageDraft`].
-    pub app_id: i64,
-    /// See [`UsageDraft`].
-    pub message_id: String,
-    /// See [`UsageDraft`].
-    #[serde(skip)]
-    pub fingerprint: String,
-    /// See [`UsageDraft`].
-    pub user_id: i64,
-    /// See [`UsageDraft`].
-    pub model: String,
-    /// See [`UsageDraft`].
-    pub input_tokens: i64,
-    /// See [`UsageDraft`].
-    pub output_tokens: i64,
-    /// See [`UsageDraft`].
-    pub usage_source: String,
-    /// See [`UsageDraft`].
-    pub cost: Amount,
-    /// See [`UsageDraft`].
-    pub price_version: Option<i64>,
-    /// See [`UsageDraft`].
-    pub input_per_1k: Option<String>,
-    /// See [`UsageDraft`].
-    pub output_per_1k: Option<String>,
-    /// See [`UsageDraft`].
-    pub transfer_id: Option<String>,
-    /// See [`UsageDraft`].
-    pub reservation_id: Option<String>,
-    /// See [`UsageDraft`].
-    pub reported_price: Option<String>,
-    /// See [`UsageDraft`].
-    pub reported_currency: Option<String>,
-    /// See [`UsageDraft`].
-    pub conversation_id: Option<String>,
 }
 
 impl UsageDraft {
@@ -132,25 +95,7 @@ impl UsageDraft {
         };
         UsageEvent {
             seq: 0,
-            draft: UsageEventFields {
-                app_id: self.app_id,
-                message_id: self.message_id.clone(),
-                fingerprint: self.fingerprint.clone(),
-                user_id: self.user_id,
-                model: self.model.clone(),
-                input_tokens: self.input_tokens,
-                output_tokens: self.output_tokens,
-                usage_source: self.usage_source.clone(),
-                cost: self.cost,
-                price_version: self.price_version,
-                input_per_1k: self.input_per_1k.clone(),
-                output_per_1k: self.output_per_1k.clone(),
-                transfer_id: self.transfer_id.clone(),
-                reservation_id: self.reservation_id.clone(),
-                reported_price: self.reported_price.clone(),
-                reported_currency: self.reported_currency.clone(),
-                conversation_id: self.conversation_id.clone(),
-            },
+            draft: self.clone(),
             status: status.to_owned(),
             charged,
             shortfall,
@@ -204,7 +149,7 @@ pub(crate) async fn insert_usage_event(conn: &mut AnyConnection, e: &UsageEvent)
 fn from_row(row: &AnyRow) -> Result<UsageEvent, StoreError> {
     Ok(UsageEvent {
         seq: row.try_get("seq")?,
-        draft: UsageEventFields {
+        draft: UsageDraft {
             app_id: row.try_get("app_id")?,
             message_id: row.try_get("message_id")?,
             fingerprint: row.try_get("fingerprint")?,
@@ -213,6 +158,7 @@ fn from_row(row: &AnyRow) -> Result<UsageEvent, StoreError> {
             input_tokens: row.try_get("input_tokens")?,
             output_tokens: row.try_get("output_tokens")?,
             usage_source: row.try_get("usage_source")?,
+            unknown: row.try_get::<String, _>("status")? == "usage_unknown",
             cost: amount(row, "cost")?,
             price_version: row.try_get("price_version")?,
             input_per_1k: row.try_get("input_per_1k")?,
