@@ -50,3 +50,24 @@ impl Config {
         figment.merge(Env::prefixed("TOLLWAY_")).extract().map_err(Box::new)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_env_overrides_file() {
+        let path = std::env::temp_dir().join(format!("tollway-config-{}.toml", std::process::id()));
+        std::fs::write(&path, "listen = \"0.0.0.0:1\"\nmax_body_bytes = 1234\n").expect("write config");
+        std::env::set_var("TOLLWAY_LISTEN", "127.0.0.1:9999");
+        let config = Config::load(Some(&path)).expect("load");
+        std::env::remove_var("TOLLWAY_LISTEN");
+        assert_eq!(config.listen, "127.0.0.1:9999");
+        assert_eq!(config.max_body_bytes, 1234);
+        assert_eq!(config.webhook_tolerance_secs, Config::default().webhook_tolerance_secs);
+        std::fs::write(&path, "max_body_bytes = \"lots\"\n").expect("write config");
+        assert!(Config::load(Some(&path)).is_err(), "a bad value must be refused");
+        assert!(Config::load(Some(Path::new("/nonexistent/tollway.toml"))).is_err(), "a missing file must be refused");
+        let _ = std::fs::remove_file(path);
+    }
+}
