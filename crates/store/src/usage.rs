@@ -109,15 +109,16 @@ const COLUMNS: &str = "seq, app_id, message_id, fingerprint, user_id, model, inp
     usage_source, status, cost, charged, shortfall, balance_after, price_version, input_per_1k, output_per_1k, \
     transfer_id, reservation_id, reported_price, reported_currency, conversation_id, created_at";
 
-/// Inserts an event unless its key exists; true when it was inserted.
-pub(crate) async fn insert_usage_event(conn: &mut AnyConnection, e: &UsageEvent) -> Result<bool, StoreError> {
+/// Inserts an event unless its key exists; returns it with its position
+/// when it was inserted.
+pub(crate) async fn insert_usage_event(conn: &mut AnyConnection, e: &UsageEvent) -> Result<Option<UsageEvent>, StoreError> {
     let d = &e.draft;
-    let result = sqlx::query(
+    let row = sqlx::query(
         "INSERT INTO usage_events (app_id, message_id, fingerprint, user_id, model, input_tokens, output_tokens, \
          usage_source, status, cost, charged, shortfall, balance_after, price_version, input_per_1k, output_per_1k, \
          transfer_id, reservation_id, reported_price, reported_currency, conversation_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
-         ON CONFLICT (app_id, message_id) DO NOTHING",
+         ON CONFLICT (app_id, message_id) DO NOTHING RETURNING seq",
     )
     .bind(d.app_id)
     .bind(&d.message_id)
@@ -141,9 +142,12 @@ pub(crate) async fn insert_usage_event(conn: &mut AnyConnection, e: &UsageEvent)
     .bind(d.reported_currency.clone())
     .bind(d.conversation_id.clone())
     .bind(e.created_at)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(result.rows_affected() == 1)
+    match row {
+        Some(row) => Ok(Some(UsageEvent { seq: row.try_get("seq")?, ..e.clone() })),
+        None => Ok(None),
+    }
 }
 
 fn from_row(row: &AnyRow) -> Result<UsageEvent, StoreError> {

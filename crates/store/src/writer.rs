@@ -6,7 +6,7 @@
 //! PostgreSQL: row locks taken in id order serialise them safely.
 
 use crate::ledger_io::{load_accounts, load_transfers, persist};
-use crate::usage::{insert_usage_event, UsageDraft};
+use crate::usage::{insert_usage_event, UsageDraft, UsageEvent};
 use crate::{now_ms, Dialect, Store, StoreError};
 use sqlx::AnyConnection;
 use std::collections::BTreeSet;
@@ -48,9 +48,9 @@ pub struct CommandOutcome {
     pub result: Result<Vec<Applied>, ChainError>,
     /// The accounts the command touches, as they stood right after it.
     pub accounts: Vec<Account>,
-    /// True when the submission's usage record was stored by this command
-    /// (false for a replay of an existing key, or with no record).
-    pub recorded: bool,
+    /// The usage event this command stored (`None` for a replay of an
+    /// existing key, or without a record).
+    pub recorded: Option<UsageEvent>,
 }
 
 struct Job {
@@ -223,7 +223,7 @@ async fn apply_and_persist(
         let result = s.command.execute(&mut batch);
         let (touched, _) = s.command.needs();
         let accounts: Vec<Account> = touched.iter().filter_map(|id| batch.account(id).cloned()).collect();
-        let outcome = CommandOutcome { result, accounts, recorded: false };
+        let outcome = CommandOutcome { result, accounts, recorded: None };
         if let (Some(draft), Ok(applied)) = (&s.record, &outcome.result) {
             records.push((outcomes.len(), draft.complete(applied, &outcome.accounts, batch.now())));
         }

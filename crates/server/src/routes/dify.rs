@@ -227,17 +227,14 @@ pub async fn webhook(
             return Err(ApiError::conflict(e.error.code(), e.error.to_string()));
         }
     }
-    let created = outcome.recorded;
-    let stored = state.store.usage_event(app.id, &report.message_id).await?;
-    match replay(stored, &fp)? {
-        Some(answer) => {
-            let outcome_label = if created { answer.data.status.as_str() } else { "replay" };
-            state.metrics.usage_events.with_label_values(&[outcome_label]).inc();
-            if created {
-                state.metrics.points_charged.inc_by(answer.data.points_deducted.parse::<u64>().unwrap_or(0));
-            }
-            Ok(answer)
-        }
-        None => Err(ApiError::conflict("idempotency_conflict", "this message id conflicts with an earlier charge")),
+    if let Some(event) = &outcome.recorded {
+        state.metrics.usage_events.with_label_values(&[event.status.as_str()]).inc();
+        state.metrics.points_charged.inc_by(u64::try_from(event.charged.units()).unwrap_or(u64::MAX));
+        return Ok(respond(event));
     }
+    // Someone else recorded this message first: answer from their record.
+    state.metrics.usage_events.with_label_values(&["replay"]).inc();
+    let stored = state.store.usage_event(app.id, &report.message_id).await?;
+    replay(stored, &fp)?
+        .ok_or_else(|| ApiError::conflict("idempotency_conflict", "this message id conflicts with an earlier charge"))
 }
