@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
             println!("tollway listening on http://{}", running.addr);
             tokio::select! {
                 r = running.task => { r??; }
-                _ = tokio::signal::ctrl_c() => { tracing_info("shutting down"); }
+                _ = tokio::signal::ctrl_c() => { eprintln!("tollway: shutting down"); }
             }
             Ok(())
         }
@@ -72,10 +72,6 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Admin(cmd) => admin::run(cmd, &config).await,
         Cmd::Bench(cmd) => bench::run(cmd, &config).await,
     }
-}
-
-fn tracing_info(msg: &str) {
-    eprintln!("tollway: {msg}");
 }
 
 /// A database URL with any password hidden.

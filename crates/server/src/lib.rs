@@ -31,7 +31,7 @@ pub struct Running {
 
 /// Connects, migrates, starts the ledger writer and background jobs, and
 /// serves on `config.listen` until the process stops.
-pub async fn start(config: Config) -> anyhow_like::Result<Running> {
+pub async fn start(config: Config) -> Result<Running, StartError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     let writer = LedgerWriter::spawn(store.clone(), WriterConfig::default());
@@ -45,11 +45,8 @@ pub async fn start(config: Config) -> anyhow_like::Result<Running> {
     Ok(Running { addr, task })
 }
 
-/// A boxed error for start-up, where any failure ends the process.
-pub mod anyhow_like {
-    /// Start-up result.
-    pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
-}
+/// Why the server could not start (database, migration or listen failure).
+pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Installs the tracing subscriber (plain or JSON lines, filter from
 /// `RUST_LOG`, default `info`).
