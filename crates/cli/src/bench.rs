@@ -20,6 +20,22 @@ pub enum BenchCmd {
     Ledger(Args),
     /// Signed Dify webhooks through the HTTP API of an in-process server.
     Http(Args),
+    /// Load time, prefill and decode speed, and memory of the embedded model.
+    Model(ModelArgs),
+}
+
+/// What to run the model on.
+#[derive(clap::Args, Clone)]
+pub struct ModelArgs {
+    /// The GGUF file (scripts/fetch-model.sh prints its path).
+    #[arg(long, env = "TOLLWAY_MODEL_PATH")]
+    model: std::path::PathBuf,
+    /// Tokens to generate per run.
+    #[arg(long, default_value_t = 128)]
+    tokens: usize,
+    /// Runs (the first is reported apart as warm-up).
+    #[arg(long, default_value_t = 4)]
+    runs: usize,
 }
 
 /// What to run.
@@ -87,7 +103,60 @@ pub async fn run(cmd: BenchCmd, _config: &Config) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Ledger(args) => ledger(args).await,
         BenchCmd::Http(args) => http(args).await,
+        BenchCmd::Model(args) => tokio::task::spawn_blocking(move || model(args)).await?,
     }
+}
+
+/// Resident and peak memory of this process, from /proc (kB).
+fn memory_kb() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn model(args: ModelArgs) -> anyhow::Result<()> {
+    use std::ops::ControlFlow;
+    use tollway_llm::{ChatMessage, GenerateParams, LocalModel, Role};
+    let start = Instant::now();
+    let mut m = LocalModel::load(&args.model)?;
+    let load = start.elapsed();
+    let question = "Explain in detail how a payment channel lets two parties exchange many small payments.";
+    let prompt = m.tokenizer().encode_chat(&[ChatMessage { role: Role::User, content: question.into() }])?;
+    // A fixed budget with no early stop: every run generates exactly `tokens`.
+    let params = GenerateParams { max_tokens: args.tokens, repeat_penalty: 1.1, ..GenerateParams::default() };
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
+    println!("model: load {:.2} s, prompt {} tokens, threads {threads}", load.as_secs_f64(), prompt.len());
+    for run in 0..args.runs {
+        let t0 = Instant::now();
+        let mut first: Option<Duration> = None;
+        let g = m.generate(&prompt, &params, |_, _| {
+            first.get_or_insert_with(|| t0.elapsed());
+            ControlFlow::Continue(())
+        })?;
+        let total = t0.elapsed();
+        let first = first.unwrap_or(total);
+        let decode = total.saturating_sub(first);
+        let decoded = g.completion_tokens.saturating_sub(1).max(1);
+        println!(
+            "run {run}{}: first token {:.0} ms (prefill {:.0} tokens/s), decode {} tokens at {:.1} tokens/s, finish {:?}",
+            if run == 0 { " (warm-up)" } else { "" },
+            first.as_secs_f64() * 1000.0,
+            prompt.len() as f64 / first.as_secs_f64(),
+            g.completion_tokens,
+            decoded as f64 / decode.as_secs_f64().max(1e-9),
+            g.finish,
+        );
+    }
+    let (rss, peak) = memory_kb();
+    println!("memory: RSS {} MB, peak {} MB", rss / 1024, peak / 1024);
+    Ok(())
 }
 
 async fn drive<F, Fut>(args: &Args, one: F) -> (Duration, Vec<Duration>, usize)
