@@ -23,6 +23,15 @@ pub struct Config {
     pub reservation_ttl_secs: u32,
     /// How often expired holds are released, seconds.
     pub expiry_sweep_secs: u64,
+    /// The embedded model's GGUF file; the gateway's `/v1` answers 503
+    /// `model_unavailable` when it is missing.
+    pub model_path: String,
+    /// The name clients use for the embedded model.
+    pub model_name: String,
+    /// Output tokens paid ahead: the hold grows by this many at a time.
+    pub billing_window_tokens: u64,
+    /// Generations that may wait for the model before 503 `engine_busy`.
+    pub engine_queue: usize,
 }
 
 impl Default for Config {
@@ -35,6 +44,10 @@ impl Default for Config {
             webhook_tolerance_secs: 300,
             reservation_ttl_secs: 600,
             expiry_sweep_secs: 5,
+            model_path: "data/models/SmolLM2-135M-Instruct.Q4_1.gguf".into(),
+            model_name: "smollm2-135m-instruct".into(),
+            billing_window_tokens: 16,
+            engine_queue: 32,
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod config;
 mod auth;
 mod error;
+pub mod gateway;
 mod jobs;
 mod metrics;
 mod openapi;
@@ -35,7 +36,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     let writer = LedgerWriter::spawn(store.clone(), WriterConfig::default());
-    let state = AppState::new(store, writer, config.clone());
+    let engine = load_engine(&config)?;
+    let state = AppState::new(store, writer, config.clone(), engine);
     jobs::spawn(state.clone());
     let listener = TcpListener::bind(&config.listen).await?;
     let addr = listener.local_addr()?;
@@ -43,6 +45,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     tracing::info!(%addr, "tollway listening");
     let task = tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(Running { addr, task })
+}
+
+/// Loads the embedded model if its file exists (a broken file is an error).
+fn load_engine(config: &Config) -> Result<Option<gateway::engine::Engine>, StartError> {
+    let path = std::path::Path::new(&config.model_path);
+    if !path.exists() {
+        tracing::warn!(path = %path.display(), "model file not found: /v1 answers 503 model_unavailable");
+        return Ok(None);
+    }
+    let engine = gateway::engine::Engine::start(path, &config.model_name, config.engine_queue)?;
+    tracing::info!(model = %config.model_name, "embedded model loaded");
+    Ok(Some(engine))
 }
 
 /// Why the server could not start (database, migration or listen failure).

@@ -1,5 +1,6 @@
 //! Shared state of the running server.
 
+use crate::gateway::engine::Engine;
 use crate::metrics::Metrics;
 use crate::{ApiError, Config};
 use std::sync::Arc;
@@ -26,17 +27,20 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// The embedded model, when its file was found.
+    pub engine: Option<Engine>,
     prices: PriceCache,
 }
 
 impl AppState {
     /// State over a connected store and its writer.
-    pub fn new(store: Store, writer: LedgerWriter, config: Config) -> Self {
+    pub fn new(store: Store, writer: LedgerWriter, config: Config, engine: Option<Engine>) -> Self {
         AppState {
             store,
             writer,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
+            engine,
             prices: Arc::new(RwLock::new(None)),
         }
     }

@@ -21,6 +21,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(system::openapi))
         .route("/docs", get(system::docs))
+        .route("/v1/models", get(crate::gateway::models))
+        .route("/v1/chat/completions", post(crate::gateway::chat_completions))
         .route("/api/dify/webhook", post(dify::webhook))
         .route("/api/user/points/balance", get(points::balance))
         .route("/api/user/points/estimate", get(points::estimate))

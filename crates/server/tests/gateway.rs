@@ -1,0 +1,147 @@
+//! The OpenAI-compatible gateway against the real embedded model
+//! (`TOLLWAY_TEST_MODEL`, set by scripts/test.sh), billed per token.
+//! Prices here are 1 point per input token and 2 per output token, so every
+//! charge can be checked exactly against the token counts.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use tollway_server::Config;
+use tollway_store::testing::{fresh_database_url, Backend};
+use tollway_store::Store;
+
+struct Gw {
+    base: String,
+    http: reqwest::Client,
+    admin: String,
+    user: String,
+}
+
+const MODEL: &str = "smollm2-135m-instruct";
+
+async fn spawn(window: u64, balance: u64) -> Gw {
+    let url = fresh_database_url(Backend::Sqlite).await.expect("database");
+    let config = Config {
+        listen: "127.0.0.1:0".into(),
+        database_url: url.clone(),
+        model_path: std::env::var("TOLLWAY_TEST_MODEL").expect("TOLLWAY_TEST_MODEL (run scripts/test.sh)"),
+        billing_window_tokens: window,
+        engine_queue: 64,
+        ..Config::default()
+    };
+    let running = tollway_server::start(config).await.expect("server starts");
+    let store = Store::connect(&url).await.expect("connect");
+    let (_, admin) = tollway_server::ops::create_user(&store, "admin", true).await.expect("admin");
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().expect("client");
+    let base = format!("http://{}", running.addr);
+    let mut gw = Gw { base, http, admin, user: String::new() };
+    let price = json!({"input_per_1k": "1000", "output_per_1k": "2000", "note": "1 and 2 points per token"});
+    assert!(gw.http.put(gw.url(&format!("/api/admin/models/{MODEL}"))).bearer_auth(&gw.admin).json(&price).send().await.expect("price").status().is_success());
+    let created: Value = gw.admin_post("/api/admin/users", json!({"handle": "ann"})).await;
+    gw.user = created["api_key"].as_str().expect("key").to_owned();
+    if balance > 0 {
+        gw.admin_post("/api/admin/points/grant", json!({"user": "ann", "amount": balance.to_string(), "reason": "test", "id": "g1"})).await;
+    }
+    gw
+}
+
+impl Gw {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn admin_post(&self, path: &str, body: Value) -> Value {
+        let r = self.http.post(self.url(path)).bearer_auth(&self.admin).json(&body).send().await.expect("send");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.expect("json")
+    }
+
+    async fn balance(&self) -> (u64, u64) {
+        let v: Value = self.http.get(self.url("/api/user/points/balance")).bearer_auth(&self.user).send().await.expect("send").json().await.expect("json");
+        let n = |k: &str| v[k].as_str().and_then(|s| s.parse().ok()).expect("amount");
+        (n("balance"), n("available"))
+    }
+
+    async fn chat(&self, body: Value) -> (u16, Value) {
+        let r = self.http.post(self.url("/v1/chat/completions")).bearer_auth(&self.user).json(&body).send().await.expect("send");
+        (r.status().as_u16(), r.json().await.expect("json"))
+    }
+
+    /// A streamed chat: every `data:` payload, in order.
+    async fn stream(&self, body: Value, billing: bool) -> Vec<String> {
+        let mut req = self.http.post(self.url("/v1/chat/completions")).bearer_auth(&self.user).json(&body);
+        if billing {
+            req = req.header("x-tollway-billing", "chunk");
+        }
+        let text = req.send().await.expect("send").text().await.expect("body");
+        text.lines().filter_map(|l| l.strip_prefix("data: ")).map(str::to_owned).collect()
+    }
+}
+
+fn ask(text: &str, max_tokens: u64) -> Value {
+    json!({"model": MODEL, "messages": [{"role": "user", "content": text}], "max_tokens": max_tokens})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_answer_is_charged_per_token_exactly() {
+    let gw = spawn(16, 10_000).await;
+    let models: Value = gw.http.get(gw.url("/v1/models")).bearer_auth(&gw.user).send().await.expect("send").json().await.expect("json");
+    assert_eq!(models["data"][0]["id"], MODEL);
+    let (status, v) = gw.chat(ask("What is the capital of France?", 30)).await;
+    assert_eq!(status, 200, "{v}");
+    let (p, c) = (v["usage"]["prompt_tokens"].as_u64().expect("p"), v["usage"]["completion_tokens"].as_u64().expect("c"));
+    assert!(v["choices"][0]["message"]["content"].as_str().expect("content").contains("Paris"), "{v}");
+    assert!(c > 0 && c <= 30);
+    let cost = p + 2 * c;
+    assert_eq!(v["tollway"]["cost"], cost.to_string());
+    assert_eq!(gw.balance().await, (10_000 - cost, 10_000 - cost), "charged exactly, no hold left");
+    let (status, v) = gw.chat(json!({"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]})).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (404, Some("model_not_found")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_answer_bills_each_chunk() {
+    let gw = spawn(4, 10_000).await;
+    let mut body = ask("Name three colors.", 24);
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let events = gw.stream(body, true).await;
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|e| serde_json::from_str(e).expect("json")).collect();
+    let usage = chunks.last().expect("usage chunk")["usage"].clone();
+    let (p, c) = (usage["prompt_tokens"].as_u64().expect("p"), usage["completion_tokens"].as_u64().expect("c"));
+    let tokens: Vec<&Value> = chunks.iter().filter(|v| v["tollway"]["chunk"].is_u64()).collect();
+    assert_eq!(tokens.len() as u64, c, "one billed chunk per token");
+    for (i, t) in tokens.iter().enumerate() {
+        let n = i as u64 + 1;
+        assert_eq!(t["tollway"]["tokens"], n);
+        assert_eq!(t["tollway"]["cost"], (p + 2 * n).to_string(), "cumulative cost of chunk {n}");
+    }
+    let last = &chunks[chunks.len() - 2];
+    assert!(last["choices"][0]["finish_reason"].is_string(), "{last}");
+    assert_eq!(last["tollway"]["cost"], (p + 2 * c).to_string());
+    assert_eq!(gw.balance().await, (10_000 - p - 2 * c, 10_000 - p - 2 * c));
+    let text: String = tokens.iter().filter_map(|t| t["choices"][0]["delta"]["content"].as_str()).collect();
+    assert!(!text.trim().is_empty(), "the chunks carry the answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_stops_when_the_money_does() {
+    let probe = spawn(4, 10_000).await;
+    let question = "Write a long story about a dragon who loves tea.";
+    let (_, v) = probe.chat(ask(question, 1)).await;
+    let p = v["usage"]["prompt_tokens"].as_u64().expect("prompt tokens");
+    // Enough for the prompt and 9 output tokens, and one point to spare.
+    let gw = spawn(4, p + 2 * 9 + 1).await;
+    let mut body = ask(question, 80);
+    body["stream"] = json!(true);
+    let events = gw.stream(body, true).await;
+    let chunks: Vec<Value> = events.iter().filter(|e| *e != "[DONE]").map(|e| serde_json::from_str(e).expect("json")).collect();
+    let billed = chunks.iter().filter(|v| v["tollway"]["chunk"].is_u64()).count();
+    assert_eq!(billed, 9, "exactly the affordable tokens are served");
+    let last = chunks.last().expect("final chunk");
+    assert_eq!(last["choices"][0]["finish_reason"], "length");
+    assert_eq!(last["tollway"]["stopped"], "insufficient_points");
+    assert_eq!(gw.balance().await, (1, 1), "the balance ends at the point to spare, never below 0");
+    let (status, v) = gw.chat(ask(question, 5)).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (402, Some("insufficient_points")), "{v}");
+}
