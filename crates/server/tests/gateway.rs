@@ -145,3 +145,95 @@ async fn stream_stops_when_the_money_does() {
     let (status, v) = gw.chat(ask(question, 5)).await;
     assert_eq!((status, v["error"]["code"].as_str()), (402, Some("insufficient_points")), "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_mid_stream_charges_only_what_was_delivered() {
+    let gw = spawn(4, 100_000).await;
+    let question = "Write a long story about a lighthouse keeper.";
+    let before = gw.balance().await.0;
+    let (_, v) = gw.chat(ask(question, 1)).await;
+    let p = v["usage"]["prompt_tokens"].as_u64().expect("prompt tokens");
+    let start = gw.balance().await.0;
+    assert_eq!(before - start, p + 2, "probe charged prompt + one token");
+    let mut body = ask(question, 200);
+    body["stream"] = json!(true);
+    let mut resp = gw
+        .http
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(&gw.user)
+        .header("x-tollway-billing", "chunk")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let mut seen = String::new();
+    while seen.matches("\"chunk\":").count() < 5 {
+        let bytes = resp.chunk().await.expect("read").expect("stream ended early");
+        seen.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    drop(resp);
+    // Wait for the server to notice, settle and release the hold.
+    let mut settled = None;
+    for _ in 0..100 {
+        let (balance, available) = gw.balance().await;
+        if balance == available && balance < start {
+            settled = Some(balance);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let end = settled.expect("the disconnected stream was settled");
+    let charged = start - end;
+    assert!(charged > p && (charged - p) % 2 == 0, "prompt plus whole tokens: {charged}");
+    let delivered = (charged - p) / 2;
+    assert!((5..60).contains(&delivered), "charged for {delivered} tokens after reading 5 of up to 200");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_streams_never_overspend() {
+    let probe = spawn(4, 10_000).await;
+    let (_, v) = probe.chat(ask("Count to ten.", 1)).await;
+    let p = v["usage"]["prompt_tokens"].as_u64().expect("prompt tokens");
+    // Room for about five full answers of 8 tokens among fifty asking.
+    let budget = 5 * (p + 16) + 7;
+    let gw = std::sync::Arc::new(spawn(4, budget).await);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let gw = gw.clone();
+            tokio::spawn(async move {
+                let mut body = ask("Count to ten.", 8);
+                body["stream"] = json!(true);
+                let r = gw.http.post(gw.url("/v1/chat/completions")).bearer_auth(&gw.user).json(&body).send().await.expect("send");
+                let status = r.status().as_u16();
+                let text = r.text().await.expect("body");
+                if status != 200 {
+                    return (status, 0u64);
+                }
+                let cost = text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+                    .filter(|v| v["choices"][0]["finish_reason"].is_string())
+                    .find_map(|v| v["tollway"]["cost"].as_str().and_then(|c| c.parse().ok()))
+                    .expect("final chunk with the cost");
+                (status, cost)
+            })
+        })
+        .collect();
+    let mut served = 0;
+    let mut spent = 0u64;
+    for t in tasks {
+        let (status, cost) = t.await.expect("task");
+        assert!(status == 200 || status == 402, "unexpected status {status}");
+        if status == 200 {
+            served += 1;
+            spent += cost;
+        }
+    }
+    let (balance, available) = gw.balance().await;
+    assert_eq!(balance, available, "no hold left behind");
+    assert_eq!(budget - balance, spent, "the balance moved by exactly what the answers cost");
+    assert!(spent <= budget && served >= 5, "served {served}, spent {spent} of {budget}");
+    let audit: Value = gw.http.get(gw.url("/api/admin/ledger/audit")).bearer_auth(&gw.admin).send().await.expect("send").json().await.expect("json");
+    assert_eq!(audit["ok"], true, "{audit}");
+}
