@@ -13,6 +13,8 @@ echo "test.sh: PostgreSQL at $TOLLWAY_TEST_PG_URL"
 TOLLWAY_TEST_MODEL="$(scripts/fetch-model.sh)"
 export TOLLWAY_TEST_MODEL
 echo "test.sh: model at $TOLLWAY_TEST_MODEL"
+# The official OpenAI Python client, for the compatibility test.
+python3 -c "import openai" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check openai
 
 # Old per-test databases from earlier runs are dropped so the cluster stays small.
 psql_bin=$(ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | head -n1 || true)

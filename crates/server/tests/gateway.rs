@@ -237,3 +237,33 @@ async fn fifty_concurrent_streams_never_overspend() {
     let audit: Value = gw.http.get(gw.url("/api/admin/ledger/audit")).bearer_auth(&gw.admin).send().await.expect("send").json().await.expect("json");
     assert_eq!(audit["ok"], true, "{audit}");
 }
+
+/// The official `openai` Python client (installed from PyPI by
+/// scripts/test.sh) talks to Tollway unchanged; the points charged equal its
+/// reported token counts times the prices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_openai_python_client_works_and_is_charged_exactly() {
+    let gw = spawn(16, 10_000).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients/openai_chat.py");
+    let out = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(MODEL)
+        .env("OPENAI_BASE_URL", gw.url("/v1"))
+        .env("OPENAI_API_KEY", &gw.user)
+        .output()
+        .await
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "client failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let calls: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(calls.len(), 2);
+    let mut expected = 0;
+    for call in &calls {
+        let (p, c) = (call["prompt_tokens"].as_u64().expect("p"), call["completion_tokens"].as_u64().expect("c"));
+        assert!(call["text"].as_str().expect("text").contains("Paris"), "{call}");
+        assert!(c > 0, "{call}");
+        expected += p + 2 * c;
+    }
+    assert_eq!(calls[1]["chunks"], calls[1]["completion_tokens"], "one content chunk per token");
+    assert_eq!(gw.balance().await, (10_000 - expected, 10_000 - expected));
+}
