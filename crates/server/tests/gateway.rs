@@ -267,3 +267,38 @@ async fn official_openai_python_client_works_and_is_charged_exactly() {
     assert_eq!(calls[1]["chunks"], calls[1]["completion_tokens"], "one content chunk per token");
     assert_eq!(gw.balance().await, (10_000 - expected, 10_000 - expected));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_whole_request_releases_its_hold_and_charges_nothing() {
+    let gw = spawn(4, 10_000).await;
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(700)).build().expect("client");
+    let sent = impatient
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(&gw.user)
+        .json(&ask("Write a very long story about the sea.", 400))
+        .send()
+        .await;
+    assert!(sent.is_err(), "the client should have given up before 400 tokens");
+    let mut released = false;
+    for _ in 0..100 {
+        if gw.balance().await == (10_000, 10_000) {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(released, "the hold of an abandoned request was not released: {:?}", gw.balance().await);
+    let history: Value = gw
+        .http
+        .get(gw.url("/api/user/points/history?type=reservation"))
+        .bearer_auth(&gw.user)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let holds: Vec<&Value> = history["items"].as_array().expect("items").iter().filter(|i| i["transfer_kind"] == "pending").collect();
+    assert!(!holds.is_empty(), "the request held points while it ran: {history}");
+    assert!(holds.iter().all(|h| h["status"] == "voided"), "every hold was released, none posted: {history}");
+}

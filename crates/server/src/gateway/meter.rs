@@ -179,3 +179,41 @@ impl Meter {
         self.submit(vec![void]).await?.map(|_| ()).map_err(|e| ApiError::conflict(e.code(), e.to_string()))
     }
 }
+
+/// Owns a meter while a handler may be dropped mid-request (the client went
+/// away): if it was neither settled nor voided, the hold is released at once
+/// instead of waiting for its timeout. Nothing was delivered, so nothing is
+/// charged.
+pub struct MeterGuard(Option<Meter>);
+
+impl MeterGuard {
+    /// Guards a meter.
+    pub fn new(meter: Meter) -> Self {
+        MeterGuard(Some(meter))
+    }
+
+    /// The meter, while guarded.
+    pub fn meter(&mut self) -> Result<&mut Meter, ApiError> {
+        self.0.as_mut().ok_or_else(|| ApiError::conflict("meter_closed", "the request's billing already ended"))
+    }
+
+    /// Takes the meter out to settle or void it.
+    pub fn take(mut self) -> Result<Meter, ApiError> {
+        self.0.take().ok_or_else(|| ApiError::conflict("meter_closed", "the request's billing already ended"))
+    }
+}
+
+impl Drop for MeterGuard {
+    fn drop(&mut self) {
+        if let Some(meter) = self.0.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let request = meter.request_id.clone();
+                    if let Err(e) = meter.void().await {
+                        tracing::warn!(%request, error = %e.message, "could not release an abandoned hold; it expires");
+                    }
+                });
+            }
+        }
+    }
+}

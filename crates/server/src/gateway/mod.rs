@@ -15,7 +15,7 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use engine::{Engine, EngineError, EngineEvent};
-use meter::Meter;
+use meter::{Meter, MeterGuard};
 use openai::{Billing, ChatRequest, Usage};
 use serde_json::json;
 use std::convert::Infallible;
@@ -159,13 +159,15 @@ fn finish_reason(ending: &Ending) -> &'static str {
 }
 
 async fn whole(a: Admitted) -> Result<Json<serde_json::Value>, ApiError> {
-    let Admitted { mut meter, mut events, reply } = a;
+    let Admitted { meter, mut events, reply } = a;
+    // If the client goes away, this future is dropped: the guard releases the hold.
+    let mut guard = MeterGuard::new(meter);
     let mut text = String::new();
     let mut delivered = 0u64;
     let ending = loop {
         match events.recv().await {
             Some(EngineEvent::Token(t)) => {
-                if !meter.cover(delivered + 1).await? {
+                if !guard.meter()?.cover(delivered + 1).await? {
                     break Ending::OutOfPoints;
                 }
                 delivered += 1;
@@ -177,6 +179,7 @@ async fn whole(a: Admitted) -> Result<Json<serde_json::Value>, ApiError> {
         }
     };
     drop(events);
+    let meter = guard.take()?;
     if let Ending::Failed(e) = &ending {
         meter.void().await?;
         return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", e.clone()));
