@@ -4,6 +4,7 @@ use crate::codec::{amount, opt_amount, positional};
 use crate::{Dialect, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::collections::{BTreeMap, BTreeSet};
 use tollway_core::ledger::{
     Account, AccountFlags, AccountId, Changes, Links, PendingStatus, Reason, Transfer, TransferId, TransferKind,
 };
@@ -168,7 +169,8 @@ pub(crate) async fn load_transfers(
 pub(crate) async fn persist(conn: &mut AnyConnection, dialect: Dialect, changes: &Changes) -> Result<(), StoreError> {
     // Accounts always exist here; the upsert is a multi-row update.
     write_accounts(conn, dialect, &changes.accounts, true).await?;
-    let status_of = |id: &TransferId| changes.pending.iter().find(|(p, _)| p == id).map(|(_, s)| s.as_str());
+    let statuses: BTreeMap<&TransferId, PendingStatus> = changes.pending.iter().map(|(id, s)| (id, *s)).collect();
+    let status_of = |id: &TransferId| statuses.get(id).map(|s| s.as_str());
     for chunk in changes.transfers.chunks(chunk_rows(dialect)) {
         let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", positional(dialect, i * 18, 18))).collect();
         let sql = format!("INSERT INTO transfers ({TRANSFER_COLUMNS}) VALUES {}", rows.join(", "));
@@ -201,7 +203,7 @@ pub(crate) async fn persist(conn: &mut AnyConnection, dialect: Dialect, changes:
         }
         q.execute(&mut *conn).await?;
     }
-    let new: std::collections::BTreeSet<&TransferId> = changes.transfers.iter().map(|t| &t.id).collect();
+    let new: BTreeSet<&TransferId> = changes.transfers.iter().map(|t| &t.id).collect();
     for (id, status) in changes.pending.iter().filter(|(id, _)| !new.contains(id)) {
         sqlx::query("UPDATE transfers SET status = $1 WHERE id = $2")
             .bind(status.as_str())

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tollway_core::ledger::{Account, Applied, Batch, ChainError, Command};
+use tollway_core::ledger::{Account, AccountId, Applied, Batch, ChainError, Command, TransferId, TransferKind};
 
 /// Tuning of the writer.
 #[derive(Debug, Clone, Copy)]
@@ -176,25 +176,23 @@ async fn commit_batch(store: &Store, subs: &[&Submission]) -> Result<Vec<Command
     }
 }
 
-async fn load_batch(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    subs: &[&Submission],
-) -> Result<Batch, StoreError> {
-    let mut accounts = BTreeSet::new();
-    let mut transfers = BTreeSet::new();
-    for s in subs {
-        let (a, t) = s.command.needs();
-        accounts.extend(a);
-        transfers.extend(t);
-    }
-    let transfer_ids: Vec<String> = transfers.into_iter().map(|t| t.0).collect();
+/// What each command touches, computed once per batch.
+type Needs = (BTreeSet<AccountId>, BTreeSet<TransferId>);
+
+async fn load_batch(conn: &mut AnyConnection, dialect: Dialect, needs: &[Needs]) -> Result<Batch, StoreError> {
+    let mut accounts: BTreeSet<AccountId> = needs.iter().flat_map(|(a, _)| a.iter().cloned()).collect();
+    let transfer_ids: Vec<String> = needs
+        .iter()
+        .flat_map(|(_, t)| t.iter().map(|id| id.0.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut loaded = load_transfers(conn, dialect, &transfer_ids).await?;
-    let mut probe = Batch::new(0);
-    for (t, s) in &loaded {
-        probe.load_transfer(t.clone(), *s);
+    // Posts, voids and expiries touch the accounts of the holds they resolve.
+    for (t, _) in loaded.iter().filter(|(t, _)| matches!(t.kind, TransferKind::Pending { .. })) {
+        accounts.insert(t.debit.clone());
+        accounts.insert(t.credit.clone());
     }
-    accounts.extend(probe.accounts_of_loaded_holds());
     let account_ids: Vec<String> = accounts.into_iter().map(|a| a.0).collect();
     let mut batch = Batch::new(now_ms());
     for a in load_accounts(conn, dialect, &account_ids).await? {
@@ -216,12 +214,12 @@ async fn apply_and_persist(
     dialect: Dialect,
     subs: &[&Submission],
 ) -> Result<Vec<CommandOutcome>, StoreError> {
-    let mut batch = load_batch(conn, dialect, subs).await?;
+    let needs: Vec<Needs> = subs.iter().map(|s| s.command.needs()).collect();
+    let mut batch = load_batch(conn, dialect, &needs).await?;
     let mut outcomes = Vec::with_capacity(subs.len());
     let mut records = Vec::new();
-    for s in subs {
+    for (s, (touched, _)) in subs.iter().zip(&needs) {
         let result = s.command.execute(&mut batch);
-        let (touched, _) = s.command.needs();
         let accounts: Vec<Account> = touched.iter().filter_map(|id| batch.account(id).cloned()).collect();
         let outcome = CommandOutcome { result, accounts, recorded: None };
         if let (Some(draft), Ok(applied)) = (&s.record, &outcome.result) {

@@ -81,7 +81,7 @@ impl Batch {
     /// The ids of every account and transfer `requests` may need, so the
     /// caller knows what to load. Holds referenced by posts, voids and
     /// expiries add their accounts only once loaded, so load transfers
-    /// first, then call [`Batch::accounts_of_loaded_holds`].
+    /// first, then the debit and credit accounts of the holds among them.
     pub fn needs(requests: &[TransferRequest]) -> (BTreeSet<AccountId>, BTreeSet<TransferId>) {
         let mut accounts = BTreeSet::new();
         let mut transfers = BTreeSet::new();
@@ -100,15 +100,6 @@ impl Batch {
             }
         }
         (accounts, transfers)
-    }
-
-    /// Accounts of loaded holds, which posts, voids and expiries touch.
-    pub fn accounts_of_loaded_holds(&self) -> BTreeSet<AccountId> {
-        self.transfers
-            .values()
-            .filter(|t| matches!(t.kind, TransferKind::Pending { .. }))
-            .flat_map(|t| [t.debit.clone(), t.credit.clone()])
-            .collect()
     }
 
     /// Adds an account as stored.
