@@ -15,7 +15,7 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use engine::{Engine, EngineError, EngineEvent};
-use meter::{Meter, MeterGuard};
+use meter::{Meter, MeterGuard, Settled};
 use openai::{Billing, ChatRequest, Usage};
 use serde_json::json;
 use std::convert::Infallible;
@@ -65,15 +65,27 @@ struct Reply {
 }
 
 impl Reply {
-    fn billing(&self, chunk: Option<u64>, tokens: u64, stopped: Option<&str>) -> Billing {
+    /// Billing of the chunk that carries output token `tokens`.
+    fn chunk_billing(&self, tokens: u64) -> Billing {
         let cost = self.rule.cost(TokenUsage { input: self.prompt_tokens, output: tokens }).unwrap_or(Amount::MAX);
         Billing {
-            chunk,
+            chunk: Some(tokens),
             tokens,
             cost: cost.to_string(),
             balance: self.available.saturating_sub(cost).to_string(),
-            stopped: stopped.map(str::to_owned),
+            stopped: None,
         }
+    }
+}
+
+/// Billing of a whole answer or a stream's last chunk, once settled.
+fn final_billing(settled: Settled, delivered: u64, ending: &Ending) -> Billing {
+    Billing {
+        chunk: None,
+        tokens: delivered,
+        cost: settled.cost.to_string(),
+        balance: settled.balance.to_string(),
+        stopped: matches!(ending, Ending::OutOfPoints).then(|| "insufficient_points".to_owned()),
     }
 }
 
@@ -184,10 +196,9 @@ async fn whole(a: Admitted) -> Result<Json<serde_json::Value>, ApiError> {
         meter.void().await?;
         return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", e.clone()));
     }
-    let stopped = matches!(ending, Ending::OutOfPoints).then_some("insufficient_points");
     let settled = meter.settle(delivered).await?;
     let usage = usage(&reply, delivered);
-    let billing = Billing { chunk: None, tokens: delivered, cost: settled.cost.to_string(), balance: settled.balance.to_string(), stopped: stopped.map(str::to_owned) };
+    let billing = final_billing(settled, delivered, &ending);
     Ok(Json(json!({
         "id": reply.request_id,
         "object": "chat.completion",
@@ -233,7 +244,7 @@ fn stream(a: Admitted, include_usage: bool) -> Sse<impl futures::Stream<Item = R
             ending = match events.recv().await {
                 Some(EngineEvent::Token(t)) => match meter.cover(delivered + 1).await {
                     Ok(true) => {
-                        let billing = reply.billing.then(|| json!(reply.billing(Some(delivered + 1), delivered + 1, None)));
+                        let billing = reply.billing.then(|| json!(reply.chunk_billing(delivered + 1)));
                         let event = chunk(&reply, json!({"content": t}), None, billing.map(|b| ("tollway", b)));
                         if tx.send(event).await.is_err() {
                             Some(Ending::Disconnected)
@@ -271,8 +282,7 @@ fn stream(a: Admitted, include_usage: bool) -> Sse<impl futures::Stream<Item = R
         if matches!(ending, Ending::Disconnected) {
             return;
         }
-        let stopped = matches!(ending, Ending::OutOfPoints).then_some("insufficient_points");
-        let billing = Billing { chunk: None, tokens: delivered, cost: settled.cost.to_string(), balance: settled.balance.to_string(), stopped: stopped.map(str::to_owned) };
+        let billing = final_billing(settled, delivered, &ending);
         let last = chunk(&reply, json!({}), Some(finish_reason(&ending)), Some(("tollway", json!(billing))));
         if tx.send(last).await.is_err() {
             return;

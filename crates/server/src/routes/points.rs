@@ -380,7 +380,9 @@ pub async fn history(
 
 fn to_csv(items: &[HistoryItem]) -> Result<String, ApiError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
+    fn fail(e: impl std::fmt::Display) -> ApiError {
+        ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    }
     w.write_record(["seq", "id", "type", "transfer_kind", "amount", "balance_effect", "status", "model", "request_id", "price_version", "memo", "created_at"])
         .map_err(fail)?;
     for i in items {
@@ -400,6 +402,6 @@ fn to_csv(items: &[HistoryItem]) -> Result<String, ApiError> {
         ])
         .map_err(fail)?;
     }
-    let bytes = w.into_inner().map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+    let bytes = w.into_inner().map_err(fail)?;
+    String::from_utf8(bytes).map_err(fail)
 }
