@@ -1,10 +1,11 @@
 //! Tollway's pure domain: exact money, the double-entry ledger engine and
-//! token pricing. Nothing here does I/O: callers load state, call a pure
+//! token pricing, per-minute rate buckets. Nothing here does I/O: callers load state, call a pure
 //! function, and persist the update it returns (the LDK pattern).
 
 pub mod ledger;
 pub mod money;
 pub mod pricing;
+pub mod rate;
 pub mod usage;
 
 pub use money::{Amount, Asset, MoneyError};

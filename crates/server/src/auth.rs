@@ -3,10 +3,19 @@
 use crate::{ApiError, AppState};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use tollway_store::directory::User;
+use tollway_store::directory::{ApiKey, User};
 
 /// The enabled user whose API key authenticated the request.
 pub struct CurrentUser(pub User);
+
+/// The enabled user and the API key (with its limits) that authenticated
+/// the request.
+pub struct Caller {
+    /// The user.
+    pub user: User,
+    /// The key.
+    pub key: ApiKey,
+}
 
 /// An authenticated administrator.
 pub struct Admin(pub User);
@@ -16,21 +25,29 @@ pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     parts.headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
-impl FromRequestParts<AppState> for CurrentUser {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let key = bearer(parts)
+        let secret = bearer(parts)
             .ok_or_else(|| ApiError::unauthorized("api_key_missing", "send Authorization: Bearer <api key>"))?;
-        let user = state
+        let (user, key) = state
             .store
-            .user_by_api_key(key)
+            .key_by_secret(secret)
             .await?
             .ok_or_else(|| ApiError::unauthorized("api_key_invalid", "unknown or revoked API key"))?;
         if !user.enabled {
             return Err(ApiError::forbidden("user_disabled", "this user is disabled"));
         }
-        Ok(CurrentUser(user))
+        Ok(Caller { user, key })
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Caller::from_request_parts(parts, state).await.map(|c| CurrentUser(c.user))
     }
 }
 

@@ -32,6 +32,30 @@ pub struct Config {
     pub billing_window_tokens: u64,
     /// Generations that may wait for the model before 503 `engine_busy`.
     pub engine_queue: usize,
+    /// OpenAI-compatible upstreams (`[[upstreams]]` tables in the file, or
+    /// `TOLLWAY_UPSTREAMS` as a TOML array of inline tables).
+    pub upstreams: Vec<UpstreamConfig>,
+}
+
+/// An OpenAI-compatible endpoint Tollway forwards to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamConfig {
+    /// Its name in usage records.
+    pub name: String,
+    /// Base URL up to and including `/v1`.
+    pub base_url: String,
+    /// Bearer key sent upstream, if any.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Model names clients use, each mapped to the upstream's own name.
+    pub models: std::collections::BTreeMap<String, String>,
+    /// Longest wait for the next piece of an answer, seconds.
+    #[serde(default = "default_idle_secs")]
+    pub idle_timeout_secs: u64,
+}
+
+fn default_idle_secs() -> u64 {
+    120
 }
 
 impl Default for Config {
@@ -48,6 +72,7 @@ impl Default for Config {
             model_name: "smollm2-135m-instruct".into(),
             billing_window_tokens: 16,
             engine_queue: 32,
+            upstreams: Vec::new(),
         }
     }
 }
@@ -82,5 +107,18 @@ mod tests {
         assert!(Config::load(Some(&path)).is_err(), "a bad value must be refused");
         assert!(Config::load(Some(Path::new("/nonexistent/tollway.toml"))).is_err(), "a missing file must be refused");
         let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn upstreams_come_from_toml_tables() {
+        let path = std::env::temp_dir().join(format!("tollway-upstreams-{}.toml", std::process::id()));
+        let file = "[[upstreams]]\nname = \"b\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodels = { remote = \"local-name\" }\n";
+        std::fs::write(&path, file).expect("write config");
+        let config = Config::load(Some(&path)).expect("load");
+        let _ = std::fs::remove_file(path);
+        assert_eq!(config.upstreams.len(), 1);
+        let u = &config.upstreams[0];
+        assert_eq!((u.name.as_str(), u.api_key.as_deref(), u.idle_timeout_secs), ("b", None, 120));
+        assert_eq!(u.models.get("remote").map(String::as_str), Some("local-name"));
     }
 }

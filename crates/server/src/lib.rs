@@ -11,6 +11,7 @@ mod metrics;
 mod openapi;
 pub mod ops;
 pub mod routes;
+mod spend_cap;
 mod state;
 
 pub use config::Config;
@@ -37,7 +38,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     store.migrate().await?;
     let writer = LedgerWriter::spawn(store.clone(), WriterConfig::default());
     let engine = load_engine(&config)?;
-    let state = AppState::new(store, writer, config.clone(), engine);
+    let models = gateway::route::Models::new(engine, &config.upstreams)?;
+    let state = AppState::new(store, writer, config.clone(), models);
     jobs::spawn(state.clone());
     let listener = TcpListener::bind(&config.listen).await?;
     let addr = listener.local_addr()?;

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use crate::routes::{admin, dify, points, system};
+use crate::routes::{admin, dify, keys, points, system};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -15,11 +15,13 @@ use utoipa::{Modify, OpenApi};
         admin::grant, admin::adjust,
         admin::list_models, admin::set_model, admin::delete_model, admin::model_history,
         admin::recent, admin::hourly, admin::usage_unknown, admin::arrears, admin::audit,
+        keys::get_key, keys::set_limits, keys::admin_requests, keys::user_requests,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "dify", description = "Usage ingestion from Dify"),
         (name = "points", description = "A user's points: balance, estimates, reservations, history"),
+        (name = "user", description = "A user's own gateway requests"),
         (name = "admin", description = "Operator endpoints (admin API key)"),
         (name = "system", description = "Health and metrics"),
     )

@@ -1,6 +1,7 @@
 //! Shared state of the running server.
 
-use crate::gateway::engine::Engine;
+use crate::gateway::route::Models;
+use crate::gateway::KeyLimiter;
 use crate::metrics::Metrics;
 use crate::{ApiError, Config};
 use std::sync::Arc;
@@ -27,20 +28,23 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
-    /// The embedded model, when its file was found.
-    pub engine: Option<Engine>,
+    /// Model names and the upstreams serving them.
+    pub models: Arc<Models>,
+    /// Per-key request and token rate limits.
+    pub limiter: Arc<KeyLimiter>,
     prices: PriceCache,
 }
 
 impl AppState {
     /// State over a connected store and its writer.
-    pub fn new(store: Store, writer: LedgerWriter, config: Config, engine: Option<Engine>) -> Self {
+    pub fn new(store: Store, writer: LedgerWriter, config: Config, models: Models) -> Self {
         AppState {
             store,
             writer,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
-            engine,
+            models: Arc::new(models),
+            limiter: Arc::new(KeyLimiter::default()),
             prices: Arc::new(RwLock::new(None)),
         }
     }

@@ -1,6 +1,8 @@
-//! Users, their API keys, and the apps (Dify integrations) that report
-//! usage. Keys are stored only as SHA-256 hashes.
+//! Users, their API keys (with optional per-key limits), and the apps
+//! (Dify integrations) that report usage. Keys are stored only as SHA-256
+//! hashes.
 
+use crate::codec::opt_amount;
 use crate::ledger_io::write_accounts;
 use crate::{now_ms, Store, StoreError};
 use serde::Serialize;
@@ -8,7 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use tollway_core::ledger::{Account, AccountFlags, AccountId};
-use tollway_core::Asset;
+use tollway_core::{Amount, Asset};
 
 /// A Tollway user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,6 +32,30 @@ impl User {
     pub fn is_admin(&self) -> bool {
         self.role == "admin"
     }
+}
+
+/// A user's API key (its secret is never stored) and its limits; a `None`
+/// limit means none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKey {
+    /// Numeric id.
+    pub id: i64,
+    /// The user it authenticates.
+    pub user_id: i64,
+    /// The first characters of the secret, to recognise it by.
+    pub prefix: String,
+    /// A label chosen when it was created.
+    pub label: String,
+    /// Most requests per minute.
+    pub rpm_limit: Option<u32>,
+    /// Most tokens (prompt and completion) per minute.
+    pub tpm_limit: Option<u64>,
+    /// Most points the key may spend.
+    pub spend_cap: Option<Amount>,
+    /// Creation time (Unix ms).
+    pub created_at: i64,
+    /// When it was revoked (Unix ms); revoked keys authenticate nothing.
+    pub revoked_at: Option<i64>,
 }
 
 /// An app that reports usage through the webhook.
@@ -57,6 +83,30 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
         role: row.try_get("role")?,
         enabled: row.try_get::<i64, _>("enabled")? != 0,
         created_at: row.try_get("created_at")?,
+    })
+}
+
+/// The columns `key_from_row` reads, named apart from the user's.
+const KEY_COLUMNS: &str = "id AS key_id, user_id AS key_user_id, prefix, label, rpm_limit, tpm_limit, spend_cap, \
+    created_at AS key_created_at, revoked_at";
+
+/// Reads a nullable integer column into the narrower type it was written from.
+fn opt_int<T: TryFrom<i64>>(row: &AnyRow, col: &str) -> Result<Option<T>, StoreError> {
+    let value: Option<i64> = row.try_get(col)?;
+    value.map(|n| T::try_from(n).map_err(|_| StoreError::Corrupt(format!("{col}: {n}")))).transpose()
+}
+
+fn key_from_row(row: &AnyRow) -> Result<ApiKey, StoreError> {
+    Ok(ApiKey {
+        id: row.try_get("key_id")?,
+        user_id: row.try_get("key_user_id")?,
+        prefix: row.try_get("prefix")?,
+        label: row.try_get("label")?,
+        rpm_limit: opt_int(row, "rpm_limit")?,
+        tpm_limit: opt_int(row, "tpm_limit")?,
+        spend_cap: opt_amount(row, "spend_cap")?,
+        created_at: row.try_get("key_created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
     })
 }
 
@@ -145,16 +195,53 @@ impl Store {
         Ok(row.try_get("id")?)
     }
 
-    /// The user an unrevoked API key belongs to.
-    pub async fn user_by_api_key(&self, key: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
-            "SELECT u.id, u.handle, u.role, u.enabled, u.created_at FROM api_keys k JOIN users u ON u.id = k.user_id \
-             WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
-        )
-        .bind(hash_secret(key))
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
+    /// The user an unrevoked API key belongs to, and the key.
+    pub async fn key_by_secret(&self, secret: &str) -> Result<Option<(User, ApiKey)>, StoreError> {
+        let sql = format!(
+            "SELECT u.id, u.handle, u.role, u.enabled, u.created_at, k.* FROM users u JOIN \
+             (SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL) k ON u.id = k.key_user_id"
+        );
+        let row = sqlx::query(&sql).bind(hash_secret(secret)).fetch_optional(self.pool()).await?;
+        row.map(|r| Ok((user_from_row(&r)?, key_from_row(&r)?))).transpose()
+    }
+
+    /// An API key by id, revoked or not.
+    pub async fn api_key(&self, id: i64) -> Result<Option<ApiKey>, StoreError> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1");
+        let row = sqlx::query(&sql).bind(id).fetch_optional(self.pool()).await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    /// A user's API keys, revoked ones included, in id order.
+    pub async fn api_keys_of(&self, user_id: i64) -> Result<Vec<ApiKey>, StoreError> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY id");
+        let rows = sqlx::query(&sql).bind(user_id).fetch_all(self.pool()).await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    /// Sets (or, with `None`, clears) an API key's limits; the database
+    /// refuses a zero rate limit.
+    pub async fn set_key_limits(
+        &self,
+        id: i64,
+        rpm: Option<u32>,
+        tpm: Option<u64>,
+        spend_cap: Option<Amount>,
+    ) -> Result<ApiKey, StoreError> {
+        let tpm = tpm.map(|n| i64::try_from(n).map_err(|_| StoreError::OutOfRange(format!("tpm_limit {n}"))));
+        let tpm = tpm.transpose()?;
+        let sql = format!(
+            "UPDATE api_keys SET rpm_limit = $1, tpm_limit = $2, spend_cap = $3 WHERE id = $4 RETURNING {KEY_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(rpm.map(i64::from))
+            .bind(tpm)
+            .bind(spend_cap.map(|a| a.to_string()))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("api key {id}")))?;
+        key_from_row(&row)
     }
 
     /// Registers an app with its API key (kept hashed) and signing secret.

@@ -22,6 +22,9 @@ pub enum StoreError {
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// A value does not fit its column.
+    #[error("{0} is out of range")]
+    OutOfRange(String),
 }
 
 impl StoreError {

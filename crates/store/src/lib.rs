@@ -13,11 +13,12 @@ mod writer;
 pub mod directory;
 pub mod history;
 pub mod prices;
+pub mod requests;
 pub mod testing;
 pub mod usage;
 
 pub use error::StoreError;
-pub use writer::{CommandOutcome, LedgerWriter, Submission, WriterConfig, WriterStats};
+pub use writer::{CommandOutcome, LedgerWriter, Record, Submission, WriterConfig, WriterStats};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
@@ -106,6 +107,13 @@ impl Store {
         }
         let mut conn = self.pool.acquire().await?;
         ledger_io::write_accounts(&mut conn, self.dialect, &system, false).await
+    }
+
+    /// Creates those of `accounts` that do not exist yet; existing ones are
+    /// left as they are.
+    pub async fn ensure_accounts(&self, accounts: &[Account]) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        ledger_io::write_accounts(&mut conn, self.dialect, accounts, false).await
     }
 
     /// The pool, for adapters in this crate.

@@ -1,11 +1,12 @@
 //! The ledger writer: one task per process that group-commits concurrent
 //! commands. Each batch is one database transaction: load what the batch
 //! touches (locking accounts on PostgreSQL, holding SQLite's write lock),
-//! run the pure engine, persist its changes and any usage records, commit,
+//! run the pure engine, persist its changes and any records, commit,
 //! and only then answer the callers. Several processes may share one
 //! PostgreSQL: row locks taken in id order serialise them safely.
 
 use crate::ledger_io::{load_accounts, load_transfers, persist};
+use crate::requests::{insert_request, RequestRecord};
 use crate::usage::{insert_usage_event, UsageDraft, UsageEvent};
 use crate::{now_ms, Dialect, Store, StoreError};
 use sqlx::AnyConnection;
@@ -31,14 +32,24 @@ impl Default for WriterConfig {
     }
 }
 
-/// A command and, optionally, the usage record committed with it.
+/// A record stored in the same transaction as its command, when the
+/// command succeeds; ignored if a record with its key exists.
+#[derive(Debug, Clone)]
+pub enum Record {
+    /// A usage event, keyed by (app, message id); the stored event is
+    /// returned in [`CommandOutcome::recorded`].
+    Usage(UsageDraft),
+    /// A gateway request, keyed by its request id.
+    Request(RequestRecord),
+}
+
+/// A command and, optionally, the record committed with it.
 #[derive(Debug, Clone)]
 pub struct Submission {
     /// The ledger command.
     pub command: Command,
-    /// A usage event stored in the same transaction when the command
-    /// succeeds (ignored if an event with its key exists).
-    pub record: Option<UsageDraft>,
+    /// What to store with the command when it succeeds.
+    pub record: Option<Record>,
 }
 
 /// What happened to one command.
@@ -209,6 +220,24 @@ async fn load_batch(conn: &mut AnyConnection, dialect: Dialect, needs: &[Needs])
     Ok(batch)
 }
 
+/// A record to write once the batch's ledger changes are persisted.
+enum Pending<'a> {
+    /// A completed usage event, for the outcome at this index.
+    Usage(usize, Box<UsageEvent>),
+    /// A request record.
+    Request(&'a RequestRecord),
+}
+
+/// What a command's record becomes, given the command's outcome (nothing
+/// when the command failed).
+fn pending<'a>(record: &'a Record, index: usize, outcome: &CommandOutcome, now: i64) -> Option<Pending<'a>> {
+    let applied = outcome.result.as_ref().ok()?;
+    Some(match record {
+        Record::Usage(draft) => Pending::Usage(index, Box::new(draft.complete(applied, &outcome.accounts, now))),
+        Record::Request(request) => Pending::Request(request),
+    })
+}
+
 async fn apply_and_persist(
     conn: &mut AnyConnection,
     dialect: Dialect,
@@ -222,14 +251,15 @@ async fn apply_and_persist(
         let result = s.command.execute(&mut batch);
         let accounts: Vec<Account> = touched.iter().filter_map(|id| batch.account(id).cloned()).collect();
         let outcome = CommandOutcome { result, accounts, recorded: None };
-        if let (Some(draft), Ok(applied)) = (&s.record, &outcome.result) {
-            records.push((outcomes.len(), draft.complete(applied, &outcome.accounts, batch.now())));
-        }
+        records.extend(s.record.as_ref().and_then(|r| pending(r, outcomes.len(), &outcome, batch.now())));
         outcomes.push(outcome);
     }
     persist(conn, dialect, &batch.into_changes()).await?;
-    for (index, record) in &records {
-        outcomes[*index].recorded = insert_usage_event(conn, record).await?;
+    for record in records {
+        match record {
+            Pending::Usage(index, event) => outcomes[index].recorded = insert_usage_event(conn, &event).await?,
+            Pending::Request(request) => insert_request(conn, request).await?,
+        }
     }
     Ok(outcomes)
 }

@@ -6,9 +6,10 @@ use tollway_core::pricing::{rule_at, Price};
 use tollway_core::{Amount, Asset};
 use tollway_store::history::HistoryFilter;
 use tollway_store::prices::NewRule;
+use tollway_store::requests::{RequestFilter, RequestRecord, StoredRequest};
 use tollway_store::testing::{fresh_database_url, fresh_store, Backend};
 use tollway_store::usage::UsageDraft;
-use tollway_store::{LedgerWriter, Store, Submission, WriterConfig};
+use tollway_store::{LedgerWriter, Record, Store, StoreError, Submission, WriterConfig};
 
 const P: Asset = Asset::POINTS;
 
@@ -181,7 +182,7 @@ async fn usage_event_committed_once(store: Store) {
     };
     for _ in 0..3 {
         let mut sub = charge("dify:1:msg-1", u, 12, None);
-        sub.record = Some(draft.clone());
+        sub.record = Some(Record::Usage(draft.clone()));
         w.submit(sub).await.expect("io").result.expect("charge");
     }
     let e = store.usage_event(app, "msg-1").await.expect("read").expect("event");
@@ -239,13 +240,219 @@ async fn directory_rules(store: Store) {
     let u = store.create_user("gina", false).await.expect("user");
     assert!(store.create_user("gina", true).await.is_err(), "duplicate handle accepted");
     store.add_api_key(u.id, "tw_secret_key", "test").await.expect("key");
-    assert_eq!(store.user_by_api_key("tw_secret_key").await.expect("lookup").map(|u| u.id), Some(u.id));
-    assert_eq!(store.user_by_api_key("tw_wrong").await.expect("lookup"), None);
+    let found = store.key_by_secret("tw_secret_key").await.expect("lookup").expect("key");
+    assert_eq!((found.0.id, found.1.user_id, found.1.label.as_str()), (u.id, u.id, "test"));
+    assert_eq!(store.key_by_secret("tw_wrong").await.expect("lookup"), None);
     let disabled = store.set_user_enabled(u.id, false).await.expect("disable");
     assert!(!disabled.enabled);
     assert!(store.create_app("dify", "k", "s").await.is_ok());
     assert!(store.create_app("dify", "k2", "s").await.is_err(), "duplicate app accepted");
     assert_eq!(store.app_by_key("k").await.expect("lookup").map(|a| a.name), Some("dify".to_owned()));
+}
+
+/// A gateway request record of `user`, recorded at `created_at`.
+fn request(id: &str, user: i64, key: Option<i64>, created_at: i64) -> RequestRecord {
+    RequestRecord {
+        id: id.into(),
+        user_id: user,
+        key_id: key,
+        model: "smollm2".into(),
+        upstream: "local".into(),
+        stream: true,
+        input_tokens: 12,
+        output_tokens: 20,
+        usage_source: "tokenizer".into(),
+        status: "stop".into(),
+        cost: Amount::new(30),
+        price_version: Some(3),
+        started_at: created_at - 250,
+        duration_ms: 250,
+        created_at,
+    }
+}
+
+fn with_request(mut sub: Submission, record: &RequestRecord) -> Submission {
+    sub.record = Some(Record::Request(record.clone()));
+    sub
+}
+
+async fn request_ids(store: &Store, filter: RequestFilter, before: Option<i64>, limit: i64) -> Vec<String> {
+    let page = store.requests(&filter, before, limit).await.expect("list");
+    page.into_iter().map(|r| r.record.id).collect()
+}
+
+async fn request_record_committed_with_its_command(store: Store) {
+    let w = LedgerWriter::spawn(store.clone(), WriterConfig::default());
+    let u = store.create_user("hank", false).await.expect("user").id;
+    let key = store.add_api_key(u, "tw_hank_key", "cli").await.expect("key");
+    w.submit(grant("g", u, 100)).await.expect("io").result.expect("grant");
+    let first = request("chatcmpl-1", u, Some(key), 1_000);
+    w.submit(with_request(charge("gw:1", u, 30, None), &first)).await.expect("io").result.expect("charge");
+    // A replay of the command and a new command with the same request id
+    // both succeed and store nothing new.
+    w.submit(with_request(charge("gw:1", u, 30, None), &first)).await.expect("io").result.expect("replay");
+    let other = RequestRecord { output_tokens: 99, status: "length".into(), ..first.clone() };
+    w.submit(with_request(charge("gw:1b", u, 5, None), &other)).await.expect("io").result.expect("charge");
+    assert_eq!(balance(&store, u).await.0, Amount::new(65));
+    let stored = store.requests(&RequestFilter::default(), None, 10).await.expect("list");
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].seq > 0);
+    assert_eq!(stored[0].record, first);
+    // A refused command stores no record.
+    let refused = w.submit(with_request(hold("h", u, 1_000, 60), &request("chatcmpl-2", u, None, 2_000))).await;
+    assert_eq!(refused.expect("io").result.map_err(|e| e.error), Err(TransferError::ExceedsCredits));
+    assert_eq!(request_ids(&store, RequestFilter::default(), None, 10).await, ["chatcmpl-1"]);
+    assert_eq!(balance(&store, u).await, (Amount::new(65), Amount::new(65)));
+    assert_audit_clean(&store).await;
+}
+
+async fn concurrent_request_records_stored_once(store: Store) {
+    let w = LedgerWriter::spawn(store.clone(), WriterConfig::default());
+    let u = store.create_user("ivy", false).await.expect("user").id;
+    w.submit(grant("g", u, 1_000)).await.expect("io").result.expect("grant");
+    // 40 charges at once, two per request id, group-committed as they come.
+    let results = join_all((0..40).map(|i| {
+        let (w, record) = (w.clone(), request(&format!("chatcmpl-{}", i % 20), u, None, 1_000 + i));
+        async move { w.submit(with_request(charge(&format!("c{i}"), u, 1, None), &record)).await.expect("io").result }
+    }))
+    .await;
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(balance(&store, u).await.0, Amount::new(960));
+    let mut ids = request_ids(&store, RequestFilter::default(), None, 100).await;
+    ids.sort();
+    let mut expected: Vec<String> = (0..20).map(|i| format!("chatcmpl-{i}")).collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+}
+
+async fn requests_filter_by_user_and_key(store: Store) {
+    let w = LedgerWriter::spawn(store.clone(), WriterConfig::default());
+    let a = store.create_user("jack", false).await.expect("user").id;
+    let b = store.create_user("kim", false).await.expect("user").id;
+    let k1 = store.add_api_key(a, "tw_jack_one", "one").await.expect("key");
+    let k2 = store.add_api_key(a, "tw_jack_two", "two").await.expect("key");
+    let plan = [Some(k1), Some(k2), Some(k1), None, None, Some(k1), None, Some(k1), Some(k1)];
+    let users = [a, a, a, b, a, a, b, a, a];
+    for (i, (user, key)) in users.into_iter().zip(plan).enumerate() {
+        let record = RequestRecord { stream: i % 2 == 0, ..request(&format!("r{i}"), user, key, 1_000) };
+        w.submit(with_request(grant(&format!("g{i}"), user, 1), &record)).await.expect("io").result.expect("grant");
+    }
+    let by_user = |user_id| RequestFilter { user_id: Some(user_id), key_id: None };
+    let by_key = |key_id| RequestFilter { user_id: None, key_id: Some(key_id) };
+    assert_eq!(request_ids(&store, by_user(a), None, 100).await, ["r8", "r7", "r5", "r4", "r2", "r1", "r0"]);
+    assert_eq!(request_ids(&store, by_user(b), None, 100).await, ["r6", "r3"]);
+    assert_eq!(request_ids(&store, by_key(k2), None, 100).await, ["r1"]);
+    let both = RequestFilter { user_id: Some(b), key_id: Some(k1) };
+    assert_eq!(request_ids(&store, both, None, 100).await, Vec::<String>::new());
+    assert_eq!(request_ids(&store, RequestFilter::default(), None, 100).await.len(), 9);
+    // Pages of two through key 1's five requests.
+    let page1 = store.requests(&by_key(k1), None, 2).await.expect("page");
+    let page2 = store.requests(&by_key(k1), page1.last().map(|r| r.seq), 2).await.expect("page");
+    let page3 = store.requests(&by_key(k1), page2.last().map(|r| r.seq), 2).await.expect("page");
+    let ids = |page: &[StoredRequest]| page.iter().map(|r| r.record.id.clone()).collect::<Vec<String>>();
+    assert_eq!([ids(&page1), ids(&page2), ids(&page3)], [vec!["r8", "r7"], vec!["r5", "r2"], vec!["r0"]]);
+    assert!(page1[0].seq > page1[1].seq && page1[1].seq > page2[0].seq);
+    assert_eq!(page3[0].record, RequestRecord { stream: true, ..request("r0", a, Some(k1), 1_000) });
+    let odd = store.requests(&by_key(k2), None, 10).await.expect("list");
+    assert_eq!(odd[0].record, RequestRecord { stream: false, ..request("r1", a, Some(k2), 1_000) });
+}
+
+async fn requests_between_respects_the_window(store: Store) {
+    let w = LedgerWriter::spawn(store.clone(), WriterConfig::default());
+    let u = store.create_user("lena", false).await.expect("user").id;
+    for (i, at) in [1_000, 1_999, 2_000, 3_000, 3_999, 4_000].into_iter().enumerate() {
+        let record = request(&format!("t{at}"), u, None, at);
+        w.submit(with_request(grant(&format!("g{i}"), u, 1), &record)).await.expect("io").result.expect("grant");
+    }
+    let window = store.requests_between(2_000, 4_000).await.expect("window");
+    let ids: Vec<_> = window.iter().map(|r| r.record.id.as_str()).collect();
+    assert_eq!(ids, ["t2000", "t3000", "t3999"]);
+    assert_eq!(window[2].record, request("t3999", u, None, 3_999));
+    assert!(store.requests_between(4_001, 10_000).await.expect("window").is_empty());
+}
+
+async fn key_limits_round_trip(store: Store) {
+    let u = store.create_user("mona", false).await.expect("user");
+    let id = store.add_api_key(u.id, "tw_mona_limits", "ci").await.expect("key");
+    let fresh = store.api_key(id).await.expect("read").expect("key");
+    assert_eq!(
+        (fresh.user_id, fresh.prefix.as_str(), fresh.label.as_str(), fresh.revoked_at),
+        (u.id, "tw_mona_li", "ci", None)
+    );
+    assert_eq!((fresh.rpm_limit, fresh.tpm_limit, fresh.spend_cap), (None, None, None));
+    let set = store.set_key_limits(id, Some(60), Some(100_000), Some(Amount::new(5_000))).await.expect("set");
+    let limits = (set.id, set.rpm_limit, set.tpm_limit, set.spend_cap);
+    assert_eq!(limits, (id, Some(60), Some(100_000), Some(Amount::new(5_000))));
+    assert_eq!(store.api_key(id).await.expect("read"), Some(set.clone()));
+    assert_eq!(store.key_by_secret("tw_mona_limits").await.expect("lookup"), Some((u.clone(), set.clone())));
+    // The widest values fit; a tpm beyond BIGINT and a zero limit are refused.
+    let wide = store.set_key_limits(id, Some(u32::MAX), Some(i64::MAX as u64), Some(Amount::MAX)).await.expect("set");
+    assert_eq!((wide.rpm_limit, wide.tpm_limit, wide.spend_cap), (Some(u32::MAX), Some(i64::MAX as u64), Some(Amount::MAX)));
+    let too_wide = store.set_key_limits(id, None, Some(u64::MAX), None).await;
+    assert!(matches!(too_wide, Err(StoreError::OutOfRange(_))), "{too_wide:?}");
+    assert!(store.set_key_limits(id, Some(0), None, None).await.is_err(), "zero rpm accepted");
+    assert!(store.set_key_limits(id, None, Some(0), None).await.is_err(), "zero tpm accepted");
+    assert_eq!(store.api_key(id).await.expect("read"), Some(wide));
+    // Clearing writes NULLs back.
+    let cleared = store.set_key_limits(id, None, None, None).await.expect("clear");
+    assert_eq!((cleared.rpm_limit, cleared.tpm_limit, cleared.spend_cap), (None, None, None));
+    assert_eq!(store.key_by_secret("tw_mona_limits").await.expect("lookup").map(|(_, k)| k), Some(cleared));
+    let nulls: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM api_keys WHERE id = $1 AND rpm_limit IS NULL AND tpm_limit IS NULL AND spend_cap IS NULL",
+    )
+    .bind(id)
+    .fetch_one(store.pool())
+    .await
+    .expect("count");
+    assert_eq!(nulls, 1);
+    let missing = store.set_key_limits(id + 1_000, Some(1), None, None).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    let second = store.add_api_key(u.id, "tw_mona_other", "other").await.expect("key");
+    let keys: Vec<_> = store.api_keys_of(u.id).await.expect("list").into_iter().map(|k| (k.id, k.label)).collect();
+    assert_eq!(keys, [(id, "ci".to_owned()), (second, "other".to_owned())]);
+}
+
+async fn revoked_key_is_not_found(store: Store) {
+    let u = store.create_user("nina", false).await.expect("user");
+    let revoked = store.add_api_key(u.id, "tw_nina_old", "old").await.expect("key");
+    let kept = store.add_api_key(u.id, "tw_nina_new", "new").await.expect("key");
+    assert!(store.key_by_secret("tw_nina_old").await.expect("lookup").is_some());
+    sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2")
+        .bind(5_000_i64)
+        .bind(revoked)
+        .execute(store.pool())
+        .await
+        .expect("revoke");
+    assert_eq!(store.key_by_secret("tw_nina_old").await.expect("lookup"), None);
+    assert_eq!(store.api_key(revoked).await.expect("read").and_then(|k| k.revoked_at), Some(5_000));
+    let found = store.key_by_secret("tw_nina_new").await.expect("lookup");
+    assert_eq!(found.map(|(user, k)| (user.id, k.id)), Some((u.id, kept)));
+}
+
+async fn checks_refuse_bad_amounts_and_limits(store: Store) {
+    let u = store.create_user("omar", false).await.expect("user");
+    let id = store.add_api_key(u.id, "tw_omar_key", "k").await.expect("key");
+    let write = |sql: &'static str, value: &'static str| {
+        let store = store.clone();
+        async move { sqlx::query(sql).bind(value).bind(id).execute(store.pool()).await.map(|r| r.rows_affected()) }
+    };
+    for bad in ["-5", "1.5", "", "12a", " 7"] {
+        assert!(write("UPDATE api_keys SET spend_cap = $1 WHERE id = $2", bad).await.is_err(), "spend_cap {bad:?} accepted");
+    }
+    assert_eq!(write("UPDATE api_keys SET spend_cap = $1 WHERE id = $2", "42").await.expect("digits"), 1);
+    assert_eq!(store.api_key(id).await.expect("read").and_then(|k| k.spend_cap), Some(Amount::new(42)));
+    let zero_rpm = sqlx::query("UPDATE api_keys SET rpm_limit = 0 WHERE id = $1").bind(id).execute(store.pool()).await;
+    assert!(zero_rpm.is_err(), "zero rpm_limit accepted");
+    let negative_cost = sqlx::query(
+        "INSERT INTO requests (id, user_id, model, upstream, stream, input_tokens, output_tokens, usage_source, status, \
+         cost, started_at, duration_ms, created_at) \
+         VALUES ('x', $1, 'm', 'local', 0, 1, 1, 'counted', 'stop', '-1', 0, 0, 0)",
+    )
+    .bind(u.id)
+    .execute(store.pool())
+    .await;
+    assert!(negative_cost.is_err(), "negative request cost accepted");
+    assert!(store.requests(&RequestFilter::default(), None, 10).await.expect("list").is_empty());
 }
 
 macro_rules! conformance {
@@ -273,4 +480,11 @@ conformance!(
     price_versions_and_history,
     history_pages_and_filters,
     directory_rules,
+    request_record_committed_with_its_command,
+    concurrent_request_records_stored_once,
+    requests_filter_by_user_and_key,
+    requests_between_respects_the_window,
+    key_limits_round_trip,
+    revoked_key_is_not_found,
+    checks_refuse_bad_amounts_and_limits,
 );

@@ -25,6 +25,22 @@ impl AccountId {
     pub fn revenue(asset: Asset) -> Self {
         AccountId(format!("system/revenue/{}", asset.code))
     }
+    /// What an API key may still spend under its spending cap (a wallet:
+    /// every charge through the key also debits it, so it can never be
+    /// overspent).
+    pub fn key_allowance(key_id: i64, asset: Asset) -> Self {
+        AccountId(format!("key/{key_id}/{}/allowance", asset.code))
+    }
+    /// Cap taken back from a key's allowance when its cap is lowered or
+    /// removed (so the allowance's debits minus these are what it spent).
+    pub fn key_released(key_id: i64, asset: Asset) -> Self {
+        AccountId(format!("key/{key_id}/{}/released", asset.code))
+    }
+    /// Where key caps come from and key spending goes (its balance is
+    /// negative: caps granted, not yet spent).
+    pub fn key_caps(asset: Asset) -> Self {
+        AccountId(format!("system/key-caps/{}", asset.code))
+    }
 }
 
 impl fmt::Display for AccountId {

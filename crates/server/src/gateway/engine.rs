@@ -62,8 +62,8 @@ impl Engine {
     }
 
     /// The model's tokenizer.
-    pub fn tokenizer(&self) -> &ChatTokenizer {
-        &self.tokenizer
+    pub fn tokenizer(&self) -> Arc<ChatTokenizer> {
+        self.tokenizer.clone()
     }
 
     /// The context window in tokens.

@@ -2,17 +2,41 @@
 //! prompt and the output tokens allowed so far; each time the output reaches
 //! the covered amount, the hold is replaced by a larger one (void + new hold,
 //! one linked chain, so the balance can never be overspent by concurrent
-//! streams). At the end the hold is posted for exactly what was delivered,
-//! and the rest is released; on an upstream error it is voided.
+//! streams). At the end the hold is posted for exactly the cost of the real
+//! usage, and the rest is released; on an upstream error it is voided.
+//!
+//! A key with a spending cap has every one of these transfers mirrored on
+//! its allowance account in the same chain, so the cap is as exact as the
+//! balance.
 
 use crate::{ApiError, AppState};
-use tollway_core::ledger::{AccountId, Applied, Command, Links, Operation, Reason, TransferError, TransferId, TransferRequest};
+use tollway_core::ledger::{AccountId, Applied, ChainError, Command, Links, Operation, Reason, TransferError, TransferId, TransferRequest};
 use tollway_core::pricing::PriceRule;
 use tollway_core::usage::TokenUsage;
 use tollway_core::{Amount, Asset};
-use tollway_store::Submission;
+use tollway_store::requests::RequestRecord;
+use tollway_store::{Record, Submission};
 
 const P: Asset = Asset::POINTS;
+
+/// What ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shortage {
+    /// The user's points.
+    Balance,
+    /// The API key's spending cap.
+    KeyCap,
+}
+
+impl Shortage {
+    /// The stable code clients see.
+    pub fn code(self) -> &'static str {
+        match self {
+            Shortage::Balance => "insufficient_points",
+            Shortage::KeyCap => "spend_cap_reached",
+        }
+    }
+}
 
 /// A request's running account of what it may spend.
 pub struct Meter {
@@ -22,9 +46,12 @@ pub struct Meter {
     request_id: String,
     prompt_tokens: u64,
     window: u64,
+    /// The key's allowance account, when the key has a spending cap.
+    allowance: Option<AccountId>,
     /// Output tokens the current hold covers.
     covered: u64,
-    hold: TransferId,
+    /// Points the current hold reserves.
+    held: Amount,
     holds: u32,
 }
 
@@ -35,13 +62,59 @@ pub struct Settled {
     pub cost: Amount,
     /// Balance right after.
     pub balance: Amount,
+    /// The real cost was more than could be held; `cost` is what was.
+    pub capped: bool,
 }
 
 impl Meter {
-    fn cost(&self, output: u64) -> Result<Amount, ApiError> {
-        self.rule
-            .cost(TokenUsage { input: self.prompt_tokens, output })
-            .map_err(|e| ApiError::unprocessable("amount_overflow", e.to_string()))
+    /// Holds the prompt plus a first window of output; 402 when the
+    /// balance (or the key's cap) cannot cover it.
+    pub async fn open(
+        state: &AppState,
+        user_id: i64,
+        allowance: Option<AccountId>,
+        rule: PriceRule,
+        request_id: String,
+        prompt_tokens: u64,
+        window: u64,
+    ) -> Result<Meter, ApiError> {
+        let mut meter = Meter {
+            state: state.clone(),
+            user_id,
+            rule,
+            request_id,
+            prompt_tokens,
+            window,
+            allowance,
+            covered: 0,
+            held: Amount::ZERO,
+            holds: 0,
+        };
+        let first = meter.cost(window)?;
+        let chain = meter.holds_for(1, first);
+        match meter.submit(chain).await? {
+            Ok(_) => {
+                (meter.covered, meter.held, meter.holds) = (window, first, 1);
+                Ok(meter)
+            }
+            Err(shortage) => Err(ApiError::new(
+                axum::http::StatusCode::PAYMENT_REQUIRED,
+                shortage.code(),
+                match shortage {
+                    Shortage::Balance => format!("this request needs {first} points held (prompt plus {window} output tokens)"),
+                    Shortage::KeyCap => format!("this API key's spending cap leaves less than the {first} points this request needs held"),
+                },
+            )),
+        }
+    }
+
+    /// Cost of the prompt plus `output` tokens.
+    pub fn cost(&self, output: u64) -> Result<Amount, ApiError> {
+        self.cost_of(TokenUsage { input: self.prompt_tokens, output })
+    }
+
+    fn cost_of(&self, usage: TokenUsage) -> Result<Amount, ApiError> {
+        self.rule.cost(usage).map_err(|e| ApiError::unprocessable("amount_overflow", e.to_string()))
     }
 
     fn links(&self) -> Links {
@@ -54,162 +127,174 @@ impl Meter {
         }
     }
 
-    fn hold_request(&self, id: TransferId, output: u64) -> Result<TransferRequest, ApiError> {
-        Ok(TransferRequest {
-            id,
-            op: Operation::Hold {
-                debit: AccountId::user_wallet(self.user_id, P),
-                credit: AccountId::revenue(P),
-                amount: self.cost(output)?,
-                timeout_secs: 300,
-            },
-            reason: Reason::Reservation,
-            links: self.links(),
-        })
+    fn request(&self, id: String, op: Operation, reason: Reason) -> TransferRequest {
+        TransferRequest { id: TransferId(id), op, reason, links: self.links() }
     }
 
-    async fn submit(&self, chain: Vec<TransferRequest>) -> Result<Result<Vec<Applied>, TransferError>, ApiError> {
-        let outcome = self.state.writer.submit(Submission { command: Command::Chain(chain), record: None }).await?;
-        Ok(outcome.result.map_err(|e| e.error))
+    fn hold_id(&self, n: u32) -> String {
+        format!("{}:h{n}", self.request_id)
     }
 
-    /// Holds the prompt plus a first window of output; 402 when the
-    /// balance cannot cover it.
-    pub async fn open(
-        state: &AppState,
-        user_id: i64,
-        rule: PriceRule,
-        request_id: String,
-        prompt_tokens: u64,
-        window: u64,
-    ) -> Result<Meter, ApiError> {
-        let meter = Meter {
-            state: state.clone(),
-            user_id,
-            rule,
-            hold: TransferId(format!("{request_id}:h1")),
-            request_id,
-            prompt_tokens,
-            window,
-            covered: window,
-            holds: 1,
-        };
-        let first = meter.hold_request(meter.hold.clone(), window)?;
-        match meter.submit(vec![first]).await? {
-            Ok(_) => Ok(meter),
-            Err(TransferError::ExceedsCredits) => {
-                let needed = meter.cost(window)?;
-                Err(ApiError::new(
-                    axum::http::StatusCode::PAYMENT_REQUIRED,
-                    "insufficient_points",
-                    format!("this request needs {needed} points held (prompt plus {window} output tokens)"),
-                ))
+    /// Hold number `n` of `amount` on the wallet and, if capped, the allowance.
+    fn holds_for(&self, n: u32, amount: Amount) -> Vec<TransferRequest> {
+        let hold = |debit: AccountId, credit: AccountId| Operation::Hold { debit, credit, amount, timeout_secs: 300 };
+        let mut chain = vec![self.request(self.hold_id(n), hold(AccountId::user_wallet(self.user_id, P), AccountId::revenue(P)), Reason::Reservation)];
+        if let Some(allowance) = &self.allowance {
+            chain.push(self.request(format!("{}:k", self.hold_id(n)), hold(allowance.clone(), AccountId::key_caps(P)), Reason::Reservation));
+        }
+        chain
+    }
+
+    /// Resolves the current hold (and its mirror) with `op`, named `name`.
+    fn resolve(&self, name: &str, op: impl Fn(TransferId) -> Operation, reason: Reason) -> Vec<TransferRequest> {
+        let hold = self.hold_id(self.holds);
+        let mut chain = vec![self.request(format!("{}:{name}", self.request_id), op(TransferId(hold.clone())), reason)];
+        if self.allowance.is_some() {
+            chain.push(self.request(format!("{}:k{name}", self.request_id), op(TransferId(format!("{hold}:k"))), reason));
+        }
+        chain
+    }
+
+    /// Submits a chain; `Err(shortage)` when a hold exceeded what its
+    /// account allows, any other refusal is an error.
+    async fn submit(&self, chain: Vec<TransferRequest>) -> Result<Result<Vec<Applied>, Shortage>, ApiError> {
+        self.submit_with(chain, None).await.map(|r| r.map(|(applied, _)| applied))
+    }
+
+    async fn submit_with(
+        &self,
+        chain: Vec<TransferRequest>,
+        record: Option<RequestRecord>,
+    ) -> Result<Result<(Vec<Applied>, Option<Amount>), Shortage>, ApiError> {
+        let debits: Vec<Option<AccountId>> = chain.iter().map(|t| hold_debit(&t.op)).collect();
+        let submission = Submission { command: Command::Chain(chain), record: record.map(Record::Request) };
+        let outcome = self.state.writer.submit(submission).await?;
+        let wallet = AccountId::user_wallet(self.user_id, P);
+        let balance = outcome.accounts.iter().find(|a| a.id == wallet).map(|a| a.balance());
+        match outcome.result {
+            Ok(applied) => Ok(Ok((applied, balance))),
+            Err(ChainError { index, error: TransferError::ExceedsCredits }) => {
+                let allowance = debits.get(index).cloned().flatten();
+                Ok(Err(if allowance.is_some() && allowance == self.allowance { Shortage::KeyCap } else { Shortage::Balance }))
             }
-            Err(e) => Err(ApiError::conflict(e.code(), e.to_string())),
+            Err(e) => Err(ApiError::conflict(e.error.code(), e.error.to_string())),
         }
     }
 
     /// Makes sure `output` tokens are paid for, extending the hold by a
     /// window when needed, or by just what `output` needs when a window is
-    /// more than the balance holds. False when even that cannot be covered.
-    pub async fn cover(&mut self, output: u64) -> Result<bool, ApiError> {
+    /// more than the balance holds. `Err` names what ran out.
+    pub async fn cover(&mut self, output: u64) -> Result<Result<(), Shortage>, ApiError> {
         if output <= self.covered {
-            return Ok(true);
+            return Ok(Ok(()));
         }
         let window = self.covered.saturating_add(self.window).max(output);
-        if self.extend(window).await? {
-            return Ok(true);
-        }
-        Ok(window > output && self.extend(output).await?)
-    }
-
-    /// Replaces the hold by one covering `target` output tokens.
-    async fn extend(&mut self, target: u64) -> Result<bool, ApiError> {
-        let next = TransferId(format!("{}:h{}", self.request_id, self.holds + 1));
-        let void = TransferRequest {
-            id: TransferId(format!("{}:release{}", self.request_id, self.holds)),
-            op: Operation::Void { pending_id: self.hold.clone() },
-            reason: Reason::Reservation,
-            links: self.links(),
-        };
-        let grow = self.hold_request(next.clone(), target)?;
-        match self.submit(vec![void, grow]).await? {
-            Ok(_) => {
-                self.hold = next;
-                self.holds += 1;
-                self.covered = target;
-                Ok(true)
+        match self.extend(self.cost(window)?).await? {
+            Ok(()) => {
+                self.covered = window;
+                Ok(Ok(()))
             }
-            Err(TransferError::ExceedsCredits) => Ok(false),
-            Err(e) => Err(ApiError::conflict(e.code(), e.to_string())),
+            Err(_) if window > output => {
+                let exact = self.extend(self.cost(output)?).await?;
+                if exact.is_ok() {
+                    self.covered = output;
+                }
+                Ok(exact)
+            }
+            Err(shortage) => Ok(Err(shortage)),
         }
     }
 
-    /// Posts exactly the cost of `delivered` output tokens (never more than
-    /// is held) and releases the rest.
-    pub async fn settle(self, delivered: u64) -> Result<Settled, ApiError> {
-        let cost = self.cost(delivered.min(self.covered))?;
-        let post = TransferRequest {
-            id: TransferId(format!("{}:settle", self.request_id)),
-            op: Operation::Post { pending_id: self.hold.clone(), amount: Some(cost) },
-            reason: Reason::Charge,
-            links: self.links(),
-        };
-        let outcome = self.state.writer.submit(Submission { command: Command::Chain(vec![post]), record: None }).await?;
-        if let Err(e) = outcome.result {
-            return Err(ApiError::conflict(e.error.code(), e.error.to_string()));
+    /// Replaces the hold by one of `amount`.
+    async fn extend(&mut self, amount: Amount) -> Result<Result<(), Shortage>, ApiError> {
+        let mut chain = self.resolve(&format!("release{}", self.holds), |p| Operation::Void { pending_id: p }, Reason::Reservation);
+        chain.extend(self.holds_for(self.holds + 1, amount));
+        let result = self.submit(chain).await?;
+        if result.is_ok() {
+            self.holds += 1;
+            self.held = amount;
         }
-        let wallet = AccountId::user_wallet(self.user_id, P);
-        let balance = outcome.accounts.iter().find(|a| a.id == wallet).map(|a| a.balance());
-        let balance = match balance {
-            Some(b) => b,
-            None => self.state.store.account(&wallet).await?.map(|a| a.balance()).unwrap_or_default(),
-        };
-        Ok(Settled { cost, balance })
+        Ok(result.map(|_| ()))
     }
 
-    /// Releases everything: nothing is charged (upstream failure).
-    pub async fn void(self) -> Result<(), ApiError> {
-        let void = TransferRequest {
-            id: TransferId(format!("{}:void", self.request_id)),
-            op: Operation::Void { pending_id: self.hold.clone() },
-            reason: Reason::Reservation,
-            links: self.links(),
+    /// Posts the cost of `usage` and releases the rest of the hold. A cost
+    /// above the hold is first held in full; if even that is refused, the
+    /// hold is posted as it is (`capped`). `record` is stored with the
+    /// charge, its cost filled in.
+    pub async fn settle(mut self, usage: TokenUsage, mut record: RequestRecord) -> Result<Settled, ApiError> {
+        let mut cost = self.cost_of(usage)?;
+        let mut capped = false;
+        if cost > self.held && self.extend(cost).await?.is_err() {
+            (cost, capped) = (self.held, true);
+        }
+        record.cost = cost;
+        let chain = self.resolve("settle", |p| Operation::Post { pending_id: p, amount: Some(cost) }, Reason::Charge);
+        let balance = match self.submit_with(chain, Some(record)).await? {
+            Ok((_, Some(balance))) => balance,
+            Ok((_, None)) => {
+                let wallet = AccountId::user_wallet(self.user_id, P);
+                self.state.store.account(&wallet).await?.map(|a| a.balance()).unwrap_or_default()
+            }
+            Err(shortage) => return Err(ApiError::conflict(shortage.code(), "a post was refused")),
         };
-        self.submit(vec![void]).await?.map(|_| ()).map_err(|e| ApiError::conflict(e.code(), e.to_string()))
+        Ok(Settled { cost, balance, capped })
+    }
+
+    /// Releases everything: nothing is charged (upstream failure or a
+    /// request abandoned before any output). `record` is stored with it.
+    pub async fn void(self, mut record: RequestRecord) -> Result<(), ApiError> {
+        record.cost = Amount::ZERO;
+        let chain = self.resolve("void", |p| Operation::Void { pending_id: p }, Reason::Reservation);
+        match self.submit_with(chain, Some(record)).await? {
+            Ok(_) => Ok(()),
+            Err(shortage) => Err(ApiError::conflict(shortage.code(), "a void was refused")),
+        }
+    }
+}
+
+/// The account a hold debits, if the operation is a hold.
+fn hold_debit(op: &Operation) -> Option<AccountId> {
+    match op {
+        Operation::Hold { debit, .. } => Some(debit.clone()),
+        _ => None,
     }
 }
 
 /// Owns a meter while a handler may be dropped mid-request (the client went
 /// away): if it was neither settled nor voided, the hold is released at once
-/// instead of waiting for its timeout. Nothing was delivered, so nothing is
-/// charged.
-pub struct MeterGuard(Option<Meter>);
+/// instead of waiting for its timeout, and the request recorded as
+/// `disconnected`. Nothing was delivered, so nothing is charged.
+pub struct MeterGuard(Option<(Meter, RequestRecord)>);
 
 impl MeterGuard {
-    /// Guards a meter.
-    pub fn new(meter: Meter) -> Self {
-        MeterGuard(Some(meter))
+    /// Guards a meter; `record` is what is stored if the guard is dropped.
+    pub fn new(meter: Meter, record: RequestRecord) -> Self {
+        MeterGuard(Some((meter, record)))
     }
 
     /// The meter, while guarded.
     pub fn meter(&mut self) -> Result<&mut Meter, ApiError> {
-        self.0.as_mut().ok_or_else(|| ApiError::conflict("meter_closed", "the request's billing already ended"))
+        self.0.as_mut().map(|(m, _)| m).ok_or_else(closed)
     }
 
     /// Takes the meter out to settle or void it.
     pub fn take(mut self) -> Result<Meter, ApiError> {
-        self.0.take().ok_or_else(|| ApiError::conflict("meter_closed", "the request's billing already ended"))
+        self.0.take().map(|(m, _)| m).ok_or_else(closed)
     }
+}
+
+fn closed() -> ApiError {
+    ApiError::conflict("meter_closed", "the request's billing already ended")
 }
 
 impl Drop for MeterGuard {
     fn drop(&mut self) {
-        if let Some(meter) = self.0.take() {
+        if let Some((meter, mut record)) = self.0.take() {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                record.status = "disconnected".into();
                 runtime.spawn(async move {
                     let request = meter.request_id.clone();
-                    if let Err(e) = meter.void().await {
+                    if let Err(e) = meter.void(record).await {
                         tracing::warn!(%request, error = %e.message, "could not release an abandoned hold; it expires");
                     }
                 });

@@ -119,6 +119,8 @@ pub struct NewKey {
 /// A new API key (shown only here).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedKey {
+    /// Its id (for limits).
+    key_id: i64,
     api_key: String,
 }
 
@@ -130,8 +132,8 @@ pub async fn create_key(State(s): State<AppState>, _: Admin, Path(id): Path<i64>
     let req = body(b)?;
     s.store.user(id).await?.ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {id}")))?;
     let api_key = ops::new_secret("tw_");
-    s.store.add_api_key(id, &api_key, &req.label).await?;
-    Ok(Json(CreatedKey { api_key }))
+    let key_id = s.store.add_api_key(id, &api_key, &req.label).await?;
+    Ok(Json(CreatedKey { key_id, api_key }))
 }
 
 /// A new reporting app.

@@ -15,7 +15,7 @@ use tollway_core::usage::UsageSource;
 use tollway_core::{Amount, Asset};
 use tollway_store::directory::App;
 use tollway_store::usage::{UsageDraft, UsageEvent};
-use tollway_store::Submission;
+use tollway_store::{Record, Submission};
 use utoipa::ToSchema;
 
 /// The webhook's answer; a replay gets the same answer as the original.
@@ -221,7 +221,7 @@ pub async fn webhook(
             memo: None,
         },
     });
-    let outcome = state.writer.submit(Submission { command, record: Some(draft) }).await?;
+    let outcome = state.writer.submit(Submission { command, record: Some(Record::Usage(draft)) }).await?;
     if let Err(e) = &outcome.result {
         if e.error != TransferError::ExistsWithDifferentFields {
             return Err(ApiError::conflict(e.error.code(), e.error.to_string()));

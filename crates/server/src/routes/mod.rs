@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod dify;
+pub mod keys;
 pub mod points;
 pub mod signature;
 pub mod system;
@@ -31,6 +32,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/admin/users", post(admin::create_user).get(admin::list_users))
         .route("/api/admin/users/{id}", patch(admin::patch_user))
         .route("/api/admin/users/{id}/keys", post(admin::create_key))
+        .route("/api/admin/keys/{id}", get(keys::get_key))
+        .route("/api/admin/keys/{id}/limits", put(keys::set_limits))
+        .route("/api/admin/requests", get(keys::admin_requests))
+        .route("/api/user/requests", get(keys::user_requests))
         .route("/api/admin/apps", post(admin::create_app))
         .route("/api/admin/points/grant", post(admin::grant))
         .route("/api/admin/points/adjust", post(admin::adjust))

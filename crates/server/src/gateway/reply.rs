@@ -1,0 +1,304 @@
+//! Serving an admitted answer: every piece of output is paid for (the hold
+//! covers it) before it is handed on; at the end the real usage is settled
+//! and the request recorded with it.
+
+use super::meter::{Meter, MeterGuard, Settled, Shortage};
+use super::openai::{Billing, Usage};
+use super::pieces::{Counter, Piece, Pieces};
+use super::now_secs;
+use crate::{ApiError, AppState};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, Sse};
+use axum::Json;
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use std::future::Future;
+use tokio::sync::mpsc;
+use tollway_core::usage::{TokenUsage, UsageSource};
+use tollway_core::Amount;
+use tollway_store::directory::ApiKey;
+use tollway_store::requests::RequestRecord;
+
+/// What answers are made of.
+pub struct Reply {
+    /// Server state (limits, clock).
+    pub state: AppState,
+    /// The key the request came with.
+    pub key: ApiKey,
+    /// Prompt tokens as counted or estimated at admission.
+    pub prompt_tokens: u64,
+    /// The balance available when the request was admitted.
+    pub available: Amount,
+    /// The client asked for per-chunk billing (`X-Tollway-Billing: chunk`).
+    pub billing: bool,
+    /// Counts an upstream's text; `None` for the embedded model, whose
+    /// pieces are single tokens.
+    pub counter: Option<Counter>,
+    /// The request's usage record, completed at the end.
+    pub record: RequestRecord,
+}
+
+impl Reply {
+    fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    fn chunk(&self, delta: Value, finish: Option<&str>, extra: Option<(&str, Value)>) -> Event {
+        let mut body = json!({
+            "id": self.id(),
+            "object": "chat.completion.chunk",
+            "created": now_secs(),
+            "model": self.record.model,
+            "choices": if delta.is_null() { json!([]) } else { json!([{"index": 0, "delta": delta, "finish_reason": finish}]) },
+        });
+        if let Some((key, value)) = extra {
+            body[key] = value;
+        }
+        Event::default().data(body.to_string())
+    }
+}
+
+/// Why an answer ended.
+enum Ending {
+    /// The upstream finished, with this reason.
+    Finished(String),
+    /// The money (or the key's cap) ran out.
+    Short(Shortage),
+    /// The upstream failed: nothing is charged.
+    Failed(String),
+    /// The client went away.
+    Disconnected,
+}
+
+impl Ending {
+    fn finish_reason(&self) -> &str {
+        match self {
+            Ending::Finished(reason) => reason,
+            _ => "length",
+        }
+    }
+
+    fn status(&self) -> &str {
+        match self {
+            Ending::Finished(reason) => reason,
+            Ending::Short(s) => s.code(),
+            Ending::Failed(_) => "upstream_error",
+            Ending::Disconnected => "disconnected",
+        }
+    }
+}
+
+/// What was delivered, and how it ended.
+struct Outcome {
+    ending: Ending,
+    /// Output tokens delivered, as metered.
+    delivered: u64,
+    /// The delivered text.
+    text: String,
+    /// Usage the upstream reported.
+    reported: Option<TokenUsage>,
+}
+
+/// Where delivered output goes.
+trait Deliver {
+    /// Hands on one delta; false when the client is gone.
+    fn deliver(&mut self, delta: Value, billing: Option<Billing>) -> impl Future<Output = bool> + Send;
+}
+
+/// Reads pieces, paying for each before delivering it.
+async fn drive(pieces: &mut Pieces, meter: &mut Meter, reply: &Reply, out: &mut impl Deliver) -> Outcome {
+    let (mut delivered, mut chunks, mut text, mut reported) = (0u64, 0u64, String::new(), None);
+    let ending = loop {
+        match pieces.next().await {
+            Piece::Output { delta, text: piece, tokens } => {
+                let total = delivered.saturating_add(tokens);
+                match meter.cover(total).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(shortage)) => break Ending::Short(shortage),
+                    Err(e) => break Ending::Failed(e.message),
+                }
+                let billing = match reply.billing.then(|| meter.cost(total)).transpose() {
+                    Ok(cost) => cost.map(|cost| Billing {
+                        chunk: Some(chunks + 1),
+                        tokens: total,
+                        cost: cost.to_string(),
+                        balance: reply.available.saturating_sub(cost).to_string(),
+                        stopped: None,
+                        usage_source: None,
+                    }),
+                    Err(e) => break Ending::Failed(e.message),
+                };
+                if !out.deliver(delta, billing).await {
+                    break Ending::Disconnected;
+                }
+                (delivered, chunks) = (total, chunks + 1);
+                text.push_str(&piece);
+            }
+            Piece::Usage(u) => reported = Some(u),
+            Piece::Finished(reason) => break Ending::Finished(reason),
+            Piece::Failed(e) => break Ending::Failed(e),
+        }
+    };
+    Outcome { ending, delivered, text, reported }
+}
+
+/// The usage to charge and where it came from: the upstream's report when
+/// it finished and sent one, else a count of what was delivered.
+fn final_usage(reply: &Reply, outcome: &Outcome) -> (TokenUsage, UsageSource) {
+    match (&outcome.ending, outcome.reported, &reply.counter) {
+        (Ending::Finished(_), Some(reported), _) => (reported, UsageSource::Upstream),
+        (_, _, None) => (TokenUsage { input: reply.prompt_tokens, output: outcome.delivered }, UsageSource::Tokenizer),
+        (_, _, Some(counter)) => (TokenUsage { input: reply.prompt_tokens, output: counter.count(&outcome.text) }, counter.source()),
+    }
+}
+
+/// The request's record, completed.
+fn completed(reply: &Reply, outcome: &Outcome, usage: TokenUsage, source: UsageSource) -> RequestRecord {
+    let now = tollway_store::now_ms();
+    RequestRecord {
+        input_tokens: i64::try_from(usage.input).unwrap_or(i64::MAX),
+        output_tokens: i64::try_from(usage.output).unwrap_or(i64::MAX),
+        usage_source: source.as_str().to_owned(),
+        status: outcome.ending.status().to_owned(),
+        duration_ms: now - reply.record.started_at,
+        created_at: now,
+        ..reply.record.clone()
+    }
+}
+
+/// Settles (or, after an upstream failure, voids) and records the request.
+/// `Ok(None)` when nothing was charged.
+async fn conclude(meter: Meter, reply: &Reply, outcome: &Outcome) -> Result<Option<(Settled, TokenUsage, UsageSource)>, ApiError> {
+    let (usage, source) = final_usage(reply, outcome);
+    let record = completed(reply, outcome, usage, source);
+    let now = record.created_at;
+    reply.state.limiter.record(&reply.key, usage.total().saturating_sub(reply.prompt_tokens), now);
+    if let Ending::Failed(e) = &outcome.ending {
+        tracing::warn!(request = %reply.id(), error = %e, "upstream failed; nothing charged");
+        meter.void(record).await?;
+        return Ok(None);
+    }
+    let settled = meter.settle(usage, record).await?;
+    if settled.capped {
+        tracing::warn!(request = %reply.id(), cost = %settled.cost, "reported usage exceeded what could be held; charged the hold");
+    }
+    Ok(Some((settled, usage, source)))
+}
+
+fn final_billing(settled: Settled, outcome: &Outcome, source: UsageSource) -> Billing {
+    Billing {
+        chunk: None,
+        tokens: outcome.delivered,
+        cost: settled.cost.to_string(),
+        balance: settled.balance.to_string(),
+        stopped: match &outcome.ending {
+            Ending::Short(s) => Some(s.code().to_owned()),
+            _ => None,
+        },
+        usage_source: Some(source.as_str()),
+    }
+}
+
+fn usage_json(usage: TokenUsage) -> Usage {
+    Usage { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.total() }
+}
+
+/// Collects a whole answer's content.
+struct Collect(String);
+
+impl Deliver for Collect {
+    async fn deliver(&mut self, delta: Value, _billing: Option<Billing>) -> bool {
+        if let Some(s) = delta.get("content").and_then(Value::as_str) {
+            self.0.push_str(s);
+        }
+        true
+    }
+}
+
+/// A whole (non-streamed) answer. If the client goes away, this future is
+/// dropped and the guard releases the hold.
+pub async fn whole(meter: Meter, mut pieces: Pieces, reply: Reply) -> Result<Json<Value>, ApiError> {
+    let mut guard = MeterGuard::new(meter, reply.record.clone());
+    let mut content = Collect(String::new());
+    let outcome = drive(&mut pieces, guard.meter()?, &reply, &mut content).await;
+    drop(pieces);
+    let meter = guard.take()?;
+    let Some((settled, usage, source)) = conclude(meter, &reply, &outcome).await? else {
+        let message = match &outcome.ending {
+            Ending::Failed(e) => e.clone(),
+            _ => "the upstream failed".to_owned(),
+        };
+        return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", message));
+    };
+    Ok(Json(json!({
+        "id": reply.id(),
+        "object": "chat.completion",
+        "created": now_secs(),
+        "model": reply.record.model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content.0}, "finish_reason": outcome.ending.finish_reason()}],
+        "usage": usage_json(usage),
+        "tollway": final_billing(settled, &outcome, source),
+    })))
+}
+
+/// Sends chunks to the HTTP body.
+struct ToClient<'a> {
+    tx: &'a mpsc::Sender<Event>,
+    reply: &'a Reply,
+}
+
+impl Deliver for ToClient<'_> {
+    async fn deliver(&mut self, delta: Value, billing: Option<Billing>) -> bool {
+        let extra = billing.map(|b| ("tollway", json!(b)));
+        self.tx.send(self.reply.chunk(delta, None, extra)).await.is_ok()
+    }
+}
+
+/// Streams chunks while paying for them: each piece is covered by the hold
+/// before its chunk is sent; when the balance (or the key's cap) cannot
+/// cover the next one, the stream ends with `finish_reason: "length"` and
+/// `tollway.stopped`. A client that goes away is charged for the chunks
+/// handed to HTTP. The usage chunk is sent only if the client asked.
+pub fn stream(mut meter: Meter, mut pieces: Pieces, reply: Reply, include_usage: bool) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    // Capacity 1: a chunk counts as delivered once the HTTP layer took it.
+    let (tx, rx) = mpsc::channel::<Event>(1);
+    tokio::spawn(async move {
+        let opening = reply.chunk(json!({"role": "assistant", "content": ""}), None, None);
+        let outcome = if tx.send(opening).await.is_err() {
+            Outcome { ending: Ending::Disconnected, delivered: 0, text: String::new(), reported: None }
+        } else {
+            drive(&mut pieces, &mut meter, &reply, &mut ToClient { tx: &tx, reply: &reply }).await
+        };
+        drop(pieces);
+        let concluded = match conclude(meter, &reply, &outcome).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(request = %reply.id(), error = %e.message, "settlement failed; the hold expires");
+                return;
+            }
+        };
+        let Some((settled, usage, source)) = concluded else {
+            let message = match &outcome.ending {
+                Ending::Failed(e) => e.clone(),
+                _ => String::new(),
+            };
+            let error = json!({"message": message, "code": "upstream_error"});
+            let _ = tx.send(reply.chunk(Value::Null, None, Some(("error", error)))).await;
+            return;
+        };
+        if matches!(outcome.ending, Ending::Disconnected) {
+            return;
+        }
+        let billing = json!(final_billing(settled, &outcome, source));
+        let last = reply.chunk(json!({}), Some(outcome.ending.finish_reason()), Some(("tollway", billing)));
+        if tx.send(last).await.is_err() {
+            return;
+        }
+        if include_usage && tx.send(reply.chunk(Value::Null, None, Some(("usage", json!(usage_json(usage)))))).await.is_err() {
+            return;
+        }
+        let _ = tx.send(Event::default().data("[DONE]")).await;
+    });
+    let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) });
+    Sse::new(body)
+}
