@@ -183,7 +183,7 @@ async fn with_deadline<T>(what: &str, limit: Duration, fut: impl std::future::Fu
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_server_processes_share_one_postgres() {
     let env = Arc::new(bootstrap(Backend::Postgres).await);
-    let (a, b) = tokio::join!(Server::start(&env.database_url), Server::start(&env.database_url));
+    let (a, b) = tokio::join!(Server::start_with(&env.database_url, &[]), Server::start_with(&env.database_url, &[]));
     let servers = Arc::new([a, b]);
     assert_ne!(servers[0].base, servers[1].base, "two processes, two addresses");
 
@@ -357,7 +357,7 @@ struct Burst {
 
 async fn kill_9_mid_burst_then_restart(backend: Backend) {
     let env = Arc::new(bootstrap(backend).await);
-    let mut first = Server::start(&env.database_url).await;
+    let mut first = Server::start_with(&env.database_url, &[]).await;
     let carol_key = env.new_user("carol").await;
     env.grant(&first, "carol", START_BALANCE).await;
 
@@ -437,7 +437,7 @@ async fn kill_9_mid_burst_then_restart(backend: Backend) {
     }
 
     // A new process on the same database.
-    let second = Server::start(&env.database_url).await;
+    let second = Server::start_with(&env.database_url, &[]).await;
     let second = &second;
 
     // (a) every acknowledged event was stored once: its replay gets the

@@ -120,7 +120,7 @@ pub async fn set(state: &AppState, key: &ApiKey, target: Option<Amount>) -> Resu
     let transfer = TransferRequest {
         // Named after the ledger totals it starts from (each move raises
         // one of them), so a retried call cannot apply it twice.
-        id: TransferId(format!("keycap:{}:{credited}:{released_total}->{target}", key.id)),
+        id: TransferId(format!("keycap:{}:{credited}:{released_total}:to:{target}", key.id)),
         op: Operation::Transfer { debit, credit, amount },
         reason: Reason::Adjust,
         links: Links { user_id: Some(key.user_id), memo: Some(format!("spend cap of key {}", key.id)), ..Links::default() },

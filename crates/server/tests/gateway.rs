@@ -302,3 +302,126 @@ async fn abandoned_whole_request_releases_its_hold_and_charges_nothing() {
     assert!(!holds.is_empty(), "the request held points while it ran: {history}");
     assert!(holds.iter().all(|h| h["status"] == "voided"), "every hold was released, none posted: {history}");
 }
+
+impl Gw {
+    /// A new key for the user, and its id.
+    async fn new_key(&self) -> (String, i64) {
+        let users: Value = self.http.get(self.url("/api/admin/users")).bearer_auth(&self.admin).send().await.expect("send").json().await.expect("json");
+        let ann = users.as_array().expect("users").iter().find(|u| u["handle"] == "ann").expect("ann")["id"].as_i64().expect("id");
+        let k = self.admin_post(&format!("/api/admin/users/{ann}/keys"), json!({"label": "limited"})).await;
+        (k["api_key"].as_str().expect("key").to_owned(), k["key_id"].as_i64().expect("key id"))
+    }
+
+    async fn set_limits(&self, key_id: i64, limits: Value) -> (u16, Value) {
+        let r = self.http.put(self.url(&format!("/api/admin/keys/{key_id}/limits"))).bearer_auth(&self.admin).json(&limits).send().await.expect("send");
+        (r.status().as_u16(), r.json().await.expect("json"))
+    }
+
+    async fn chat_with(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.http.post(self.url("/v1/chat/completions")).bearer_auth(key).json(body).send().await.expect("send")
+    }
+
+    /// Prompt tokens of `question` (one probe token is charged).
+    async fn prompt_tokens(&self, question: &str) -> u64 {
+        let (_, v) = self.chat(ask(question, 1)).await;
+        v["usage"]["prompt_tokens"].as_u64().expect("prompt tokens")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_key_rate_limits_answer_429_with_retry_after() {
+    let gw = spawn(16, 100_000).await;
+    let (key, id) = gw.new_key().await;
+    let (status, view) = gw.set_limits(id, json!({"rpm_limit": 2})).await;
+    assert_eq!((status, view["rpm_limit"].as_u64()), (200, Some(2)), "{view}");
+    for _ in 0..2 {
+        assert_eq!(gw.chat_with(&key, &ask("Hi", 1)).await.status(), 200);
+    }
+    let refused = gw.chat_with(&key, &ask("Hi", 1)).await;
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=30).contains(&retry), "two a minute: the next in at most 30 s, got {retry}");
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate_limit_requests");
+    assert_eq!(gw.chat(ask("Hi", 1)).await.0, 200, "other keys of the same user are not limited");
+
+    let p = gw.prompt_tokens("Hi").await;
+    let (key, id) = gw.new_key().await;
+    assert_eq!(gw.set_limits(id, json!({"tpm_limit": p + 5})).await.0, 200);
+    assert_eq!(gw.chat_with(&key, &ask("Hi", 1)).await.status(), 200);
+    let refused = gw.chat_with(&key, &ask("Hi", 1)).await;
+    assert_eq!(refused.status(), 429, "prompt and output used the minute's tokens");
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refused.json::<Value>().await.expect("json")["error"]["code"], "rate_limit_tokens");
+    for bad in [json!({"rpm_limit": 0}), json!({"spend_cap": "-5"}), json!({"spend_cap": "1.5"}), json!({"rpm": 3})] {
+        let (status, v) = gw.set_limits(id, bad.clone()).await;
+        assert!((400..500).contains(&status) && v["error"]["code"].is_string(), "{bad} -> {status} {v}");
+    }
+    assert_eq!(gw.set_limits(999_999, json!({})).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spend_cap_stops_a_stream_exactly_and_is_enforced_by_the_ledger() {
+    let gw = spawn(4, 100_000).await;
+    let question = "Write a long story about a dragon who loves tea.";
+    let p = gw.prompt_tokens(question).await;
+    let start = gw.balance().await.0;
+    let (key, id) = gw.new_key().await;
+    let cap = p + 2 * 9 + 1;
+    let (status, view) = gw.set_limits(id, json!({"spend_cap": cap.to_string()})).await;
+    assert_eq!((status, view["remaining"].as_str()), (200, Some(cap.to_string().as_str())), "{view}");
+    let mut body = ask(question, 80);
+    body["stream"] = json!(true);
+    let text = gw.http.post(gw.url("/v1/chat/completions")).bearer_auth(&key).header("x-tollway-billing", "chunk").json(&body).send().await.expect("send").text().await.expect("body");
+    let chunks: Vec<Value> = text.lines().filter_map(|l| l.strip_prefix("data: ")).filter(|d| *d != "[DONE]").map(|d| serde_json::from_str(d).expect("json")).collect();
+    assert_eq!(chunks.iter().filter(|v| v["tollway"]["chunk"].is_u64()).count(), 9, "exactly what the cap affords");
+    let last = chunks.last().expect("final chunk");
+    assert_eq!((last["choices"][0]["finish_reason"].as_str(), last["tollway"]["stopped"].as_str()), (Some("length"), Some("spend_cap_reached")));
+    let view: Value = gw.http.get(gw.url(&format!("/api/admin/keys/{id}"))).bearer_auth(&gw.admin).send().await.expect("send").json().await.expect("json");
+    assert_eq!((view["spent"].as_str(), view["held"].as_str(), view["remaining"].as_str()), (Some(&*(p + 18).to_string()), Some("0"), Some("1")), "{view}");
+    assert_eq!(gw.balance().await.0, start - (p + 18), "the wallet paid what the key spent");
+    let refused = gw.chat_with(&key, &ask(question, 5)).await;
+    assert_eq!(refused.status(), 402);
+    assert_eq!(refused.json::<Value>().await.expect("json")["error"]["code"], "spend_cap_reached");
+    let (status, v) = gw.set_limits(id, json!({"spend_cap": "5"})).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (409, Some("spend_cap_below_spent")), "{v}");
+    let (status, view) = gw.set_limits(id, json!({"spend_cap": (cap + 1_000).to_string()})).await;
+    assert_eq!((status, view["remaining"].as_str()), (200, Some("1001")), "{view}");
+    assert_eq!(gw.chat_with(&key, &ask(question, 5)).await.status(), 200);
+    let (status, view) = gw.set_limits(id, json!({})).await;
+    assert_eq!((status, view["spend_cap"].clone()), (200, Value::Null), "{view}");
+    assert_eq!(gw.chat_with(&key, &ask(question, 5)).await.status(), 200, "an uncapped key spends the balance");
+    let audit: Value = gw.http.get(gw.url("/api/admin/ledger/audit")).bearer_auth(&gw.admin).send().await.expect("send").json().await.expect("json");
+    assert_eq!(audit["ok"], true, "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_is_recorded_with_its_usage_and_cost() {
+    let gw = spawn(16, 10_000).await;
+    let (key, id) = gw.new_key().await;
+    let whole: Value = gw.chat_with(&key, &ask("What is the capital of France?", 12)).await.json().await.expect("json");
+    let mut body = ask("Name a color.", 6);
+    body["stream"] = json!(true);
+    let streamed = gw.http.post(gw.url("/v1/chat/completions")).bearer_auth(&key).json(&body).send().await.expect("send").text().await.expect("body");
+    assert!(!streamed.contains("\"usage\""), "no usage chunk unless asked for");
+    let records: Value = gw.http.get(gw.url("/api/user/requests")).bearer_auth(&key).send().await.expect("send").json().await.expect("json");
+    let records = records.as_array().expect("list");
+    assert_eq!(records.len(), 2, "{records:?}");
+    let (s, w) = (&records[0], &records[1]);
+    assert_eq!((w["id"].as_str(), w["stream"].as_bool(), s["stream"].as_bool()), (whole["id"].as_str(), Some(false), Some(true)));
+    for r in [s, w] {
+        assert_eq!((r["key_id"].as_i64(), r["model"].as_str(), r["upstream"].as_str(), r["usage_source"].as_str()), (Some(id), Some(MODEL), Some("local"), Some("tokenizer")), "{r}");
+        let cost = r["input_tokens"].as_u64().expect("in") + 2 * r["output_tokens"].as_u64().expect("out");
+        assert_eq!(r["cost"].as_str(), Some(&*cost.to_string()), "{r}");
+        assert!(r["duration_ms"].as_i64().expect("duration") >= 0 && r["status"].is_string());
+    }
+    assert_eq!(w["input_tokens"], whole["usage"]["prompt_tokens"]);
+    assert_eq!(w["output_tokens"], whole["usage"]["completion_tokens"]);
+    assert_eq!(w["cost"], whole["tollway"]["cost"]);
+    let spent: u64 = records.iter().map(|r| r["cost"].as_str().and_then(|c| c.parse::<u64>().ok()).expect("cost")).sum();
+    assert_eq!(gw.balance().await.0, 10_000 - spent);
+    let page: Value = gw.http.get(gw.url(&format!("/api/admin/requests?key={id}&limit=1"))).bearer_auth(&gw.admin).send().await.expect("send").json().await.expect("json");
+    assert_eq!(page[0]["id"], s["id"], "admin sees the newest first");
+    let next: Value = gw.http.get(gw.url(&format!("/api/admin/requests?key={id}&limit=1&cursor={}", page[0]["seq"]))).bearer_auth(&gw.admin).send().await.expect("send").json().await.expect("json");
+    assert_eq!(next[0]["id"], w["id"], "and pages back with the cursor");
+}

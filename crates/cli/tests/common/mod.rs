@@ -27,14 +27,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server on `database_url` listening on a free port and waits
-    /// until it prints `tollway listening on http://ADDR`.
-    pub async fn start(database_url: &str) -> Server {
-        Server::start_with(database_url, &[]).await
-    }
-
-    /// Like [`Server::start`], with extra environment variables (such as
-    /// `TOLLWAY_MODEL_PATH` or `TOLLWAY_CONFIG`).
+    /// Starts a server on `database_url` with extra environment variables
+    /// (such as `TOLLWAY_MODEL_PATH` or `TOLLWAY_CONFIG`), listening on a
+    /// free port, and waits until it prints `tollway listening on http://ADDR`.
     pub async fn start_with(database_url: &str, env: &[(&str, &str)]) -> Server {
         let url = database_url.to_owned();
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();

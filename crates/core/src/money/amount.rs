@@ -1,12 +1,26 @@
 use super::MoneyError;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A non-negative amount in the minor unit of some asset (points, shannons,
 /// token base units). All arithmetic is checked: overflow is an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-#[serde(transparent)]
+/// In JSON it is a string of decimal digits (a u128 does not fit a JSON
+/// number that every client reads exactly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Amount(u128);
+
+impl Serialize for Amount {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Amount::from_units_str(&text).map_err(serde::de::Error::custom)
+    }
+}
 
 impl Amount {
     /// Zero.
@@ -82,6 +96,17 @@ mod tests {
         assert_eq!(Amount::from_units_str(&a.to_string()), Ok(a));
         for bad in ["", "-1", "1.0", " 1", "1e3", "340282366920938463463374607431768211456"] {
             assert!(Amount::from_units_str(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn json_is_a_decimal_string() {
+        let a = Amount::MAX;
+        let json = serde_json::to_string(&a).expect("serialize");
+        assert_eq!(json, format!("\"{}\"", u128::MAX));
+        assert_eq!(serde_json::from_str::<Amount>(&json).expect("parse"), a);
+        for bad in ["12", "\"-1\"", "\"1.5\"", "\"\""] {
+            assert!(serde_json::from_str::<Amount>(bad).is_err(), "{bad} accepted");
         }
     }
 }

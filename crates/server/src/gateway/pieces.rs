@@ -65,7 +65,7 @@ pub enum Pieces {
     /// From the embedded model's worker.
     Local(mpsc::Receiver<EngineEvent>),
     /// From an OpenAI-compatible upstream.
-    Remote(RemotePieces),
+    Remote(Box<RemotePieces>),
 }
 
 /// Reads an upstream's chunk stream as pieces.
@@ -79,7 +79,7 @@ pub struct RemotePieces {
 impl Pieces {
     /// Pieces of an upstream stream, counted by `counter`.
     pub fn remote(chunks: ChunkStream, counter: Counter) -> Pieces {
-        Pieces::Remote(RemotePieces { chunks, counter, ready: VecDeque::new(), finish: None })
+        Pieces::Remote(Box::new(RemotePieces { chunks, counter, ready: VecDeque::new(), finish: None }))
     }
 
     /// The next piece. After `Finished` or `Failed` there are no more.
