@@ -1,7 +1,12 @@
 //! `tollway bench …`: durable charges per second and latency, through the
-//! ledger writer directly and through the HTTP webhook. Every charge is
-//! acknowledged only after its batch committed.
+//! ledger writer directly and through the HTTP webhook (every charge is
+//! acknowledged only after its batch committed); the embedded model; and
+//! the AI gateway's overhead over a fast upstream.
 #![allow(clippy::float_arithmetic)]
+
+mod fast_upstream;
+mod gateway;
+mod sse_client;
 
 use clap::Subcommand;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,6 +27,9 @@ pub enum BenchCmd {
     Http(Args),
     /// Load time, prefill and decode speed, and memory of the embedded model.
     Model(ModelArgs),
+    /// Per-chunk and per-request overhead of the AI gateway over calling a
+    /// fast upstream directly, and metered chunks per second through it.
+    Gateway(gateway::GatewayArgs),
 }
 
 /// What to run the model on.
@@ -104,6 +112,7 @@ pub async fn run(cmd: BenchCmd, _config: &Config) -> anyhow::Result<()> {
         BenchCmd::Ledger(args) => ledger(args).await,
         BenchCmd::Http(args) => http(args).await,
         BenchCmd::Model(args) => tokio::task::spawn_blocking(move || model(args)).await?,
+        BenchCmd::Gateway(args) => gateway::run(args).await,
     }
 }
 

@@ -424,4 +424,9 @@ async fn every_request_is_recorded_with_its_usage_and_cost() {
     assert_eq!(page[0]["id"], s["id"], "admin sees the newest first");
     let next: Value = gw.http.get(gw.url(&format!("/api/admin/requests?key={id}&limit=1&cursor={}", page[0]["seq"]))).bearer_auth(&gw.admin).send().await.expect("send").json().await.expect("json");
     assert_eq!(next[0]["id"], w["id"], "and pages back with the cursor");
+    let hourly: Value = gw.http.get(gw.url("/api/admin/consumption/hourly?hours=1")).bearer_auth(&gw.admin).send().await.expect("send").json().await.expect("json");
+    // Summed over the rows of the model: the two requests may straddle an hour.
+    let rows: Vec<&Value> = hourly.as_array().expect("rows").iter().filter(|r| r["model"] == MODEL).collect();
+    let total = |k: &str| rows.iter().map(|r| r[k].as_u64().or_else(|| r[k].as_str().and_then(|s| s.parse().ok())).expect("number")).sum::<u64>();
+    assert_eq!((total("requests"), total("events"), total("charged")), (2, 0, spent), "{hourly}");
 }

@@ -10,7 +10,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tollway_core::ledger::Reason;
-use tollway_core::Asset;
+use tollway_core::{Amount, Asset};
 use tollway_store::directory::User;
 use tollway_store::prices::StoredRule;
 use tollway_store::usage::UsageEvent;
@@ -332,7 +332,10 @@ pub struct HourlyTotal {
     /// Start of the hour (Unix ms).
     hour: i64,
     model: String,
+    /// Usage events reported by apps (Dify).
     events: u64,
+    /// Requests served by the gateway.
+    requests: u64,
     input_tokens: i64,
     output_tokens: i64,
     /// Points charged (decimal string).
@@ -341,7 +344,7 @@ pub struct HourlyTotal {
     shortfall: String,
 }
 
-/// Totals per model per hour.
+/// Totals per model per hour, of app usage events and gateway requests.
 #[utoipa::path(get, path = "/api/admin/consumption/hourly", tag = "admin", params(Hours), security(("api_key" = [])),
     responses((status = 200, body = [HourlyTotal])))]
 pub async fn hourly(State(s): State<AppState>, _: Admin, Query(h): Query<Hours>) -> Result<Json<Vec<HourlyTotal>>, ApiError> {
@@ -350,27 +353,39 @@ pub async fn hourly(State(s): State<AppState>, _: Admin, Query(h): Query<Hours>)
         return Err(ApiError::bad_request("invalid_query", "hours must be 1-720"));
     }
     let now = tollway_store::now_ms();
-    let events = s.store.usage_events_between(now - hours * 3_600_000, now + 1).await?;
+    let (from, to) = (now - hours * 3_600_000, now + 1);
+    let events = s.store.usage_events_between(from, to).await?;
+    let requests = s.store.requests_between(from, to).await?;
     let mut totals: BTreeMap<(i64, String), HourlyTotal> = BTreeMap::new();
-    for e in events {
-        let hour = e.created_at - e.created_at.rem_euclid(3_600_000);
-        let t = totals.entry((hour, e.draft.model.clone())).or_insert_with(|| HourlyTotal {
+    let mut add = |at: i64, model: &str, request: bool, input: i64, output: i64, charged: Amount, shortfall: Amount| {
+        let hour = at - at.rem_euclid(3_600_000);
+        let t = totals.entry((hour, model.to_owned())).or_insert_with(|| HourlyTotal {
             hour,
-            model: e.draft.model.clone(),
+            model: model.to_owned(),
             events: 0,
+            requests: 0,
             input_tokens: 0,
             output_tokens: 0,
             charged: "0".into(),
             shortfall: "0".into(),
         });
-        let add = |acc: &str, v: tollway_core::Amount| {
-            tollway_core::Amount::from_units_str(acc).unwrap_or_default().checked_add(v).unwrap_or(tollway_core::Amount::MAX).to_string()
-        };
-        t.events += 1;
-        t.input_tokens = t.input_tokens.saturating_add(e.draft.input_tokens);
-        t.output_tokens = t.output_tokens.saturating_add(e.draft.output_tokens);
-        t.charged = add(&t.charged, e.charged);
-        t.shortfall = add(&t.shortfall, e.shortfall);
+        let sum = |acc: &str, v: Amount| Amount::from_units_str(acc).unwrap_or_default().checked_add(v).unwrap_or(Amount::MAX).to_string();
+        if request {
+            t.requests += 1;
+        } else {
+            t.events += 1;
+        }
+        t.input_tokens = t.input_tokens.saturating_add(input);
+        t.output_tokens = t.output_tokens.saturating_add(output);
+        t.charged = sum(&t.charged, charged);
+        t.shortfall = sum(&t.shortfall, shortfall);
+    };
+    for e in events {
+        add(e.created_at, &e.draft.model, false, e.draft.input_tokens, e.draft.output_tokens, e.charged, e.shortfall);
+    }
+    for r in requests {
+        let r = r.record;
+        add(r.created_at, &r.model, true, r.input_tokens, r.output_tokens, r.cost, Amount::ZERO);
     }
     Ok(Json(totals.into_values().collect()))
 }
