@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -26,10 +27,15 @@ pub const WORD: &str = " tok";
 const PROMPT_TOKENS: usize = 12;
 
 /// Serves the fixture on a free port of 127.0.0.1; every answer has
-/// `chunks` content chunks. Returns its base URL (up to `/v1`).
+/// `chunks` content chunks. Returns its base URL (up to `/v1`). Its
+/// connections send each write at once (`TCP_NODELAY`), as a fast upstream
+/// would.
 pub async fn start(chunks: usize) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr: SocketAddr = listener.local_addr()?;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let app = Router::new().route("/v1/chat/completions", post(chat)).with_state(chunks);
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(format!("http://{addr}/v1"))
