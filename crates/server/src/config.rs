@@ -120,5 +120,12 @@ mod tests {
         let u = &config.upstreams[0];
         assert_eq!((u.name.as_str(), u.api_key.as_deref(), u.idle_timeout_secs), ("b", None, 120));
         assert_eq!(u.models.get("remote").map(String::as_str), Some("local-name"));
+        std::env::set_var("TOLLWAY_UPSTREAMS", "[{name = \"e\", base_url = \"http://x/v1\", api_key = \"k\", models = {m = \"n\"}}]");
+        let config = Config::load(None);
+        std::env::remove_var("TOLLWAY_UPSTREAMS");
+        let config = config.expect("upstreams from the environment");
+        assert_eq!(config.upstreams.len(), 1);
+        assert_eq!((config.upstreams[0].name.as_str(), config.upstreams[0].api_key.as_deref()), ("e", Some("k")));
+        assert_eq!(config.upstreams[0].models.get("m").map(String::as_str), Some("n"));
     }
 }
