@@ -10,3 +10,4 @@ for backend in sqlite postgres; do
   "$bin" bench ledger --backend "$backend" --charges "${CHARGES:-50000}" --concurrency 512
   "$bin" bench http --backend "$backend" --charges "${HTTP_CHARGES:-20000}" --concurrency 64
 done
+"$bin" bench gateway --chunks 200 --requests 200 --concurrency 32 --duration-secs 10

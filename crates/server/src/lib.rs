@@ -43,6 +43,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     jobs::spawn(state.clone());
     let listener = TcpListener::bind(&config.listen).await?;
     let addr = listener.local_addr()?;
+    // Streamed chunks go out at once: without this, Nagle's algorithm holds
+    // a small chunk until the client's delayed ACK (~40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let app = routes::router(state);
     tracing::info!(%addr, "tollway listening");
     let task = tokio::spawn(async move { axum::serve(listener, app).await });

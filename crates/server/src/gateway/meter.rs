@@ -19,6 +19,9 @@ use tollway_store::{Record, Submission};
 
 const P: Asset = Asset::POINTS;
 
+/// The most the billing window grows: 8 × `billing_window_tokens`.
+const MAX_WINDOW_GROWTH: u32 = 8;
+
 /// What ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shortage {
@@ -53,6 +56,18 @@ pub struct Meter {
     /// Points the current hold reserves.
     held: Amount,
     holds: u32,
+    /// The next extension, started ahead while the current hold still
+    /// covers what is being delivered.
+    ahead: Option<Ahead>,
+    /// An extension started ahead was refused: no more are started ahead.
+    ahead_refused: bool,
+}
+
+/// An extension of the hold being committed in the background.
+struct Ahead {
+    covered: u64,
+    amount: Amount,
+    task: tokio::task::JoinHandle<Result<Result<(), Shortage>, ApiError>>,
 }
 
 /// What a settled request cost.
@@ -89,6 +104,8 @@ impl Meter {
             covered: 0,
             held: Amount::ZERO,
             holds: 0,
+            ahead: None,
+            ahead_refused: false,
         };
         let first = meter.cost(window)?;
         let chain = meter.holds_for(1, first);
@@ -166,53 +183,94 @@ impl Meter {
         chain: Vec<TransferRequest>,
         record: Option<RequestRecord>,
     ) -> Result<Result<(Vec<Applied>, Option<Amount>), Shortage>, ApiError> {
-        let debits: Vec<Option<AccountId>> = chain.iter().map(|t| hold_debit(&t.op)).collect();
-        let submission = Submission { command: Command::Chain(chain), record: record.map(Record::Request) };
-        let outcome = self.state.writer.submit(submission).await?;
-        let wallet = AccountId::user_wallet(self.user_id, P);
-        let balance = outcome.accounts.iter().find(|a| a.id == wallet).map(|a| a.balance());
-        match outcome.result {
-            Ok(applied) => Ok(Ok((applied, balance))),
-            Err(ChainError { index, error: TransferError::ExceedsCredits }) => {
-                let allowance = debits.get(index).cloned().flatten();
-                Ok(Err(if allowance.is_some() && allowance == self.allowance { Shortage::KeyCap } else { Shortage::Balance }))
-            }
-            Err(e) => Err(ApiError::conflict(e.error.code(), e.error.to_string())),
-        }
+        submit_chain(&self.state, self.user_id, self.allowance.as_ref(), chain, record).await
     }
 
     /// Makes sure `output` tokens are paid for, extending the hold by a
     /// window when needed, or by just what `output` needs when a window is
     /// more than the balance holds. `Err` names what ran out.
+    ///
+    /// Once half of a window is delivered, the next extension is committed
+    /// in the background, so a stream rarely waits for the ledger; a token
+    /// is still never delivered before a committed hold covers it.
     pub async fn cover(&mut self, output: u64) -> Result<Result<(), Shortage>, ApiError> {
+        if output > self.covered {
+            self.join_ahead().await?;
+        }
         if output <= self.covered {
+            self.start_ahead(output)?;
             return Ok(Ok(()));
         }
-        let window = self.covered.saturating_add(self.window).max(output);
-        match self.extend(self.cost(window)?).await? {
-            Ok(()) => {
-                self.covered = window;
-                Ok(Ok(()))
-            }
-            Err(_) if window > output => {
-                let exact = self.extend(self.cost(output)?).await?;
-                if exact.is_ok() {
-                    self.covered = output;
-                }
-                Ok(exact)
-            }
+        let window = self.covered.saturating_add(self.step()).max(output);
+        match self.extend(window).await? {
+            Ok(()) => Ok(Ok(())),
+            Err(_) if window > output => self.extend(output).await,
             Err(shortage) => Ok(Err(shortage)),
         }
     }
 
-    /// Replaces the hold by one of `amount`.
-    async fn extend(&mut self, amount: Amount) -> Result<Result<(), Shortage>, ApiError> {
+    /// Output tokens the next extension adds: the configured window, doubled
+    /// with each extension up to [`MAX_WINDOW_GROWTH`] times (a long answer
+    /// commits to the ledger less often; a stream still stops at the exact
+    /// last affordable token, see [`Meter::cover`]).
+    fn step(&self) -> u64 {
+        let growth = 1u64 << self.holds.clamp(1, MAX_WINDOW_GROWTH.ilog2() + 1).saturating_sub(1);
+        self.window.saturating_mul(growth)
+    }
+
+    /// Starts the next extension if `output` is past half the current step.
+    fn start_ahead(&mut self, output: u64) -> Result<(), ApiError> {
+        let step = self.step();
+        if self.ahead.is_some() || self.ahead_refused || output.saturating_add(step / 2) < self.covered {
+            return Ok(());
+        }
+        let covered = self.covered.saturating_add(step);
+        let amount = self.cost(covered)?;
+        let chain = self.extension(amount);
+        let (state, user_id, allowance) = (self.state.clone(), self.user_id, self.allowance.clone());
+        let task = tokio::spawn(async move {
+            submit_chain(&state, user_id, allowance.as_ref(), chain, None).await.map(|r| r.map(|_| ()))
+        });
+        self.ahead = Some(Ahead { covered, amount, task });
+        Ok(())
+    }
+
+    /// Waits for the extension started ahead, if any, and takes its result.
+    async fn join_ahead(&mut self) -> Result<(), ApiError> {
+        let Some(ahead) = self.ahead.take() else { return Ok(()) };
+        let result = ahead.task.await.map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        match result? {
+            Ok(()) => self.grown(ahead.covered, ahead.amount),
+            Err(_) => self.ahead_refused = true,
+        }
+        Ok(())
+    }
+
+    /// The chain that replaces the current hold by one of `amount`.
+    fn extension(&self, amount: Amount) -> Vec<TransferRequest> {
         let mut chain = self.resolve(&format!("release{}", self.holds), |p| Operation::Void { pending_id: p }, Reason::Reservation);
         chain.extend(self.holds_for(self.holds + 1, amount));
-        let result = self.submit(chain).await?;
+        chain
+    }
+
+    fn grown(&mut self, covered: u64, amount: Amount) {
+        self.holds += 1;
+        self.held = amount;
+        self.covered = covered;
+    }
+
+    /// Replaces the hold by one covering `covered` output tokens.
+    async fn extend(&mut self, covered: u64) -> Result<Result<(), Shortage>, ApiError> {
+        let amount = self.cost(covered)?;
+        self.extend_to(covered, amount).await
+    }
+
+    /// Replaces the hold by one of `amount` (covering `covered` tokens).
+    async fn extend_to(&mut self, covered: u64, amount: Amount) -> Result<Result<(), Shortage>, ApiError> {
+        self.join_ahead().await?;
+        let result = self.submit(self.extension(amount)).await?;
         if result.is_ok() {
-            self.holds += 1;
-            self.held = amount;
+            self.grown(covered, amount);
         }
         Ok(result.map(|_| ()))
     }
@@ -222,9 +280,10 @@ impl Meter {
     /// hold is posted as it is (`capped`). `record` is stored with the
     /// charge, its cost filled in.
     pub async fn settle(mut self, usage: TokenUsage, mut record: RequestRecord) -> Result<Settled, ApiError> {
+        self.join_ahead().await?;
         let mut cost = self.cost_of(usage)?;
         let mut capped = false;
-        if cost > self.held && self.extend(cost).await?.is_err() {
+        if cost > self.held && self.extend_to(self.covered, cost).await?.is_err() {
             (cost, capped) = (self.held, true);
         }
         record.cost = cost;
@@ -242,13 +301,39 @@ impl Meter {
 
     /// Releases everything: nothing is charged (upstream failure or a
     /// request abandoned before any output). `record` is stored with it.
-    pub async fn void(self, mut record: RequestRecord) -> Result<(), ApiError> {
+    pub async fn void(mut self, mut record: RequestRecord) -> Result<(), ApiError> {
+        self.join_ahead().await?;
         record.cost = Amount::ZERO;
         let chain = self.resolve("void", |p| Operation::Void { pending_id: p }, Reason::Reservation);
         match self.submit_with(chain, Some(record)).await? {
             Ok(_) => Ok(()),
             Err(shortage) => Err(ApiError::conflict(shortage.code(), "a void was refused")),
         }
+    }
+}
+
+/// Submits a chain for `user_id` (and the key's `allowance`, if capped);
+/// `Err(shortage)` when a hold exceeded what its account allows, any other
+/// refusal is an error. Also returns the wallet balance right after.
+async fn submit_chain(
+    state: &AppState,
+    user_id: i64,
+    allowance: Option<&AccountId>,
+    chain: Vec<TransferRequest>,
+    record: Option<RequestRecord>,
+) -> Result<Result<(Vec<Applied>, Option<Amount>), Shortage>, ApiError> {
+    let debits: Vec<Option<AccountId>> = chain.iter().map(|t| hold_debit(&t.op)).collect();
+    let submission = Submission { command: Command::Chain(chain), record: record.map(Record::Request) };
+    let outcome = state.writer.submit(submission).await?;
+    let wallet = AccountId::user_wallet(user_id, P);
+    let balance = outcome.accounts.iter().find(|a| a.id == wallet).map(|a| a.balance());
+    match outcome.result {
+        Ok(applied) => Ok(Ok((applied, balance))),
+        Err(ChainError { index, error: TransferError::ExceedsCredits }) => {
+            let debit = debits.get(index).cloned().flatten();
+            Ok(Err(if debit.is_some() && debit.as_ref() == allowance { Shortage::KeyCap } else { Shortage::Balance }))
+        }
+        Err(e) => Err(ApiError::conflict(e.error.code(), e.error.to_string())),
     }
 }
 
