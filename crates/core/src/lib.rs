@@ -1,7 +1,8 @@
 //! Tollway's pure domain: exact money, the double-entry ledger engine and
-//! token pricing, per-minute rate buckets. Nothing here does I/O: callers load state, call a pure
+//! token pricing, per-minute rate buckets, payment-channel receipts. Nothing here does I/O: callers load state, call a pure
 //! function, and persist the update it returns (the LDK pattern).
 
+pub mod channel;
 pub mod ledger;
 pub mod money;
 pub mod pricing;

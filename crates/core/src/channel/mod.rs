@@ -1,0 +1,10 @@
+//! Payment channels, chain-agnostic: the signed receipt (SubRAV), the
+//! payee's rules for accepting one and for proposing the next, and the
+//! payer's rules for signing a proposal. Pure: callers persist what these
+//! functions return before acting on it. See docs/channels.md.
+
+mod identity;
+mod subrav;
+
+pub use identity::{ckb_hash, InvalidKey, KeyId, PayerKey};
+pub use subrav::{BadSignature, ChannelId, DecodeError, SignedSubRav, SubRav, SIGNED_SUBRAV_LEN, SIGNING_DOMAIN, SUBRAV_LEN, SUBRAV_VERSION};
