@@ -4,7 +4,11 @@
 //! functions return before acting on it. See docs/channels.md.
 
 mod identity;
+mod payee;
+mod payer;
 mod subrav;
 
 pub use identity::{ckb_hash, InvalidKey, KeyId, PayerKey};
 pub use subrav::{BadSignature, ChannelId, DecodeError, SignedSubRav, SubRav, SIGNED_SUBRAV_LEN, SIGNING_DOMAIN, SUBRAV_LEN, SUBRAV_VERSION};
+pub use payee::{Accepted, Channel, ReceiptError, SubChannel, Verdict};
+pub use payer::{review, PayerLimits, PayerView, Refusal};

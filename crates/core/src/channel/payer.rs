@@ -1,0 +1,138 @@
+//! The payer's side: a proposal is signed only if it is for the payer's
+//! own channel and sub-channel, moves the nonce by exactly one, never lowers
+//! the amount, adds at most `max_amount`, and keeps the total within the
+//! payer's own budget. The payer checks all of it itself; it trusts the
+//! payee for nothing.
+
+use super::identity::KeyId;
+use super::subrav::{ChannelId, SubRav, SUBRAV_VERSION};
+use crate::Amount;
+
+/// What the payer knows of one of its sub-channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayerView {
+    /// The chain.
+    pub chain_id: u64,
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// The channel's epoch.
+    pub epoch: u64,
+    /// The payer's key id.
+    pub sub_channel: KeyId,
+    /// Nonce of the latest receipt it signed (0: none).
+    pub nonce: u64,
+    /// Amount of the latest receipt it signed.
+    pub accumulated: Amount,
+}
+
+/// The payer's own limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayerLimits {
+    /// The most one proposal may add.
+    pub max_amount: Amount,
+    /// The most the sub-channel may owe in total.
+    pub budget: Amount,
+}
+
+/// Why the payer will not sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// An encoding version the payer does not know.
+    #[error("unsupported SubRAV version")]
+    UnsupportedVersion,
+    /// For another chain.
+    #[error("the proposal is for another chain")]
+    WrongChain,
+    /// For another channel.
+    #[error("the proposal is for another channel")]
+    WrongChannel,
+    /// For another epoch.
+    #[error("the proposal is for another epoch")]
+    WrongEpoch,
+    /// For another key.
+    #[error("the proposal is for another sub-channel")]
+    WrongSubChannel,
+    /// The nonce is not the next one.
+    #[error("the proposal's nonce is not the next one")]
+    NonceNotNext,
+    /// The amount is below what was already signed.
+    #[error("the proposal lowers the accumulated amount")]
+    AmountDecreased,
+    /// The proposal adds more than `max_amount`.
+    #[error("the proposal adds {delta}, more than the {max} allowed per request")]
+    OverMaxAmount {
+        /// What it adds.
+        delta: Amount,
+        /// The limit.
+        max: Amount,
+    },
+    /// The total would pass the budget.
+    #[error("the proposal's total {accumulated} passes the budget of {budget}")]
+    OverBudget {
+        /// The proposed total.
+        accumulated: Amount,
+        /// The budget.
+        budget: Amount,
+    },
+}
+
+impl Refusal {
+    /// Stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::UnsupportedVersion => "unsupported_version",
+            Refusal::WrongChain => "wrong_chain",
+            Refusal::WrongChannel => "wrong_channel",
+            Refusal::WrongEpoch => "wrong_epoch",
+            Refusal::WrongSubChannel => "wrong_sub_channel",
+            Refusal::NonceNotNext => "nonce_not_next",
+            Refusal::AmountDecreased => "amount_decreased",
+            Refusal::OverMaxAmount { .. } => "over_max_amount",
+            Refusal::OverBudget { .. } => "over_budget",
+        }
+    }
+}
+
+/// Reviews `proposal`; returns what signing it adds (0 for the latest
+/// signed receipt proposed again, which may be re-signed harmlessly).
+pub fn review(view: &PayerView, limits: &PayerLimits, proposal: &SubRav) -> Result<Amount, Refusal> {
+    if proposal.version != SUBRAV_VERSION {
+        return Err(Refusal::UnsupportedVersion);
+    }
+    if proposal.chain_id != view.chain_id {
+        return Err(Refusal::WrongChain);
+    }
+    if proposal.channel_id != view.channel_id {
+        return Err(Refusal::WrongChannel);
+    }
+    if proposal.epoch != view.epoch {
+        return Err(Refusal::WrongEpoch);
+    }
+    if proposal.sub_channel != view.sub_channel {
+        return Err(Refusal::WrongSubChannel);
+    }
+    if proposal.nonce == view.nonce && proposal.accumulated == view.accumulated {
+        return Ok(Amount::ZERO);
+    }
+    if Some(proposal.nonce) != view.nonce.checked_add(1) {
+        return Err(Refusal::NonceNotNext);
+    }
+    if proposal.accumulated < view.accumulated {
+        return Err(Refusal::AmountDecreased);
+    }
+    let delta = proposal.accumulated.saturating_sub(view.accumulated);
+    if delta > limits.max_amount {
+        return Err(Refusal::OverMaxAmount { delta, max: limits.max_amount });
+    }
+    if proposal.accumulated > limits.budget {
+        return Err(Refusal::OverBudget { accumulated: proposal.accumulated, budget: limits.budget });
+    }
+    Ok(delta)
+}
+
+impl PayerView {
+    /// The view after signing `proposal`.
+    pub fn signed(self, proposal: &SubRav) -> PayerView {
+        PayerView { nonce: proposal.nonce, accumulated: proposal.accumulated, ..self }
+    }
+}
