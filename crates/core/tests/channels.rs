@@ -103,10 +103,10 @@ fn proposals_build_on_the_pending_one_and_never_block() {
 #[test]
 fn adversarial_payee_proposals_are_refused_by_the_payer() {
     let payer = key(1);
-    let view = PayerView { chain_id: CHAIN, channel_id: ChannelId([1; 32]), epoch: 3, sub_channel: payer.id(), nonce: 4, accumulated: Amount::new(100) };
+    let last = rav(&payer, 4, 100);
     let limits = PayerLimits { max_amount: Amount::new(50), budget: Amount::new(200) };
-    assert_eq!(review(&view, &limits, &rav(&payer, 5, 150)), Ok(Amount::new(50)));
-    assert_eq!(review(&view, &limits, &rav(&payer, 4, 100)), Ok(Amount::ZERO), "the last signed one again");
+    assert_eq!(review(&last, &limits, &rav(&payer, 5, 150)), Ok(Amount::new(50)));
+    assert_eq!(review(&last, &limits, &rav(&payer, 4, 100)), Ok(Amount::ZERO), "the last signed one again");
     let cases = [
         (rav(&payer, 5, 151), Refusal::OverMaxAmount { delta: Amount::new(51), max: Amount::new(50) }),
         (rav(&payer, 5, 99), Refusal::AmountDecreased),
@@ -119,9 +119,9 @@ fn adversarial_payee_proposals_are_refused_by_the_payer() {
         (SubRav { version: 9, ..rav(&payer, 5, 120) }, Refusal::UnsupportedVersion),
     ];
     for (proposal, want) in cases {
-        assert_eq!(review(&view, &limits, &proposal), Err(want), "{proposal:?}");
+        assert_eq!(review(&last, &limits, &proposal), Err(want), "{proposal:?}");
     }
-    let near = PayerView { accumulated: Amount::new(190), ..view };
+    let near = SubRav { accumulated: Amount::new(190), ..last };
     assert_eq!(review(&near, &limits, &rav(&payer, 5, 201)), Err(Refusal::OverBudget { accumulated: Amount::new(201), budget: Amount::new(200) }));
 }
 
@@ -133,7 +133,7 @@ proptest! {
     fn honest_sessions_agree_to_the_unit(costs in proptest::collection::vec(0u128..120, 1..40), max in 1u128..100, budget in 0u128..1_500) {
         let payer = key(1);
         let mut ch = channel(&payer);
-        let mut view = PayerView { chain_id: CHAIN, channel_id: ch.id, epoch: ch.epoch, sub_channel: payer.id(), nonce: 0, accumulated: Amount::ZERO };
+        let mut last = rav(&payer, 0, 0);
         let limits = PayerLimits { max_amount: Amount::new(max), budget: Amount::new(budget) };
         let mut agreed = 0u128;
         for cost in costs {
@@ -141,7 +141,7 @@ proptest! {
                 Ok(p) => p,
                 Err(e) => { prop_assert_eq!(e, ReceiptError::ExceedsCollateral); continue; }
             };
-            match review(&view, &limits, &proposal) {
+            match review(&last, &limits, &proposal) {
                 Ok(delta) => {
                     let signed = proposal.sign(&payer);
                     let bytes = signed.encode();
@@ -150,7 +150,7 @@ proptest! {
                         prop_assert_eq!(a.delta, delta);
                         ch.apply(&a);
                     }
-                    view = view.signed(&proposal);
+                    last = proposal;
                     agreed += delta.units();
                 }
                 Err(r) => prop_assert!(matches!(r, Refusal::OverMaxAmount { .. } | Refusal::OverBudget { .. }), "{:?}", r),

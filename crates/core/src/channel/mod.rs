@@ -11,4 +11,4 @@ mod subrav;
 pub use identity::{ckb_hash, InvalidKey, KeyId, PayerKey};
 pub use subrav::{BadSignature, ChannelId, DecodeError, SignedSubRav, SubRav, SIGNED_SUBRAV_LEN, SIGNING_DOMAIN, SUBRAV_LEN, SUBRAV_VERSION};
 pub use payee::{Accepted, Channel, ReceiptError, SubChannel, Verdict};
-pub use payer::{review, PayerLimits, PayerView, Refusal};
+pub use payer::{review, PayerLimits, Refusal};

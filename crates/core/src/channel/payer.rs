@@ -4,26 +4,8 @@
 //! payer's own budget. The payer checks all of it itself; it trusts the
 //! payee for nothing.
 
-use super::identity::KeyId;
-use super::subrav::{ChannelId, SubRav, SUBRAV_VERSION};
+use super::subrav::{SubRav, SUBRAV_VERSION};
 use crate::Amount;
-
-/// What the payer knows of one of its sub-channels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PayerView {
-    /// The chain.
-    pub chain_id: u64,
-    /// The channel.
-    pub channel_id: ChannelId,
-    /// The channel's epoch.
-    pub epoch: u64,
-    /// The payer's key id.
-    pub sub_channel: KeyId,
-    /// Nonce of the latest receipt it signed (0: none).
-    pub nonce: u64,
-    /// Amount of the latest receipt it signed.
-    pub accumulated: Amount,
-}
 
 /// The payer's own limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,34 +75,36 @@ impl Refusal {
     }
 }
 
-/// Reviews `proposal`; returns what signing it adds (0 for the latest
-/// signed receipt proposed again, which may be re-signed harmlessly).
-pub fn review(view: &PayerView, limits: &PayerLimits, proposal: &SubRav) -> Result<Amount, Refusal> {
+/// Reviews `proposal` against `last`, the latest receipt the payer signed
+/// on that sub-channel (before the first: nonce 0, amount 0); returns what
+/// signing it adds (0 for `last` proposed again, which may be re-signed
+/// harmlessly).
+pub fn review(last: &SubRav, limits: &PayerLimits, proposal: &SubRav) -> Result<Amount, Refusal> {
     if proposal.version != SUBRAV_VERSION {
         return Err(Refusal::UnsupportedVersion);
     }
-    if proposal.chain_id != view.chain_id {
+    if proposal.chain_id != last.chain_id {
         return Err(Refusal::WrongChain);
     }
-    if proposal.channel_id != view.channel_id {
+    if proposal.channel_id != last.channel_id {
         return Err(Refusal::WrongChannel);
     }
-    if proposal.epoch != view.epoch {
+    if proposal.epoch != last.epoch {
         return Err(Refusal::WrongEpoch);
     }
-    if proposal.sub_channel != view.sub_channel {
+    if proposal.sub_channel != last.sub_channel {
         return Err(Refusal::WrongSubChannel);
     }
-    if proposal.nonce == view.nonce && proposal.accumulated == view.accumulated {
+    if proposal.nonce == last.nonce && proposal.accumulated == last.accumulated {
         return Ok(Amount::ZERO);
     }
-    if Some(proposal.nonce) != view.nonce.checked_add(1) {
+    if Some(proposal.nonce) != last.nonce.checked_add(1) {
         return Err(Refusal::NonceNotNext);
     }
-    if proposal.accumulated < view.accumulated {
+    if proposal.accumulated < last.accumulated {
         return Err(Refusal::AmountDecreased);
     }
-    let delta = proposal.accumulated.saturating_sub(view.accumulated);
+    let delta = proposal.accumulated.saturating_sub(last.accumulated);
     if delta > limits.max_amount {
         return Err(Refusal::OverMaxAmount { delta, max: limits.max_amount });
     }
@@ -128,11 +112,4 @@ pub fn review(view: &PayerView, limits: &PayerLimits, proposal: &SubRav) -> Resu
         return Err(Refusal::OverBudget { accumulated: proposal.accumulated, budget: limits.budget });
     }
     Ok(delta)
-}
-
-impl PayerView {
-    /// The view after signing `proposal`.
-    pub fn signed(self, proposal: &SubRav) -> PayerView {
-        PayerView { nonce: proposal.nonce, accumulated: proposal.accumulated, ..self }
-    }
 }
