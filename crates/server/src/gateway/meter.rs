@@ -111,7 +111,7 @@ impl Meter {
         let chain = meter.holds_for(1, first);
         match meter.submit(chain).await? {
             Ok(_) => {
-                (meter.covered, meter.held, meter.holds) = (window, first, 1);
+                meter.grown(window, first);
                 Ok(meter)
             }
             Err(shortage) => Err(ApiError::new(

@@ -93,7 +93,7 @@ struct Outcome {
     ending: Ending,
     /// Output tokens delivered, as metered.
     delivered: u64,
-    /// The delivered text.
+    /// The delivered text, when it is to be counted (`Reply::counter`).
     text: String,
     /// Usage the upstream reported.
     reported: Option<TokenUsage>,
@@ -132,7 +132,10 @@ async fn drive(pieces: &mut Pieces, meter: &mut Meter, reply: &Reply, out: &mut 
                     break Ending::Disconnected;
                 }
                 (delivered, chunks) = (total, chunks + 1);
-                text.push_str(&piece);
+                // Kept only where it will be counted (an upstream's text).
+                if reply.counter.is_some() {
+                    text.push_str(&piece);
+                }
             }
             Piece::Usage(u) => reported = Some(u),
             Piece::Finished(reason) => break Ending::Finished(reason),
