@@ -7,6 +7,7 @@ mod identity;
 mod payee;
 mod payer;
 mod subrav;
+pub mod wire;
 
 pub use identity::{ckb_hash, InvalidKey, KeyId, PayerKey};
 pub use subrav::{BadSignature, ChannelId, DecodeError, SignedSubRav, SubRav, SIGNED_SUBRAV_LEN, SIGNING_DOMAIN, SUBRAV_LEN, SUBRAV_VERSION};
