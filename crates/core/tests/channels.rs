@@ -92,12 +92,12 @@ fn proposals_build_on_the_pending_one_and_never_block() {
     assert_eq!((p1.nonce, p1.accumulated), (1, Amount::new(10)));
     ch.subs.get_mut(&payer.id()).expect("sub").pending = Some(p1);
     let p2 = ch.propose(payer.id(), Amount::new(5)).expect("proposal");
-    assert_eq!((p2.nonce, p2.accumulated), (1, Amount::new(15)), "an unsigned proposal is replaced, not stacked");
+    assert_eq!((p2.nonce, p2.accumulated), (2, Amount::new(15)), "an unsigned proposal is replaced (its amount included), with a fresh nonce");
     ch.subs.get_mut(&payer.id()).expect("sub").pending = Some(p2);
     accept(&mut ch, &p2.sign(&payer));
     assert_eq!(ch.subs[&payer.id()].pending, None, "a signed proposal is no longer pending");
     let p3 = ch.propose(payer.id(), Amount::new(1)).expect("proposal");
-    assert_eq!((p3.nonce, p3.accumulated), (2, Amount::new(16)));
+    assert_eq!((p3.nonce, p3.accumulated), (3, Amount::new(16)));
 }
 
 #[test]
@@ -106,12 +106,13 @@ fn adversarial_payee_proposals_are_refused_by_the_payer() {
     let last = rav(&payer, 4, 100);
     let limits = PayerLimits { max_amount: Amount::new(50), budget: Amount::new(200) };
     assert_eq!(review(&last, &limits, &rav(&payer, 5, 150)), Ok(Amount::new(50)));
+    assert_eq!(review(&last, &limits, &rav(&payer, 9, 150)), Ok(Amount::new(50)), "skipping to a newer proposal is fine");
     assert_eq!(review(&last, &limits, &rav(&payer, 4, 100)), Ok(Amount::ZERO), "the last signed one again");
     let cases = [
         (rav(&payer, 5, 151), Refusal::OverMaxAmount { delta: Amount::new(51), max: Amount::new(50) }),
         (rav(&payer, 5, 99), Refusal::AmountDecreased),
-        (rav(&payer, 6, 120), Refusal::NonceNotNext),
-        (rav(&payer, 4, 120), Refusal::NonceNotNext),
+        (rav(&payer, 4, 120), Refusal::NonceNotIncreasing),
+        (rav(&payer, 3, 120), Refusal::NonceNotIncreasing),
         (SubRav { chain_id: 8, ..rav(&payer, 5, 120) }, Refusal::WrongChain),
         (SubRav { channel_id: ChannelId([2; 32]), ..rav(&payer, 5, 120) }, Refusal::WrongChannel),
         (SubRav { epoch: 4, ..rav(&payer, 5, 120) }, Refusal::WrongEpoch),

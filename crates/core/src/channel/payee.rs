@@ -185,9 +185,11 @@ impl Channel {
     }
 
     /// The next proposal for `sub_channel` after a further `cost`: one
-    /// nonce above the latest accepted, the amount of the pending proposal
-    /// (if any, it was never signed and is replaced) or of the latest
-    /// accepted, plus `cost`.
+    /// nonce above both the latest accepted receipt and the pending
+    /// proposal, for the amount of the pending proposal (if any: it was not
+    /// signed yet and is replaced) or else of the latest accepted, plus
+    /// `cost`. Every proposal has its own nonce, so a payer may sign any of
+    /// them, in order, or skip to the newest.
     pub fn propose(&self, sub_channel: KeyId, cost: Amount) -> Result<SubRav, ReceiptError> {
         let template = SubRav {
             version: SUBRAV_VERSION,
@@ -202,6 +204,7 @@ impl Channel {
         let base = sub.pending.map_or(sub.accumulated, |p| p.accumulated);
         let accumulated = base.checked_add(cost).map_err(|_| ReceiptError::ExceedsCollateral)?;
         self.within_collateral(sub, accumulated)?;
-        Ok(SubRav { nonce: sub.nonce.saturating_add(1), accumulated, ..template })
+        let nonce = sub.pending.map_or(sub.nonce, |p| p.nonce.max(sub.nonce)).saturating_add(1);
+        Ok(SubRav { nonce, accumulated, ..template })
     }
 }

@@ -1,5 +1,5 @@
 //! The payer's side: a proposal is signed only if it is for the payer's
-//! own channel and sub-channel, moves the nonce by exactly one, never lowers
+//! own channel and sub-channel, moves the nonce up, never lowers
 //! the amount, adds at most `max_amount`, and keeps the total within the
 //! payer's own budget. The payer checks all of it itself; it trusts the
 //! payee for nothing.
@@ -34,9 +34,9 @@ pub enum Refusal {
     /// For another key.
     #[error("the proposal is for another sub-channel")]
     WrongSubChannel,
-    /// The nonce is not the next one.
-    #[error("the proposal's nonce is not the next one")]
-    NonceNotNext,
+    /// The nonce is not above the last signed one.
+    #[error("the proposal's nonce is not above the last signed receipt's")]
+    NonceNotIncreasing,
     /// The amount is below what was already signed.
     #[error("the proposal lowers the accumulated amount")]
     AmountDecreased,
@@ -67,7 +67,7 @@ impl Refusal {
             Refusal::WrongChannel => "wrong_channel",
             Refusal::WrongEpoch => "wrong_epoch",
             Refusal::WrongSubChannel => "wrong_sub_channel",
-            Refusal::NonceNotNext => "nonce_not_next",
+            Refusal::NonceNotIncreasing => "nonce_not_increasing",
             Refusal::AmountDecreased => "amount_decreased",
             Refusal::OverMaxAmount { .. } => "over_max_amount",
             Refusal::OverBudget { .. } => "over_budget",
@@ -98,8 +98,8 @@ pub fn review(last: &SubRav, limits: &PayerLimits, proposal: &SubRav) -> Result<
     if proposal.nonce == last.nonce && proposal.accumulated == last.accumulated {
         return Ok(Amount::ZERO);
     }
-    if Some(proposal.nonce) != last.nonce.checked_add(1) {
-        return Err(Refusal::NonceNotNext);
+    if proposal.nonce <= last.nonce {
+        return Err(Refusal::NonceNotIncreasing);
     }
     if proposal.accumulated < last.accumulated {
         return Err(Refusal::AmountDecreased);

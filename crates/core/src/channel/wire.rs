@@ -153,6 +153,10 @@ pub struct PaymentDue {
     /// In a pause: the total that must be accepted before the stream goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required: Option<Amount>,
+    /// On a stream's last chunk, when the payee stopped it early: why
+    /// (`payment_timeout`, `max_amount_reached`, `collateral_exhausted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 /// Encodes `value` as a header value: unpadded base64url of its JSON.
@@ -211,7 +215,7 @@ mod tests {
     #[test]
     fn payment_due_round_trips_and_amounts_are_strings() {
         let (_, receipt) = signed();
-        let due = PaymentDue { proposal: receipt.rav, cost: Amount::new(5), accepted: Amount::new(3), required: None };
+        let due = PaymentDue { proposal: receipt.rav, cost: Amount::new(5), accepted: Amount::new(3), required: None, stopped: None };
         let json = serde_json::to_value(&due).expect("json");
         assert_eq!(json["cost"], "5");
         assert!(json.get("required").is_none());
