@@ -35,6 +35,9 @@ pub struct Config {
     /// OpenAI-compatible upstreams (`[[upstreams]]` tables in the file, or
     /// `TOLLWAY_UPSTREAMS` as a TOML array of inline tables).
     pub upstreams: Vec<UpstreamConfig>,
+    /// Payment channels on the ledger rail (docs/channels.md).
+    #[serde(default)]
+    pub channels: ChannelConfig,
 }
 
 /// An OpenAI-compatible endpoint Tollway forwards to.
@@ -52,6 +55,34 @@ pub struct UpstreamConfig {
     /// Longest wait for the next piece of an answer, seconds.
     #[serde(default = "default_idle_secs")]
     pub idle_timeout_secs: u64,
+}
+
+/// Payment channels on the ledger rail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChannelConfig {
+    /// The chain id receipts of this ledger carry.
+    pub chain_id: u64,
+    /// W: output tokens a stream may run ahead of what is paid.
+    pub window_tokens: u64,
+    /// How long a paused stream waits for a receipt.
+    pub pay_timeout_secs: u64,
+    /// How often accepted receipts are claimed.
+    pub claim_interval_secs: u64,
+    /// A channel owing at least this much unclaimed is claimed at once.
+    pub claim_threshold: tollway_core::Amount,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        ChannelConfig {
+            chain_id: 0x0074_6f6c_6c77_6179,
+            window_tokens: 16,
+            pay_timeout_secs: 30,
+            claim_interval_secs: 60,
+            claim_threshold: tollway_core::Amount::new(100_000),
+        }
+    }
 }
 
 fn default_idle_secs() -> u64 {
@@ -73,6 +104,7 @@ impl Default for Config {
             billing_window_tokens: 16,
             engine_queue: 32,
             upstreams: Vec::new(),
+            channels: ChannelConfig::default(),
         }
     }
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use tollway_store::StoreError;
+use tollway_store::{ChannelStoreError, StoreError};
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +73,15 @@ impl From<StoreError> for ApiError {
         match &e {
             StoreError::Conflict(_) => ApiError::conflict("already_exists", e.to_string()),
             StoreError::NotFound(_) => ApiError::not_found("not_found", e.to_string()),
+            StoreError::Channel(c) => {
+                let status = match c {
+                    ChannelStoreError::InsufficientPoints => StatusCode::PAYMENT_REQUIRED,
+                    ChannelStoreError::ZeroDeposit | ChannelStoreError::ChannelMismatch => StatusCode::BAD_REQUEST,
+                    ChannelStoreError::UnknownChannel => StatusCode::NOT_FOUND,
+                    ChannelStoreError::ChannelExists | ChannelStoreError::ChannelClosed | ChannelStoreError::Ledger(_) => StatusCode::CONFLICT,
+                };
+                ApiError::new(status, c.code(), c.to_string())
+            }
             _ if e.is_retryable() => {
                 tracing::warn!(error = %e, "retryable storage error");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_busy", "storage is busy; retry")

@@ -4,6 +4,7 @@
 
 pub mod config;
 mod auth;
+pub mod channels;
 mod error;
 pub mod gateway;
 mod jobs;
@@ -21,7 +22,7 @@ pub use state::AppState;
 
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
-use tollway_store::{LedgerWriter, Store, WriterConfig};
+use tollway_store::{LedgerWriter, ReceiptWriter, Store, WriterConfig};
 
 /// A running server.
 pub struct Running {
@@ -39,7 +40,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let writer = LedgerWriter::spawn(store.clone(), WriterConfig::default());
     let engine = load_engine(&config)?;
     let models = gateway::route::Models::new(engine, &config.upstreams)?;
-    let state = AppState::new(store, writer, config.clone(), models);
+    let receipts = ReceiptWriter::spawn(store.clone(), WriterConfig::default());
+    let state = AppState::new(store, writer, receipts, config.clone(), models);
     jobs::spawn(state.clone());
     let listener = TcpListener::bind(&config.listen).await?;
     let addr = listener.local_addr()?;

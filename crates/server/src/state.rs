@@ -1,5 +1,6 @@
 //! Shared state of the running server.
 
+use crate::channels::Channels;
 use crate::gateway::route::Models;
 use crate::gateway::KeyLimiter;
 use crate::metrics::Metrics;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
 use tollway_core::pricing::{rule_at, PriceRule, PricingError};
-use tollway_store::{LedgerWriter, Store};
+use tollway_store::{LedgerWriter, ReceiptWriter, Store};
 
 /// How long a process trusts its cached price rules. Changes made through
 /// this process apply at once; another process sees them within this time.
@@ -32,13 +33,17 @@ pub struct AppState {
     pub models: Arc<Models>,
     /// Per-key request and token rate limits.
     pub limiter: Arc<KeyLimiter>,
+    /// Payment channels (the payee's side).
+    pub channels: Arc<Channels>,
     prices: PriceCache,
 }
 
 impl AppState {
-    /// State over a connected store and its writer.
-    pub fn new(store: Store, writer: LedgerWriter, config: Config, models: Models) -> Self {
+    /// State over a connected store, its ledger writer and its receipt
+    /// writer.
+    pub fn new(store: Store, writer: LedgerWriter, receipts: ReceiptWriter, config: Config, models: Models) -> Self {
         AppState {
+            channels: Arc::new(Channels::new(store.clone(), receipts)),
             store,
             writer,
             config: Arc::new(config),

@@ -1,3 +1,5 @@
+use tollway_core::ledger::TransferError;
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -25,6 +27,52 @@ pub enum StoreError {
     /// A value does not fit its column.
     #[error("{0} is out of range")]
     OutOfRange(String),
+    /// A payment-channel operation was refused; nothing was written.
+    #[error(transparent)]
+    Channel(#[from] ChannelStoreError),
+}
+
+/// Why the store refused a payment-channel operation. `code()` is the
+/// stable name the HTTP API answers with (docs/channels.md).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelStoreError {
+    /// The payer's wallet holds less than the deposit.
+    #[error("the wallet holds less than the deposit")]
+    InsufficientPoints,
+    /// A channel needs a deposit above zero.
+    #[error("the deposit must be above zero")]
+    ZeroDeposit,
+    /// A channel with this id exists already.
+    #[error("a channel with this id exists")]
+    ChannelExists,
+    /// No channel with this id.
+    #[error("no such channel")]
+    UnknownChannel,
+    /// The channel is closed.
+    #[error("the channel is closed")]
+    ChannelClosed,
+    /// A receipt or proposal stored under another channel or sub-channel
+    /// than the one it names.
+    #[error("the receipt or proposal is for another channel or sub-channel")]
+    ChannelMismatch,
+    /// The ledger refused a channel's transfer (a missing wallet, say).
+    #[error("the ledger refused the channel's transfer: {0}")]
+    Ledger(TransferError),
+}
+
+impl ChannelStoreError {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChannelStoreError::InsufficientPoints => "insufficient_points",
+            ChannelStoreError::ZeroDeposit => "invalid_amount",
+            ChannelStoreError::ChannelExists => "channel_exists",
+            ChannelStoreError::UnknownChannel => "unknown_channel",
+            ChannelStoreError::ChannelClosed => "channel_closed",
+            ChannelStoreError::ChannelMismatch => "channel_mismatch",
+            ChannelStoreError::Ledger(e) => e.code(),
+        }
+    }
 }
 
 impl StoreError {

@@ -3,13 +3,17 @@
 //! decimal-digit TEXT (exact u128); times as Unix milliseconds.
 //!
 //! Writes to the ledger go through [`LedgerWriter`], which group-commits
-//! concurrent commands in one transaction per batch.
+//! concurrent commands in one transaction per batch; accepted payment
+//! channel receipts go through [`ReceiptWriter`] the same way.
 
 mod codec;
 mod error;
 mod ledger_io;
+mod receipt_writer;
+mod transaction;
 mod writer;
 
+pub mod channels;
 pub mod directory;
 pub mod history;
 pub mod prices;
@@ -17,7 +21,8 @@ pub mod requests;
 pub mod testing;
 pub mod usage;
 
-pub use error::StoreError;
+pub use error::{ChannelStoreError, StoreError};
+pub use receipt_writer::ReceiptWriter;
 pub use writer::{CommandOutcome, LedgerWriter, Record, Submission, WriterConfig, WriterStats};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -8,12 +8,12 @@
 use crate::ledger_io::{load_accounts, load_transfers, persist};
 use crate::requests::{insert_request, RequestRecord};
 use crate::usage::{insert_usage_event, UsageDraft, UsageEvent};
+use crate::transaction::{begin_write, finish, retrying};
 use crate::{now_ms, Dialect, Store, StoreError};
 use sqlx::AnyConnection;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tollway_core::ledger::{Account, AccountId, Applied, Batch, ChainError, Command, TransferId, TransferKind};
 
@@ -152,39 +152,29 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, config: WriterConfig, st
 }
 
 async fn commit_with_retry(store: &Store, subs: &[&Submission]) -> Result<Vec<CommandOutcome>, StoreError> {
-    let mut attempt = 0u32;
-    loop {
-        match commit_batch(store, subs).await {
-            Err(e) if e.is_retryable() && attempt < 8 => {
-                attempt += 1;
-                tracing::debug!(error = %e, attempt, "retrying ledger batch");
-                tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
-            }
-            other => return other,
-        }
-    }
+    retrying("ledger batch", || commit_batch(store, subs)).await
 }
 
 async fn commit_batch(store: &Store, subs: &[&Submission]) -> Result<Vec<CommandOutcome>, StoreError> {
-    let mut conn = store.pool().acquire().await?;
-    let begin = match store.dialect() {
-        Dialect::Sqlite => "BEGIN IMMEDIATE",
-        Dialect::Postgres => "BEGIN",
-    };
-    sqlx::query(begin).execute(&mut *conn).await?;
-    match apply_and_persist(&mut conn, store.dialect(), subs).await {
-        Ok(outcomes) => {
-            sqlx::query("COMMIT").execute(&mut *conn).await?;
-            Ok(outcomes)
-        }
-        Err(e) => {
-            if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
-                tracing::warn!(error = %rollback, "rollback failed; closing connection");
-                let _ = conn.detach();
-            }
-            Err(e)
-        }
-    }
+    let mut conn = begin_write(store).await?;
+    let result = apply_and_persist(&mut conn, store.dialect(), subs).await;
+    finish(conn, result).await
+}
+
+/// Runs ledger commands inside the caller's open write transaction: loads
+/// what they touch (locking the accounts on PostgreSQL), applies them in
+/// order and persists the changes. A refused command changes nothing; the
+/// others still apply.
+pub(crate) async fn execute_in_transaction(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    commands: &[Command],
+) -> Result<Vec<Result<Vec<Applied>, ChainError>>, StoreError> {
+    let needs: Vec<Needs> = commands.iter().map(Command::needs).collect();
+    let mut batch = load_batch(conn, dialect, &needs).await?;
+    let results = commands.iter().map(|c| c.execute(&mut batch)).collect();
+    persist(conn, dialect, &batch.into_changes()).await?;
+    Ok(results)
 }
 
 /// What each command touches, computed once per batch.

@@ -1,3 +1,4 @@
+use crate::channel::ChannelId;
 use crate::money::{Amount, Asset, MoneyError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -35,6 +36,14 @@ impl AccountId {
     /// removed (so the allowance's debits minus these are what it spent).
     pub fn key_released(key_id: i64, asset: Asset) -> Self {
         AccountId(format!("key/{key_id}/{}/released", asset.code))
+    }
+    /// The collateral of a payment channel on the ledger rail
+    /// (`channel/0x…/POINTS/escrow`): the deposit moved out of the payer's
+    /// wallet when the channel opens, paid out to revenue by claims and
+    /// back to the wallet when it closes. A wallet (it can never go
+    /// negative), so no claim can ever take more than was deposited.
+    pub fn channel_escrow(channel: &ChannelId, asset: Asset) -> Self {
+        AccountId(format!("channel/{channel}/{}/escrow", asset.code))
     }
     /// Where key caps come from and key spending goes (its balance is
     /// negative: caps granted, not yet spent).

@@ -29,6 +29,14 @@ pub enum Shortage {
     Balance,
     /// The API key's spending cap.
     KeyCap,
+    /// A channel request's `max_amount`.
+    MaxAmount,
+    /// What the channel's collateral still covers.
+    Collateral,
+    /// A paused stream's payer did not pay in time.
+    PaymentTimeout,
+    /// The client went away while a stream waited for payment.
+    Disconnected,
 }
 
 impl Shortage {
@@ -37,6 +45,10 @@ impl Shortage {
         match self {
             Shortage::Balance => "insufficient_points",
             Shortage::KeyCap => "spend_cap_reached",
+            Shortage::MaxAmount => "max_amount_reached",
+            Shortage::Collateral => "collateral_exhausted",
+            Shortage::PaymentTimeout => "payment_timeout",
+            Shortage::Disconnected => "disconnected",
         }
     }
 }
@@ -118,8 +130,8 @@ impl Meter {
                 axum::http::StatusCode::PAYMENT_REQUIRED,
                 shortage.code(),
                 match shortage {
-                    Shortage::Balance => format!("this request needs {first} points held (prompt plus {window} output tokens)"),
                     Shortage::KeyCap => format!("this API key's spending cap leaves less than the {first} points this request needs held"),
+                    _ => format!("this request needs {first} points held (prompt plus {window} output tokens)"),
                 },
             )),
         }
@@ -342,48 +354,5 @@ fn hold_debit(op: &Operation) -> Option<AccountId> {
     match op {
         Operation::Hold { debit, .. } => Some(debit.clone()),
         _ => None,
-    }
-}
-
-/// Owns a meter while a handler may be dropped mid-request (the client went
-/// away): if it was neither settled nor voided, the hold is released at once
-/// instead of waiting for its timeout, and the request recorded as
-/// `disconnected`. Nothing was delivered, so nothing is charged.
-pub struct MeterGuard(Option<(Meter, RequestRecord)>);
-
-impl MeterGuard {
-    /// Guards a meter; `record` is what is stored if the guard is dropped.
-    pub fn new(meter: Meter, record: RequestRecord) -> Self {
-        MeterGuard(Some((meter, record)))
-    }
-
-    /// The meter, while guarded.
-    pub fn meter(&mut self) -> Result<&mut Meter, ApiError> {
-        self.0.as_mut().map(|(m, _)| m).ok_or_else(closed)
-    }
-
-    /// Takes the meter out to settle or void it.
-    pub fn take(mut self) -> Result<Meter, ApiError> {
-        self.0.take().map(|(m, _)| m).ok_or_else(closed)
-    }
-}
-
-fn closed() -> ApiError {
-    ApiError::conflict("meter_closed", "the request's billing already ended")
-}
-
-impl Drop for MeterGuard {
-    fn drop(&mut self) {
-        if let Some((meter, mut record)) = self.0.take() {
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                record.status = "disconnected".into();
-                runtime.spawn(async move {
-                    let request = meter.request_id.clone();
-                    if let Err(e) = meter.void(record).await {
-                        tracing::warn!(%request, error = %e.message, "could not release an abandoned hold; it expires");
-                    }
-                });
-            }
-        }
     }
 }

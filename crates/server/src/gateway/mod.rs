@@ -2,10 +2,13 @@
 //! (whole or streamed), served by the embedded model or an OpenAI-compatible
 //! upstream and billed per chunk as it is delivered.
 
+mod channel_mode;
 pub mod engine;
 mod limits;
 mod meter;
 mod openai;
+mod paid;
+mod payment;
 mod pieces;
 mod reply;
 pub mod route;
@@ -19,18 +22,23 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use channel_mode::Admission;
 use engine::EngineError;
 use meter::Meter;
+use paid::{ChannelMeter, Window};
+use payment::Payment;
 use openai::{message_text, upstream_body, ChatRequest};
 use pieces::{Counter, Pieces};
 use reply::Reply;
 use route::Target;
 use serde_json::{json, Value};
-use tollway_core::ledger::AccountId;
+use tollway_core::ledger::{AccountId, Command};
+use tollway_core::pricing::PriceRule;
 use tollway_core::Asset;
 use tollway_llm::remote::UpstreamError;
 use tollway_llm::{ChatMessage, GenerateParams};
 use tollway_store::requests::RequestRecord;
+use tollway_store::{Record, Submission};
 
 /// Output tokens the embedded model generates when the request sets no limit.
 const DEFAULT_MAX_TOKENS: u64 = 512;
@@ -135,7 +143,27 @@ async fn start(plan: Start, counter: Counter) -> Result<Pieces, ApiError> {
     }
 }
 
-/// `POST /v1/chat/completions`.
+/// Where the money for a request comes from.
+enum Funding {
+    /// A points hold; the balance available at admission.
+    Points(Meter, tollway_core::Amount),
+    /// A payment channel.
+    Channel { meter: Box<ChannelMeter>, accepted: tokio::sync::watch::Receiver<tollway_core::Amount>, window: tollway_core::Amount, prompt: tollway_core::Amount },
+}
+
+/// Admits a points-paid request: no arrears, and the first hold placed.
+async fn fund_from_points(state: &AppState, caller: &Caller, rule: PriceRule, request_id: &str, plan: &Plan) -> Result<Funding, ApiError> {
+    let (_, available, arrears) = position(state, caller.user.id).await?;
+    if !arrears.is_zero() {
+        return Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, "arrears_outstanding", format!("{arrears} points are owed")));
+    }
+    let allowance = caller.key.spend_cap.map(|_| AccountId::key_allowance(caller.key.id, Asset::POINTS));
+    let meter = Meter::open(state, caller.user.id, allowance, rule, request_id.to_owned(), plan.prompt_tokens, plan.window).await?;
+    Ok(Funding::Points(meter, available))
+}
+
+/// `POST /v1/chat/completions`: paid from points, or from a payment
+/// channel when the `X-Tollway-Channel` header is sent.
 pub async fn chat_completions(
     State(state): State<AppState>,
     caller: Caller,
@@ -145,6 +173,7 @@ pub async fn chat_completions(
     let started = tollway_store::now_ms();
     let Json(raw) = body.map_err(|e| invalid(e.body_text()))?;
     let req: ChatRequest = serde_json::from_value(raw.clone()).map_err(|e| invalid(e.to_string()))?;
+    let channel = channel_mode::payment_data(&headers)?;
     let target = state.models.get(&req.model).cloned().ok_or_else(|| {
         ApiError::not_found("model_not_found", format!("no model {:?}; see /v1/models", req.model))
     })?;
@@ -154,17 +183,17 @@ pub async fn chat_completions(
     let plan = plan(&state, &target, &req, &raw)?;
     state.limiter.admit(&caller.key, plan.prompt_tokens, started)?;
     let rule = state.rule_for(&req.model).await?;
-    let user_id = caller.user.id;
-    let (_, available, arrears) = position(&state, user_id).await?;
-    if !arrears.is_zero() {
-        return Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, "arrears_outstanding", format!("{arrears} points are owed")));
-    }
     let request_id = format!("chatcmpl-{}", crate::ops::new_secret(""));
-    let allowance = caller.key.spend_cap.map(|_| AccountId::key_allowance(caller.key.id, Asset::POINTS));
-    let meter = Meter::open(&state, user_id, allowance, rule.clone(), request_id.clone(), plan.prompt_tokens, plan.window).await?;
+    let funding = match channel {
+        None => fund_from_points(&state, &caller, rule.clone(), &request_id, &plan).await?,
+        Some(data) => match channel_mode::admit(&state, caller.user.id, data, rule.clone(), plan.prompt_tokens, req.stream).await? {
+            Admission::Answered(response) => return Ok(response),
+            Admission::Admitted { meter, accepted, window, prompt } => Funding::Channel { meter, accepted, window, prompt },
+        },
+    };
     let record = RequestRecord {
         id: request_id.clone(),
-        user_id,
+        user_id: caller.user.id,
         key_id: Some(caller.key.id),
         model: req.model.clone(),
         upstream: target.upstream_name().to_owned(),
@@ -185,18 +214,39 @@ pub async fn chat_completions(
         Err(e) => {
             let mut failed = record;
             failed.duration_ms = tollway_store::now_ms() - started;
-            if let Err(v) = meter.void(failed).await {
+            let released = match funding {
+                Funding::Points(meter, _) => meter.void(failed).await,
+                Funding::Channel { .. } => {
+                    let submission = Submission { command: Command::Chain(Vec::new()), record: Some(Record::Request(failed)) };
+                    state.writer.submit(submission).await.map(|_| ()).map_err(ApiError::from)
+                }
+            };
+            if let Err(v) = released {
                 tracing::error!(request = %request_id, error = %v.message, "could not release hold; it expires");
             }
             return Err(e);
         }
     };
     let billing = headers.get("x-tollway-billing").and_then(|v| v.to_str().ok()) == Some("chunk");
+    let available = match &funding {
+        Funding::Points(_, available) => *available,
+        Funding::Channel { .. } => tollway_core::Amount::ZERO,
+    };
     let reply = Reply { state: state.clone(), key: caller.key, prompt_tokens: plan.prompt_tokens, available, billing, counter, record };
-    if req.stream {
-        let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-        Ok(reply::stream(meter, pieces, reply, include_usage).into_response())
-    } else {
-        reply::whole(meter, pieces, reply).await.map(IntoResponse::into_response)
+    let timeout = std::time::Duration::from_secs(state.config.channels.pay_timeout_secs.max(1));
+    match (funding, req.stream) {
+        (Funding::Points(meter, _), false) => reply::whole(Payment::Points(meter), pieces, reply).await,
+        (Funding::Channel { meter, .. }, false) => reply::whole(Payment::Channel(meter), pieces, reply).await,
+        (funding, true) => {
+            let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+            let pay = move |events: &tokio::sync::mpsc::Sender<axum::response::sse::Event>| match funding {
+                Funding::Points(meter, _) => Payment::Points(meter),
+                Funding::Channel { mut meter, accepted, window, prompt } => {
+                    meter.streaming(Window { unpaid: window, prompt, timeout, events: events.clone(), accepted });
+                    Payment::Channel(meter)
+                }
+            };
+            Ok(reply::stream(pay, pieces, reply, include_usage).into_response())
+        }
     }
 }

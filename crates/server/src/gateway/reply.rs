@@ -2,22 +2,27 @@
 //! covers it) before it is handed on; at the end the real usage is settled
 //! and the request recorded with it.
 
-use super::meter::{Meter, MeterGuard, Settled, Shortage};
+use super::meter::{Settled, Shortage};
 use super::openai::{Billing, Usage};
+use super::payment::{Payment, PaymentGuard};
 use super::pieces::{Counter, Piece, Pieces};
 use super::now_secs;
 use crate::{ApiError, AppState};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::future::Future;
 use tokio::sync::mpsc;
+use tollway_core::channel::wire::{encode_header, PaymentDue, PAYMENT_HEADER};
+use tollway_core::ledger::Command;
 use tollway_core::usage::{TokenUsage, UsageSource};
 use tollway_core::Amount;
 use tollway_store::directory::ApiKey;
 use tollway_store::requests::RequestRecord;
+use tollway_store::{Record, Submission};
 
 /// What answers are made of.
 pub struct Reply {
@@ -101,12 +106,13 @@ struct Outcome {
 
 /// Where delivered output goes.
 trait Deliver {
-    /// Hands on one delta; false when the client is gone.
-    fn deliver(&mut self, delta: Value, billing: Option<Billing>) -> impl Future<Output = bool> + Send;
+    /// Hands on one delta with its `tollway` field, if any; false when the
+    /// client is gone.
+    fn deliver(&mut self, delta: Value, tollway: Option<Value>) -> impl Future<Output = bool> + Send;
 }
 
 /// Reads pieces, paying for each before delivering it.
-async fn drive(pieces: &mut Pieces, meter: &mut Meter, reply: &Reply, out: &mut impl Deliver) -> Outcome {
+async fn drive(pieces: &mut Pieces, meter: &mut Payment, reply: &Reply, out: &mut impl Deliver) -> Outcome {
     let (mut delivered, mut chunks, mut text, mut reported) = (0u64, 0u64, String::new(), None);
     let ending = loop {
         match pieces.next().await {
@@ -114,6 +120,7 @@ async fn drive(pieces: &mut Pieces, meter: &mut Meter, reply: &Reply, out: &mut 
                 let total = delivered.saturating_add(tokens);
                 match meter.cover(total).await {
                     Ok(Ok(())) => {}
+                    Ok(Err(Shortage::Disconnected)) => break Ending::Disconnected,
                     Ok(Err(shortage)) => break Ending::Short(shortage),
                     Err(e) => break Ending::Failed(e.message),
                 }
@@ -128,7 +135,8 @@ async fn drive(pieces: &mut Pieces, meter: &mut Meter, reply: &Reply, out: &mut 
                     }),
                     Err(e) => break Ending::Failed(e.message),
                 };
-                if !out.deliver(delta, billing).await {
+                let tollway = meter.chunk_due().or_else(|| billing.map(|b| json!(b)));
+                if !out.deliver(delta, tollway).await {
                     break Ending::Disconnected;
                 }
                 (delivered, chunks) = (total, chunks + 1);
@@ -169,23 +177,57 @@ fn completed(reply: &Reply, outcome: &Outcome, usage: TokenUsage, source: UsageS
     }
 }
 
+/// How a concluded request ended for the client.
+struct Concluded {
+    /// The last chunk's (or the body's) `tollway` field.
+    tollway: Value,
+    /// A channel's proposal to sign, for the response header.
+    due: Option<PaymentDue>,
+    /// The usage charged.
+    usage: TokenUsage,
+}
+
 /// Settles (or, after an upstream failure, voids) and records the request.
-/// `Ok(None)` when nothing was charged.
-async fn conclude(meter: Meter, reply: &Reply, outcome: &Outcome) -> Result<Option<(Settled, TokenUsage, UsageSource)>, ApiError> {
+/// `Ok(None)` when the upstream failed (nothing more is charged).
+async fn conclude(payment: Payment, reply: &Reply, outcome: &Outcome) -> Result<Option<Concluded>, ApiError> {
     let (usage, source) = final_usage(reply, outcome);
-    let record = completed(reply, outcome, usage, source);
+    let mut record = completed(reply, outcome, usage, source);
     let now = record.created_at;
     reply.state.limiter.record(&reply.key, usage.total().saturating_sub(reply.prompt_tokens), now);
+    let failed = matches!(outcome.ending, Ending::Failed(_));
     if let Ending::Failed(e) = &outcome.ending {
-        tracing::warn!(request = %reply.id(), error = %e, "upstream failed; nothing charged");
-        meter.void(record).await?;
-        return Ok(None);
+        tracing::warn!(request = %reply.id(), error = %e, "upstream failed; nothing more charged");
     }
+    let meter = match payment {
+        Payment::Points(meter) if failed => {
+            meter.void(record).await?;
+            return Ok(None);
+        }
+        Payment::Points(meter) => meter,
+        Payment::Channel(mut channel) => {
+            let stopped = match &outcome.ending {
+                Ending::Short(s) => Some(*s),
+                _ => None,
+            };
+            let due = channel.finish(stopped).await?;
+            record.cost = channel.spent();
+            let submission = Submission { command: Command::Chain(Vec::new()), record: Some(Record::Request(record)) };
+            reply.state.writer.submit(submission).await?;
+            if failed {
+                return Ok(None);
+            }
+            let tollway = match &due {
+                Some(d) => json!(d),
+                None => json!({"cost": channel.spent(), "stopped": stopped.map(Shortage::code)}),
+            };
+            return Ok(Some(Concluded { tollway, due, usage }));
+        }
+    };
     let settled = meter.settle(usage, record).await?;
     if settled.capped {
         tracing::warn!(request = %reply.id(), cost = %settled.cost, "reported usage exceeded what could be held; charged the hold");
     }
-    Ok(Some((settled, usage, source)))
+    Ok(Some(Concluded { tollway: json!(final_billing(settled, outcome, source)), due: None, usage }))
 }
 
 fn final_billing(settled: Settled, outcome: &Outcome, source: UsageSource) -> Billing {
@@ -210,7 +252,7 @@ fn usage_json(usage: TokenUsage) -> Usage {
 struct Collect(String);
 
 impl Deliver for Collect {
-    async fn deliver(&mut self, delta: Value, _billing: Option<Billing>) -> bool {
+    async fn deliver(&mut self, delta: Value, _tollway: Option<Value>) -> bool {
         if let Some(s) = delta.get("content").and_then(Value::as_str) {
             self.0.push_str(s);
         }
@@ -219,29 +261,35 @@ impl Deliver for Collect {
 }
 
 /// A whole (non-streamed) answer. If the client goes away, this future is
-/// dropped and the guard releases the hold.
-pub async fn whole(meter: Meter, mut pieces: Pieces, reply: Reply) -> Result<Json<Value>, ApiError> {
-    let mut guard = MeterGuard::new(meter, reply.record.clone());
+/// dropped and the guard releases the hold. A channel's proposal for the
+/// answer's cost is also in the `X-Tollway-Channel` response header.
+pub async fn whole(payment: Payment, mut pieces: Pieces, reply: Reply) -> Result<Response, ApiError> {
+    let mut guard = PaymentGuard::new(payment, reply.record.clone());
     let mut content = Collect(String::new());
-    let outcome = drive(&mut pieces, guard.meter()?, &reply, &mut content).await;
+    let outcome = drive(&mut pieces, guard.payment()?, &reply, &mut content).await;
     drop(pieces);
-    let meter = guard.take()?;
-    let Some((settled, usage, source)) = conclude(meter, &reply, &outcome).await? else {
+    let payment = guard.take()?;
+    let Some(done) = conclude(payment, &reply, &outcome).await? else {
         let message = match &outcome.ending {
             Ending::Failed(e) => e.clone(),
             _ => "the upstream failed".to_owned(),
         };
         return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", message));
     };
-    Ok(Json(json!({
+    let mut response = Json(json!({
         "id": reply.id(),
         "object": "chat.completion",
         "created": now_secs(),
         "model": reply.record.model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content.0}, "finish_reason": outcome.ending.finish_reason()}],
-        "usage": usage_json(usage),
-        "tollway": final_billing(settled, &outcome, source),
-    })))
+        "usage": usage_json(done.usage),
+        "tollway": done.tollway,
+    }))
+    .into_response();
+    if let Some(value) = done.due.and_then(|d| axum::http::HeaderValue::from_str(&encode_header(&d)).ok()) {
+        response.headers_mut().insert(PAYMENT_HEADER, value);
+    }
+    Ok(response)
 }
 
 /// Sends chunks to the HTTP body.
@@ -251,8 +299,8 @@ struct ToClient<'a> {
 }
 
 impl Deliver for ToClient<'_> {
-    async fn deliver(&mut self, delta: Value, billing: Option<Billing>) -> bool {
-        let extra = billing.map(|b| ("tollway", json!(b)));
+    async fn deliver(&mut self, delta: Value, tollway: Option<Value>) -> bool {
+        let extra = tollway.map(|b| ("tollway", b));
         self.tx.send(self.reply.chunk(delta, None, extra)).await.is_ok()
     }
 }
@@ -262,9 +310,18 @@ impl Deliver for ToClient<'_> {
 /// cover the next one, the stream ends with `finish_reason: "length"` and
 /// `tollway.stopped`. A client that goes away is charged for the chunks
 /// handed to HTTP. The usage chunk is sent only if the client asked.
-pub fn stream(mut meter: Meter, mut pieces: Pieces, reply: Reply, include_usage: bool) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+///
+/// A channel's stream gets its pause events through `tx`, so `payment` is
+/// made from it by `pay`.
+pub fn stream(
+    pay: impl FnOnce(&mpsc::Sender<Event>) -> Payment + Send + 'static,
+    mut pieces: Pieces,
+    reply: Reply,
+    include_usage: bool,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
     // Capacity 1: a chunk counts as delivered once the HTTP layer took it.
     let (tx, rx) = mpsc::channel::<Event>(1);
+    let mut meter = pay(&tx);
     tokio::spawn(async move {
         let opening = reply.chunk(json!({"role": "assistant", "content": ""}), None, None);
         let outcome = if tx.send(opening).await.is_err() {
@@ -280,7 +337,7 @@ pub fn stream(mut meter: Meter, mut pieces: Pieces, reply: Reply, include_usage:
                 return;
             }
         };
-        let Some((settled, usage, source)) = concluded else {
+        let Some(done) = concluded else {
             let message = match &outcome.ending {
                 Ending::Failed(e) => e.clone(),
                 _ => String::new(),
@@ -292,12 +349,11 @@ pub fn stream(mut meter: Meter, mut pieces: Pieces, reply: Reply, include_usage:
         if matches!(outcome.ending, Ending::Disconnected) {
             return;
         }
-        let billing = json!(final_billing(settled, &outcome, source));
-        let last = reply.chunk(json!({}), Some(outcome.ending.finish_reason()), Some(("tollway", billing)));
+        let last = reply.chunk(json!({}), Some(outcome.ending.finish_reason()), Some(("tollway", done.tollway)));
         if tx.send(last).await.is_err() {
             return;
         }
-        if include_usage && tx.send(reply.chunk(Value::Null, None, Some(("usage", json!(usage_json(usage)))))).await.is_err() {
+        if include_usage && tx.send(reply.chunk(Value::Null, None, Some(("usage", json!(usage_json(done.usage)))))).await.is_err() {
             return;
         }
         let _ = tx.send(Event::default().data("[DONE]")).await;

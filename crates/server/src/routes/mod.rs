@@ -1,6 +1,7 @@
 //! The router.
 
 pub mod admin;
+pub mod channels;
 pub mod dify;
 pub mod keys;
 pub mod points;
@@ -24,6 +25,13 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(system::docs))
         .route("/v1/models", get(crate::gateway::models))
         .route("/v1/chat/completions", post(crate::gateway::chat_completions))
+        .route("/api/channels", post(channels::open).get(channels::list))
+        .route("/api/channels/{id}", get(channels::show))
+        .route("/api/channels/{id}/keys", post(channels::add_key))
+        .route("/api/channels/{id}/subs/{sub}", get(channels::sub_channel))
+        .route("/api/channels/{id}/receipts", post(channels::receipt))
+        .route("/api/channels/{id}/close", post(channels::close))
+        .route("/api/admin/channels/claims", post(channels::claim))
         .route("/api/dify/webhook", post(dify::webhook))
         .route("/api/user/points/balance", get(points::balance))
         .route("/api/user/points/estimate", get(points::estimate))

@@ -1,0 +1,172 @@
+//! Metering an answer paid from a payment channel (docs/channels.md,
+//! "Paying for chat completions"). A stream proposes the new total with
+//! every chunk and never runs more than a window ahead of the accepted
+//! total: when the next chunk would, it pauses with a `payment_required`
+//! event and waits for a receipt. A whole answer is postpaid: one proposal
+//! for its cost at the end. Either stops at the request's `max_amount` and
+//! at what the collateral still covers.
+
+use super::meter::Shortage;
+use crate::channels::ChannelError;
+use crate::{ApiError, AppState};
+use axum::response::sse::Event;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tollway_core::channel::wire::PaymentDue;
+use tollway_core::channel::{ChannelId, KeyId, ReceiptError, SubRav};
+use tollway_core::pricing::PriceRule;
+use tollway_core::usage::TokenUsage;
+use tollway_core::Amount;
+
+/// How a stream is kept within its window.
+pub struct Window {
+    /// Cost of W output tokens: what may always be delivered unpaid.
+    pub unpaid: Amount,
+    /// Cost of the prompt: also allowed unpaid until the prompt is paid.
+    pub prompt: Amount,
+    /// How long a pause waits for a receipt.
+    pub timeout: Duration,
+    /// Where the pause event goes.
+    pub events: mpsc::Sender<Event>,
+    /// The sub-channel's accepted total.
+    pub accepted: watch::Receiver<Amount>,
+}
+
+/// A request's running account against a channel.
+pub struct ChannelMeter {
+    state: AppState,
+    channel: ChannelId,
+    sub: KeyId,
+    rule: PriceRule,
+    prompt_tokens: u64,
+    /// The most the request may cost, and what stops it there.
+    limit: (Amount, Shortage),
+    /// Streams only.
+    window: Option<Window>,
+    /// What the request has cost so far (proposed, for a stream).
+    cost: Amount,
+    /// The request's latest proposal and the accepted total then.
+    last: Option<(SubRav, Amount)>,
+    /// The sub-channel total at which this request's prompt is paid (set
+    /// with the first proposal).
+    prompt_paid_at: Option<Amount>,
+}
+
+fn channel_failure(e: ChannelError) -> ApiError {
+    e.into()
+}
+
+impl ChannelMeter {
+    /// A meter for a request on `sub` of `channel`; `limit` is the most it
+    /// may cost and what stops it there.
+    pub fn new(state: &AppState, channel: ChannelId, sub: KeyId, rule: PriceRule, prompt_tokens: u64, limit: (Amount, Shortage)) -> ChannelMeter {
+        ChannelMeter { state: state.clone(), channel, sub, rule, prompt_tokens, limit, window: None, cost: Amount::ZERO, last: None, prompt_paid_at: None }
+    }
+
+    /// Makes it a stream's meter, kept within `window`.
+    pub fn streaming(&mut self, window: Window) {
+        self.window = Some(window);
+    }
+
+    /// Cost of the prompt plus `output` tokens.
+    pub fn cost(&self, output: u64) -> Result<Amount, ApiError> {
+        self.rule
+            .cost(TokenUsage { input: self.prompt_tokens, output })
+            .map_err(|e| ApiError::unprocessable("amount_overflow", e.to_string()))
+    }
+
+    /// What the request has cost so far.
+    pub fn spent(&self) -> Amount {
+        self.cost
+    }
+
+    /// Makes sure `output` tokens may be delivered: within the request's
+    /// limit and, for a stream, within the window (pausing for payment if
+    /// needed); a stream's proposal for them is recorded.
+    pub async fn cover(&mut self, output: u64) -> Result<Result<(), Shortage>, ApiError> {
+        let cost = self.cost(output)?;
+        if cost > self.limit.0 {
+            return Ok(Err(self.limit.1));
+        }
+        let delta = cost.saturating_sub(self.cost);
+        if self.window.is_some() {
+            if let Err(stop) = self.wait_for_window(delta).await? {
+                return Ok(Err(stop));
+            }
+            let channels = self.state.channels.clone();
+            match channels.propose(&self.channel, &self.sub, delta).await {
+                Ok(proposed) => self.last = Some(proposed),
+                Err(ChannelError::Receipt(ReceiptError::ExceedsCollateral)) => return Ok(Err(Shortage::Collateral)),
+                Err(e) => return Err(channel_failure(e)),
+            }
+        }
+        self.cost = cost;
+        Ok(Ok(()))
+    }
+
+    /// Waits until delivering `delta` more leaves at most the window
+    /// unpaid (a single chunk dearer than the window waits only until
+    /// everything before it is paid).
+    async fn wait_for_window(&mut self, delta: Amount) -> Result<Result<(), Shortage>, ApiError> {
+        let Some(window) = self.window.as_mut() else { return Ok(Ok(())) };
+        let channels = self.state.channels.clone();
+        let quote = match channels.quote(&self.channel, &self.sub, delta).await {
+            Ok(q) => q,
+            Err(ChannelError::Receipt(ReceiptError::ExceedsCollateral)) => return Ok(Err(Shortage::Collateral)),
+            Err(e) => return Err(channel_failure(e)),
+        };
+        // Before the first proposal nothing of this request is owed yet.
+        let prompt_paid_at = *self.prompt_paid_at.get_or_insert_with(|| quote.pending.checked_add(window.prompt).unwrap_or(Amount::MAX));
+        let accepted_now = *window.accepted.borrow();
+        let allowance = if accepted_now >= prompt_paid_at { window.unpaid } else { window.unpaid.checked_add(window.prompt).unwrap_or(Amount::MAX) };
+        let required = quote.proposal.accumulated.saturating_sub(allowance).min(quote.pending);
+        if accepted_now >= required {
+            return Ok(Ok(()));
+        }
+        channels.persist_pending(&self.channel, &self.sub).await.map_err(channel_failure)?;
+        let (pending, accepted) = channels.pending(&self.channel, &self.sub).await.map_err(channel_failure)?;
+        let Some(proposal) = pending else { return Ok(Ok(())) };
+        let due = PaymentDue { proposal, cost: self.cost, accepted, required: Some(required), stopped: None };
+        let event = Event::default().event("payment_required").data(serde_json::json!(due).to_string());
+        if window.events.send(event).await.is_err() {
+            return Ok(Err(Shortage::Disconnected));
+        }
+        let wait = window.accepted.wait_for(|a| *a >= required);
+        tokio::select! {
+            paid = tokio::time::timeout(window.timeout, wait) => match paid {
+                Ok(Ok(_)) => Ok(Ok(())),
+                Ok(Err(_)) | Err(_) => Ok(Err(Shortage::PaymentTimeout)),
+            },
+            _ = window.events.closed() => Ok(Err(Shortage::Disconnected)),
+        }
+    }
+
+    /// The `tollway` field of a stream's chunk: the proposal to sign.
+    pub fn chunk_due(&self) -> Option<PaymentDue> {
+        self.last.map(|(proposal, accepted)| PaymentDue { proposal, cost: self.cost, accepted, required: None, stopped: None })
+    }
+
+    /// Ends the request: a whole answer proposes its cost now; a stream's
+    /// latest proposal is written to the store. Returns what the payer is
+    /// asked to sign (`None` when the request cost nothing and nothing is
+    /// pending).
+    pub async fn finish(&mut self, stopped: Option<Shortage>) -> Result<Option<PaymentDue>, ApiError> {
+        let channels = self.state.channels.clone();
+        if self.window.is_none() && !self.cost.is_zero() {
+            match channels.propose(&self.channel, &self.sub, self.cost).await {
+                Ok(proposed) => self.last = Some(proposed),
+                Err(e) => return Err(channel_failure(e)),
+            }
+        }
+        channels.persist_pending(&self.channel, &self.sub).await.map_err(channel_failure)?;
+        let (pending, accepted) = channels.pending(&self.channel, &self.sub).await.map_err(channel_failure)?;
+        let proposal = pending.or(self.last.map(|(p, _)| p));
+        Ok(proposal.map(|proposal| PaymentDue {
+            proposal,
+            cost: self.cost,
+            accepted,
+            required: None,
+            stopped: stopped.map(|s| s.code().to_owned()),
+        }))
+    }
+}
