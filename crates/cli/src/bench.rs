@@ -1,9 +1,13 @@
 //! `tollway bench …`: durable charges per second and latency, through the
 //! ledger writer directly and through the HTTP webhook (every charge is
-//! acknowledged only after its batch committed); the embedded model; and
-//! the AI gateway's overhead over a fast upstream.
+//! acknowledged only after its batch committed); the embedded model; the
+//! AI gateway's overhead over a fast upstream; and payment channels
+//! (durable receipts per second, the round trip of a paid chunk).
 #![allow(clippy::float_arithmetic)]
 
+mod channels;
+mod channels_stream;
+mod channels_upstream;
 mod fast_upstream;
 mod gateway;
 mod sse_client;
@@ -30,6 +34,9 @@ pub enum BenchCmd {
     /// Per-chunk and per-request overhead of the AI gateway over calling a
     /// fast upstream directly, and metered chunks per second through it.
     Gateway(gateway::GatewayArgs),
+    /// Payment channels: signed receipts verified and durably accepted per
+    /// second, and the round trip that paying each streamed chunk adds.
+    Channels(channels::ChannelsArgs),
 }
 
 /// What to run the model on.
@@ -113,6 +120,7 @@ pub async fn run(cmd: BenchCmd, _config: &Config) -> anyhow::Result<()> {
         BenchCmd::Http(args) => http(args).await,
         BenchCmd::Model(args) => tokio::task::spawn_blocking(move || model(args)).await?,
         BenchCmd::Gateway(args) => gateway::run(args).await,
+        BenchCmd::Channels(args) => channels::run(args).await,
     }
 }
 

@@ -1,7 +1,9 @@
-//! The `tollway` binary: serve, migrate, admin commands, benchmarks.
+//! The `tollway` binary: serve, migrate, admin commands, benchmarks, and
+//! the payer's channel and chat commands.
 
 mod admin;
 mod bench;
+mod channel;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -14,6 +16,8 @@ struct Cli {
     /// TOML config file (TOLLWAY_* environment variables override it).
     #[arg(long, global = true, env = "TOLLWAY_CONFIG")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    payer: channel::PayerOpts,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -30,6 +34,12 @@ enum Cmd {
     /// Measures throughput and latency.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Payment channels, payer side (no server configuration needed).
+    #[command(subcommand)]
+    Channel(channel::ChannelCmd),
+    /// Streams a chat completion paid per chunk from a channel: the answer
+    /// to stdout, the payment summary to stderr.
+    Chat(channel::ChatArgs),
 }
 
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
@@ -49,6 +59,12 @@ fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The payer's commands use only the payer's own state.
+    match cli.command {
+        Cmd::Channel(cmd) => return channel::run(cmd, &cli.payer).await,
+        Cmd::Chat(args) => return channel::chat(args, &cli.payer).await,
+        _ => {}
+    }
     let config = load_config(cli.config.as_deref())?;
     ensure_sqlite_dir(&config.database_url)?;
     match cli.command {
@@ -71,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Admin(cmd) => admin::run(cmd, &config).await,
         Cmd::Bench(cmd) => bench::run(cmd, &config).await,
+        Cmd::Channel(_) | Cmd::Chat(_) => Ok(()),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod money;
 pub mod pricing;
 pub mod rate;
+pub mod sse;
 pub mod usage;
 
 pub use money::{Amount, Asset, MoneyError};

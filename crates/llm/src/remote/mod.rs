@@ -1,10 +1,9 @@
 //! A client for OpenAI-compatible chat-completions upstreams, streamed.
 
 mod chunk;
-mod sse;
 
 pub use chunk::{ChunkView, ReportedUsage};
-pub use sse::{SseDecoder, SseError};
+pub use tollway_core::sse::{SseDecoder, SseError};
 
 use serde_json::Value;
 use std::collections::VecDeque;

@@ -1,17 +1,28 @@
-//! A server-sent events decoder: bytes in, the `data` of complete events
-//! out. Pure, so it is tested without a network.
+//! A server-sent events decoder: bytes in, complete events out. Pure, so
+//! it is tested without a network (the model client reads upstream streams
+//! with it, the payer SDK reads paid streams with it).
 
-/// Splits a byte stream into events and returns each event's data (its
-/// `data:` lines joined by `\n`). Comments, `event:`, `id:` and `retry:`
-/// fields are skipped; events without data are dropped.
+/// One complete event: its `event:` name, if any, and its data (its
+/// `data:` lines joined by `\n`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    /// The `event:` field (`None`: the default `message` event).
+    pub event: Option<String>,
+    /// The data.
+    pub data: String,
+}
+
+/// Splits a byte stream into events. Comments, `id:` and `retry:` fields
+/// are skipped; events without data are dropped.
 #[derive(Debug, Default)]
 pub struct SseDecoder {
     buffer: Vec<u8>,
     data: Option<String>,
+    event: Option<String>,
 }
 
 /// The longest line accepted, bytes; a longer one is a protocol error
-/// (a misbehaving upstream must not grow memory without bound).
+/// (a misbehaving peer must not grow memory without bound).
 pub const MAX_LINE: usize = 4 * 1024 * 1024;
 
 /// A line longer than [`MAX_LINE`] or not UTF-8.
@@ -27,6 +38,11 @@ impl SseDecoder {
 
     /// Feeds bytes; returns the data of every event they complete.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<String>, SseError> {
+        Ok(self.push_events(bytes)?.into_iter().map(|e| e.data).collect())
+    }
+
+    /// Feeds bytes; returns every event they complete, with its name.
+    pub fn push_events(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, SseError> {
         self.buffer.extend_from_slice(bytes);
         let mut events = Vec::new();
         let mut start = 0;
@@ -35,8 +51,8 @@ impl SseDecoder {
             let line = &self.buffer[start..end];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let line = std::str::from_utf8(line).map_err(|e| SseError(format!("line is not UTF-8: {e}")))?;
-            if let Some(data) = end_of_line(&mut self.data, line) {
-                events.push(data);
+            if let Some(event) = end_of_line(&mut self.data, &mut self.event, line) {
+                events.push(event);
             }
             start = end + 1;
         }
@@ -46,28 +62,30 @@ impl SseDecoder {
         }
         Ok(events)
     }
-
 }
 
-/// Handles one line of the event being read (`pending` is its data so
-/// far); returns the event's data when the line ends it.
-fn end_of_line(pending: &mut Option<String>, line: &str) -> Option<String> {
+/// Handles one line of the event being read (`data` and `event` are what
+/// it has so far); returns the event when the line ends it.
+fn end_of_line(data: &mut Option<String>, event: &mut Option<String>, line: &str) -> Option<SseEvent> {
     if line.is_empty() {
-        return pending.take();
+        let name = event.take();
+        return data.take().map(|data| SseEvent { event: name, data });
     }
     if line.starts_with(':') {
         return None;
     }
     let (field, value) = line.split_once(':').unwrap_or((line, ""));
-    if field == "data" {
-        let value = value.strip_prefix(' ').unwrap_or(value);
-        match pending {
-            Some(data) => {
-                data.push('\n');
-                data.push_str(value);
+    let value = value.strip_prefix(' ').unwrap_or(value);
+    match field {
+        "data" => match data {
+            Some(d) => {
+                d.push('\n');
+                d.push_str(value);
             }
-            None => *pending = Some(value.to_owned()),
-        }
+            None => *data = Some(value.to_owned()),
+        },
+        "event" => *event = Some(value.to_owned()),
+        _ => {}
     }
     None
 }
@@ -88,6 +106,21 @@ mod tests {
         for piece in 1..=input.len() {
             assert_eq!(decode_in_pieces(input, piece), want, "split every {piece} bytes");
         }
+    }
+
+    #[test]
+    fn event_names_are_kept_per_event() {
+        let mut decoder = SseDecoder::new();
+        let events = decoder.push_events(b"data: a\n\nevent: payment_required\ndata: {}\n\nevent: ping\n\ndata: b\n\n").expect("ok");
+        assert_eq!(
+            events,
+            vec![
+                SseEvent { event: None, data: "a".into() },
+                SseEvent { event: Some("payment_required".into()), data: "{}".into() },
+                SseEvent { event: None, data: "b".into() },
+            ],
+            "a name without data is dropped with its event"
+        );
     }
 
     #[test]

@@ -1,0 +1,36 @@
+//! Tollway's payer SDK: what a user or an AI agent embeds to pay for APIs
+//! per chunk from a payment channel (docs/channels.md).
+//!
+//! * [`Payer::open`] makes a fresh secp256k1 key, moves a deposit into a
+//!   channel at the payee, and saves everything in the state file.
+//! * [`Payer::chat`] streams a chat completion: every chunk carries the
+//!   payee's proposal for the new total; a background signer reviews the
+//!   newest one against the payer's own limits (`max_amount` per request,
+//!   `budget` in total), persists the receipt as the latest signed, and
+//!   only then posts it. The payee is trusted for nothing.
+//! * [`Payer::complete`] is the whole-answer, postpaid variant.
+//! * [`Payer::recover`] reconciles the local state with the payee's after
+//!   a crash; [`Payer::close`] returns the unspent deposit.
+//!
+//! The state file ([`StateFile`]) is JSON, mode 0600 (it holds secret
+//! keys), written atomically under a lock; a receipt is durable before it
+//! is sent, so after a crash no other receipt is ever signed with its nonce.
+
+mod api;
+mod chat;
+mod client;
+mod error;
+mod signer;
+mod signing;
+mod state;
+
+pub use api::{ReceiptAck, RemoteChannel, RemoteSub};
+pub use chat::ChatSummary;
+pub use client::{ChannelView, Closed, Completion, OpenRequest, Payer, Recovery, RecoveryAction};
+pub use error::PayerError;
+pub use signer::{ReceiptSink, Signer, SignerReport};
+pub use signing::{Decision, Newest};
+pub use state::{ChannelRecord, PayerState, Secret, StateFile, HOME_ENV, STATE_FILE, STATE_VERSION};
+pub use tollway_core::channel::wire::PaymentDue;
+pub use tollway_core::channel::{ChannelId, KeyId, Refusal, SignedSubRav, SubRav};
+pub use tollway_core::Amount;

@@ -1,0 +1,84 @@
+//! Writes the seed corpora, valid encodings of each target's input, into
+//! fuzz/seeds/<target>/ (tracked; scripts/fuzz.sh hands them to every run
+//! alongside the growing, untracked fuzz/corpus/<target>/):
+//!   cargo run --manifest-path fuzz/Cargo.toml --example write_seeds
+
+#[path = "../fuzz_targets/fixtures.rs"]
+mod fixtures;
+
+use std::path::Path;
+use tollway_core::channel::wire::{encode_header, PaymentData, PaymentDue, ReceiptSubmission};
+use tollway_core::channel::{ChannelId, PayerKey, SignedSubRav, SubRav};
+use tollway_core::Amount;
+
+/// The payer's receipt for `nonce` and `accumulated` on the fixture channel.
+fn receipt(nonce: u64, accumulated: u128) -> SignedSubRav {
+    SubRav { nonce, accumulated: Amount::new(accumulated), ..fixtures::last_receipt() }.sign(fixtures::payer())
+}
+
+fn proposal(nonce: u64, accumulated: u128) -> SubRav {
+    SubRav { nonce, accumulated: Amount::new(accumulated), ..fixtures::last_receipt() }
+}
+
+fn write(dir: &Path, target: &str, name: &str, bytes: &[u8]) {
+    let dir = dir.join(target);
+    std::fs::create_dir_all(&dir).expect("create the seed directory");
+    std::fs::write(dir.join(name), bytes).expect("write a seed");
+}
+
+fn main() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
+    let payer = fixtures::payer();
+    let other = PayerKey::from_bytes([2; 32]).expect("valid key");
+    // Receipts the payee's checks sort differently: accepted, a replay, a
+    // stale nonce, over the collateral, signed by another key, another epoch.
+    let receipts = [
+        ("accepted", receipt(4, 550)),
+        ("replay", receipt(3, 500)),
+        ("stale", receipt(2, 600)),
+        ("over_collateral", receipt(4, 1_001)),
+        ("other_key", SubRav { nonce: 4, accumulated: Amount::new(550), ..fixtures::last_receipt() }.sign(&other)),
+        ("other_epoch", SubRav { epoch: 1, ..receipt(4, 550).rav }.sign(payer)),
+    ];
+
+    for (name, signed) in &receipts {
+        write(&dir, "signed_subrav", name, &signed.encode());
+        let submission = ReceiptSubmission { receipt: *signed };
+        write(&dir, "receipt_submission", name, &serde_json::to_vec(&submission).expect("json"));
+    }
+
+    let channel = ChannelId([0; 32]);
+    let payments = [
+        ("first", PaymentData { channel, sub_channel: payer.id(), max_amount: None, receipt: None }),
+        ("max_amount", PaymentData { channel, sub_channel: payer.id(), max_amount: Some(Amount::new(50)), receipt: None }),
+        ("receipt", PaymentData { channel, sub_channel: payer.id(), max_amount: None, receipt: Some(receipts[0].1) }),
+        ("all", PaymentData { channel, sub_channel: payer.id(), max_amount: Some(Amount::new(100)), receipt: Some(receipts[1].1) }),
+    ];
+    for (name, payment) in &payments {
+        write(&dir, "payment_header", name, encode_header(payment).as_bytes());
+    }
+
+    // Proposals the payer's review sorts differently, in the two forms the
+    // payer reads (a response header; a chunk's or pause event's JSON).
+    let due = |proposal, cost: u128, required: Option<u128>, stopped: Option<&str>| PaymentDue {
+        proposal,
+        cost: Amount::new(cost),
+        accepted: Amount::new(500),
+        required: required.map(Amount::new),
+        stopped: stopped.map(str::to_owned),
+    };
+    let dues = [
+        ("next", due(proposal(4, 550), 50, None, None)),
+        ("same_again", due(proposal(3, 500), 0, None, None)),
+        ("over_max_amount", due(proposal(4, 700), 200, None, None)),
+        ("over_budget", due(SubRav { nonce: 4, accumulated: Amount::new(1_050), ..fixtures::last_receipt() }, 550, None, None)),
+        ("nonce_skipped", due(proposal(5, 550), 50, None, None)),
+        ("pause", due(proposal(4, 600), 100, Some(600), None)),
+        ("stopped", due(proposal(4, 520), 20, None, Some("max_amount_reached"))),
+    ];
+    for (name, due) in &dues {
+        write(&dir, "payment_due", &format!("{name}.header"), encode_header(due).as_bytes());
+        write(&dir, "payment_due", &format!("{name}.json"), &serde_json::to_vec(due).expect("json"));
+    }
+    println!("seeds written under {}", dir.display());
+}
