@@ -1,7 +1,7 @@
 //! The fixed state the targets check decoded payment data against (shared
 //! by the targets and by `examples/write_seeds.rs`, which signs the seed
-//! receipts with the same key): the payee's channel as signed_subrav.rs
-//! has it, and the payer's latest signed receipt and limits on it.
+//! receipts with the same key): the payee's channel, and the payer's
+//! latest signed receipt and limits on it.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

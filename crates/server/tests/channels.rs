@@ -127,21 +127,27 @@ struct Streamed {
     stopped: Option<String>,
 }
 
+/// Sends `body` with `payer`'s channel header; the stream's response (200).
+async fn start_paid_stream(payee: &Payee, payer: &Payer, body: &Value) -> reqwest::Response {
+    let resp = payee
+        .http
+        .post(payee.url("/v1/chat/completions"))
+        .bearer_auth(&payee.user)
+        .header("x-tollway-channel", payer.header(None))
+        .json(body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    resp
+}
+
 /// Streams `body` paid from `payer`'s channel; `pay` says whether to sign
 /// and post every proposal as it arrives.
 async fn paid_stream(payee: &Payee, payer: &mut Payer, body: Value, pay: bool) -> Streamed {
     let mut body = body;
     body["stream_options"] = json!({"include_usage": true});
-    let mut resp = payee
-        .http
-        .post(payee.url("/v1/chat/completions"))
-        .bearer_auth(&payee.user)
-        .header("x-tollway-channel", payer.header(None))
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 200);
+    let mut resp = start_paid_stream(payee, payer, &body).await;
     let (mut buffer, mut seen, mut event) = (String::new(), Streamed::default(), String::new());
     while let Some(bytes) = resp.chunk().await.expect("read") {
         buffer.push_str(&String::from_utf8_lossy(&bytes));
@@ -251,15 +257,7 @@ async fn a_slow_payer_is_paused_and_resumed() {
 
 /// Like [`paid_stream`], but pays only when the stream pauses.
 async fn paid_stream_pausing_only(payee: &Payee, payer: &mut Payer, body: Value) -> Streamed {
-    let mut resp = payee
-        .http
-        .post(payee.url("/v1/chat/completions"))
-        .bearer_auth(&payee.user)
-        .header("x-tollway-channel", payer.header(None))
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
+    let mut resp = start_paid_stream(payee, payer, &body).await;
     let (mut buffer, mut seen, mut pause) = (String::new(), Streamed::default(), false);
     while let Some(bytes) = resp.chunk().await.expect("read") {
         buffer.push_str(&String::from_utf8_lossy(&bytes));

@@ -4,7 +4,6 @@
 use futures::future::{join_all, maybe_done};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 use tollway_core::channel::{ChannelId, PayerKey, SignedSubRav, SubRav, SUBRAV_VERSION};
 use tollway_core::ledger::*;
 use tollway_core::{Amount, Asset};
@@ -396,56 +395,6 @@ async fn close_without_receipts_refunds_everything(store: Store) {
     assert_eq!((closed.claimed(), closed.refunded), (Amount::ZERO, Amount::new(500)));
     assert_eq!((wallet(&store, user).await, escrow(&store, &channel.id).await), (Amount::new(500), Amount::ZERO));
     assert_audit_clean(&store).await;
-}
-
-/// Throughput of the receipt writer on SQLite, by hand:
-/// `cargo test --release -p tollway-store --test channels -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement, not a test"]
-async fn receipt_throughput_sqlite() {
-    const CHANNELS: usize = 100;
-    const PER_CHANNEL: u64 = 200;
-    let store = fresh_store(Backend::Sqlite).await.expect("store");
-    let user = funded_user(&store, "bench", 1_000_000_000).await;
-    let mut plans = Vec::new();
-    for i in 0..CHANNELS {
-        let payer = PayerKey::from_bytes([u8::try_from(i + 1).expect("small"); 32]).expect("key");
-        let channel = store.open_channel(&new_channel(user, 1_000_000, &payer)).await.expect("open");
-        let receipts: Vec<SignedSubRav> = (1..=PER_CHANNEL).map(|n| receipt(&channel, &payer, n, u128::from(n))).collect();
-        plans.push(receipts);
-    }
-    let writer = ReceiptWriter::spawn(store.clone(), WriterConfig::default());
-    let (started, cpu_before) = (Instant::now(), cpu_seconds());
-    let callers = plans.into_iter().map(|receipts| {
-        let writer = writer.clone();
-        tokio::spawn(async move {
-            for (prev, signed) in receipts.into_iter().enumerate() {
-                assert!(writer.accept(signed.rav.channel_id, signed, prev as u64).await.expect("accept"));
-            }
-        })
-    });
-    for caller in join_all(callers).await {
-        caller.expect("caller");
-    }
-    let (elapsed, cpu) = (started.elapsed(), cpu_seconds() - cpu_before);
-    let total = CHANNELS as u64 * PER_CHANNEL;
-    let stats = writer.stats();
-    println!(
-        "{total} receipts from {CHANNELS} concurrent callers in {elapsed:?}: {:.0} receipts/s, {} transactions, \
-         {cpu:.2} s of CPU ({:.0} receipts per CPU second)",
-        total as f64 / elapsed.as_secs_f64(),
-        stats.batches,
-        total as f64 / cpu
-    );
-}
-
-/// CPU time this process has used (Linux; 0 elsewhere), so a measurement
-/// on a busy machine still says what the work costs.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: Vec<f64> = after_name.split_whitespace().skip(11).take(2).filter_map(|t| t.parse().ok()).collect();
-    ticks.iter().sum::<f64>() / 100.0
 }
 
 macro_rules! on_both_backends {
