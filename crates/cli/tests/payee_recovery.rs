@@ -77,7 +77,7 @@ async fn stream(http: &reqwest::Client, server: &Server, user: &str, payer: &mut
             let line: String = buffer.drain(..=end).collect();
             let Some(data) = line.trim_end().strip_prefix("data: ").filter(|d| *d != "[DONE]") else { continue };
             let v: Value = serde_json::from_str(data).expect("json");
-            if !v["choices"][0]["delta"]["content"].as_str().is_some_and(|c| !c.is_empty()) {
+            if v["choices"][0]["delta"]["content"].as_str().is_none_or(str::is_empty) {
                 continue;
             }
             let due: PaymentDue = serde_json::from_value(v["tollway"].clone()).expect("PaymentDue");

@@ -278,7 +278,7 @@ impl Bench {
                 if let Some(cost) = v.pointer("/tollway/cost").and_then(amount_of) {
                     s.cost = Some(cost);
                 }
-                if !v.pointer("/choices/0/delta/content").and_then(Value::as_str).is_some_and(|c| !c.is_empty()) {
+                if v.pointer("/choices/0/delta/content").and_then(Value::as_str).is_none_or(str::is_empty) {
                     continue;
                 }
                 s.ready.push(now);

@@ -146,7 +146,7 @@ async fn start(plan: Start, counter: Counter) -> Result<Pieces, ApiError> {
 /// Where the money for a request comes from.
 enum Funding {
     /// A points hold; the balance available at admission.
-    Points(Meter, tollway_core::Amount),
+    Points(Box<Meter>, tollway_core::Amount),
     /// A payment channel.
     Channel { meter: Box<ChannelMeter>, accepted: tokio::sync::watch::Receiver<tollway_core::Amount>, window: tollway_core::Amount, prompt: tollway_core::Amount },
 }
@@ -159,7 +159,7 @@ async fn fund_from_points(state: &AppState, caller: &Caller, rule: PriceRule, re
     }
     let allowance = caller.key.spend_cap.map(|_| AccountId::key_allowance(caller.key.id, Asset::POINTS));
     let meter = Meter::open(state, caller.user.id, allowance, rule, request_id.to_owned(), plan.prompt_tokens, plan.window).await?;
-    Ok(Funding::Points(meter, available))
+    Ok(Funding::Points(Box::new(meter), available))
 }
 
 /// `POST /v1/chat/completions`: paid from points, or from a payment

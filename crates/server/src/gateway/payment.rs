@@ -10,7 +10,7 @@ use tollway_store::requests::RequestRecord;
 /// The payment behind one request.
 pub enum Payment {
     /// Points held on the user's wallet.
-    Points(Meter),
+    Points(Box<Meter>),
     /// A payment channel.
     Channel(Box<ChannelMeter>),
 }
