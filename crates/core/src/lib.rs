@@ -1,8 +1,11 @@
 //! Tollway's pure domain: exact money, the double-entry ledger engine and
-//! token pricing, per-minute rate buckets, payment-channel receipts. Nothing here does I/O: callers load state, call a pure
-//! function, and persist the update it returns (the LDK pattern).
+//! token pricing, per-minute rate buckets, payment-channel receipts, and
+//! the CKB numbers channels depend on (timelocks, capacity, fees).
+//! Nothing here does I/O: callers load state, call a pure function, and
+//! persist the update it returns (the LDK pattern).
 
 pub mod channel;
+pub mod ckb;
 pub mod ledger;
 pub mod money;
 pub mod pricing;
