@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod channel;
+mod devnet;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -40,6 +41,9 @@ enum Cmd {
     /// Streams a chat completion paid per chunk from a channel: the answer
     /// to stdout, the payment summary to stderr.
     Chat(channel::ChatArgs),
+    /// A local CKB development chain (needs the node from scripts/ckb.sh).
+    #[command(subcommand)]
+    Devnet(devnet::DevnetCmd),
 }
 
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
@@ -63,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Cmd::Channel(cmd) => return channel::run(cmd, &cli.payer).await,
         Cmd::Chat(args) => return channel::chat(args, &cli.payer).await,
+        Cmd::Devnet(cmd) => return devnet::run(cmd).await,
         _ => {}
     }
     let config = load_config(cli.config.as_deref())?;
@@ -87,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Admin(cmd) => admin::run(cmd, &config).await,
         Cmd::Bench(cmd) => bench::run(cmd, &config).await,
-        Cmd::Channel(_) | Cmd::Chat(_) => Ok(()),
+        Cmd::Channel(_) | Cmd::Chat(_) | Cmd::Devnet(_) => Ok(()),
     }
 }
 
