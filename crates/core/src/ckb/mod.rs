@@ -1,10 +1,12 @@
 //! CKB rules the Spilman channel needs, as pure functions: the `since`
-//! field of an input (timelocks, RFC 0017) and cell capacity and fee
-//! arithmetic. The CKB adapter (`crates/chain`) builds and sends
+//! field of an input (timelocks, RFC 0017), cell capacity and fee
+//! arithmetic, and the channel's life as a state machine. The CKB adapter (`crates/chain`) builds and sends
 //! transactions; these are the numbers it must get right.
 
 pub mod capacity;
 pub mod since;
+pub mod spilman;
 
 pub use capacity::{fee_for_size, occupied_capacity, Shannons, CKB, MIN_FEE_RATE};
 pub use since::{EpochFraction, Since, SinceError};
+pub use spilman::{apply, next_state, NotAllowed, SpilmanEvent, SpilmanState, Transition};
