@@ -4,11 +4,13 @@
 //! transactions; these are the numbers it must get right.
 
 pub mod capacity;
+pub mod multisig;
 pub mod since;
 pub mod spilman;
 pub mod split;
 
 pub use capacity::{fee_for_size, occupied_capacity, Shannons, CKB, MIN_FEE_RATE};
+pub use multisig::{MultisigError, MultisigScript};
 pub use since::{EpochFraction, Since, SinceError};
 pub use split::{ChannelFunds, Split, SplitError};
 pub use spilman::{apply, next_state, NotAllowed, SpilmanEvent, SpilmanState, Transition};
