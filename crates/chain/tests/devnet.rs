@@ -18,7 +18,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-fn config(dir: PathBuf) -> DevnetConfig {
+fn config_in(dir: PathBuf) -> DevnetConfig {
     DevnetConfig { binary: binary(), dir, rpc_port: free_port(), p2p_port: free_port() }
 }
 
@@ -31,12 +31,12 @@ fn temp_dir(name: &str) -> PathBuf {
 #[tokio::test]
 async fn the_devnet_mines_on_demand_funds_its_accounts_and_survives_a_restart() {
     let dir = temp_dir("life");
-    let config = config(dir.clone());
+    let config = config_in(dir.clone());
     let devnet = Devnet::start(config.clone()).await.expect("devnet starts");
     let rpc = devnet.rpc().clone();
     let tip = rpc.tip_block_number().await.expect("tip");
-    rpc.generate_blocks(3).await.expect("mine");
-    assert_eq!(rpc.tip_block_number().await.expect("tip"), tip + 3, "three blocks on demand");
+    assert_eq!(rpc.generate_blocks(3).await.expect("mine"), tip + 3, "three blocks on demand");
+    assert_eq!(rpc.tip_block_number().await.expect("tip"), tip + 3);
     // The indexer catches up, and every test account holds its genesis cell.
     for _ in 0..100 {
         if rpc.indexer_tip().await.expect("indexer tip") == Some(tip + 3) {
@@ -54,8 +54,7 @@ async fn the_devnet_mines_on_demand_funds_its_accounts_and_survives_a_restart() 
     // Started again on the same folder: the same chain, and it goes on.
     let devnet = Devnet::start(config.clone()).await.expect("restart");
     assert_eq!(devnet.rpc().tip_block_number().await.expect("tip"), tip + 3, "no block lost");
-    devnet.rpc().generate_block().await.expect("mine");
-    assert_eq!(devnet.rpc().tip_block_number().await.expect("tip"), tip + 4);
+    assert_eq!(devnet.rpc().generate_blocks(1).await.expect("mine"), tip + 4);
 
     // A second node on a port in use is refused with a clear error.
     let taken = DevnetConfig { dir: temp_dir("taken"), ..config.clone() };
@@ -67,8 +66,16 @@ async fn the_devnet_mines_on_demand_funds_its_accounts_and_survives_a_restart() 
         Err(e) => panic!("expected port_taken, got {e}"),
         Ok(_) => panic!("a second node started on a taken port"),
     }
+    let genesis = devnet.rpc().block_hash(0).await.expect("genesis").expect("block 0");
     devnet.stop().await.expect("stop");
     let _ = std::fs::remove_dir_all(&dir);
+
+    // Another devnet, from scratch: the very same genesis (reproducible).
+    let other_dir = temp_dir("other");
+    let other = Devnet::start(config_in(other_dir.clone())).await.expect("another devnet");
+    assert_eq!(other.rpc().block_hash(0).await.expect("genesis"), Some(genesis));
+    other.stop().await.expect("stop");
+    let _ = std::fs::remove_dir_all(&other_dir);
 }
 
 #[tokio::test]

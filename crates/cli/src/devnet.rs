@@ -88,8 +88,7 @@ pub async fn run(cmd: DevnetCmd) -> anyhow::Result<()> {
         }
         DevnetCmd::Mine { rpc, blocks } => {
             let rpc = Rpc::new(rpc);
-            rpc.generate_blocks(blocks).await.map_err(fail)?;
-            println!("tip {}", rpc.tip_block_number().await.map_err(fail)?);
+            println!("tip {}", rpc.generate_blocks(blocks).await.map_err(fail)?);
             Ok(())
         }
         DevnetCmd::Start(args) => {

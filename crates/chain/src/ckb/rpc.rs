@@ -56,18 +56,44 @@ impl Rpc {
         quantity("get_tip_block_number", &v)
     }
 
-    /// Mines one block now (the devnet's `IntegrationTest` module); its hash.
+    /// The hash of block `number` (`None` past the tip).
+    pub async fn block_hash(&self, number: u64) -> Result<Option<String>, ChainError> {
+        let v = self.call("get_block_hash", json!([format!("{number:#x}")])).await?;
+        Ok(v.as_str().map(str::to_owned))
+    }
+
+    /// Mines one block now (the devnet's `IntegrationTest` module); its
+    /// hash. The node may still be adding it to the chain when this
+    /// returns: [`Rpc::generate_blocks`] waits for the tip.
     pub async fn generate_block(&self) -> Result<String, ChainError> {
         let v = self.call("generate_block", json!([])).await?;
         v.as_str().map(str::to_owned).ok_or_else(|| ChainError::Transport { method: "generate_block".into(), message: format!("expected a block hash, got {v}") })
     }
 
-    /// Mines `n` blocks.
-    pub async fn generate_blocks(&self, n: u64) -> Result<(), ChainError> {
-        for _ in 0..n {
+    /// Mines `n` blocks, one at a time: each is mined once the previous
+    /// one is the tip (a block made from a template that is not yet up to
+    /// date would fork instead of extending the chain; such a block is
+    /// mined again). The new tip.
+    pub async fn generate_blocks(&self, n: u64) -> Result<u64, ChainError> {
+        let mut tip = self.tip_block_number().await?;
+        let target = tip.saturating_add(n);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tip < target {
             self.generate_block().await?;
+            let before = tip;
+            let step_deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+            while tip == before && tokio::time::Instant::now() < step_deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                tip = self.tip_block_number().await?;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(ChainError::Transport {
+                    method: "generate_block".into(),
+                    message: format!("the tip stayed at {tip}, below {target}, for 30 s"),
+                });
+            }
         }
-        Ok(())
+        Ok(tip)
     }
 
     /// Total capacity, shannons, of the live cells locked by `lock`
