@@ -30,6 +30,9 @@ pub enum ChainError {
         /// What happened.
         message: String,
     },
+    /// The genesis block lacks what the CKB rail needs.
+    #[error("{0}")]
+    Genesis(String),
     /// The node refused the call.
     #[error("ckb rpc {method} failed ({code}): {message}")]
     Rpc {
@@ -52,6 +55,7 @@ impl ChainError {
             ChainError::Io { .. } => "io_error",
             ChainError::Transport { .. } => "chain_unreachable",
             ChainError::Rpc { .. } => "chain_rpc_error",
+            ChainError::Genesis(_) => "unsupported_genesis",
         }
     }
 

@@ -1,12 +1,17 @@
-//! CKB: the devnet launcher, its funded test accounts and the JSON-RPC
-//! client.
+//! CKB: the devnet launcher, its funded test accounts, the JSON-RPC
+//! client, the system lock scripts, signing, and the Spilman channel's
+//! transactions.
 
 mod accounts;
 mod devnet;
 mod error;
 mod rpc;
+pub mod scripts;
+pub mod signing;
+pub mod spilman;
 
 pub use accounts::{TestAccount, SIGHASH_TYPE_HASH, TEST_ACCOUNT_CKB};
 pub use devnet::{Devnet, DevnetConfig, GENESIS_MESSAGE};
 pub use error::ChainError;
 pub use rpc::Rpc;
+pub use scripts::{LockScripts, ScriptRef};
