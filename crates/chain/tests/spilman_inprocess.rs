@@ -14,7 +14,7 @@ use tollway_chain::ckb::scripts::{LockScripts, ScriptRef};
 use tollway_chain::ckb::spilman::{input_indices, sign_inputs, ChannelTerms, FundingPlan, LiveCell};
 use tollway_chain::ckb::TestAccount;
 use tollway_core::channel::{KeyId, PayerKey};
-use tollway_core::ckb::{ChannelFunds, CKB, MIN_FEE_RATE};
+use tollway_core::ckb::{ChannelFunds, Since, CKB, MIN_FEE_RATE};
 
 const MAX_CYCLES: u64 = 70_000_000;
 
@@ -75,7 +75,7 @@ fn open() -> Channel {
     assert_eq!(1_500 * CKB - outputs.iter().sum::<u64>(), size + 4, "the buyer pays 1,000 shannons per 1,000 bytes of the signed size (+4)");
     let channel_cell = tx.outputs().get(0).expect("channel cell");
     context.create_cell_with_out_point(cell.clone(), channel_cell, Bytes::new());
-    let terms = ChannelTerms { buyer: buyer.public(), seller: seller.public(), funds: funds(), expiry: 1_900_000_000, cell };
+    let terms = ChannelTerms { buyer: buyer.public(), seller: seller.public(), funds: funds(), expiry: Since::AbsoluteBlock(1_000), cell };
     Channel { context, scripts, terms, buyer, seller }
 }
 
@@ -132,7 +132,7 @@ fn the_presigned_refund_unlocks_once_the_buyer_signs() {
     let channel = open();
     let refund = channel.terms.refund(&channel.scripts).expect("refund");
     let since: u64 = refund.inputs().get(0).expect("input").since().unpack();
-    assert_eq!(since, 0x4000_0000_0000_0000 | 1_900_000_000, "absolute timestamp since");
+    assert_eq!(since, 1_000, "absolute block number since");
     let seller = channel.terms.sign(&refund, &channel.seller);
     assert!(channel.terms.signed_by(&refund, &seller, &channel.terms.seller), "the buyer checks the seller's pre-signature");
     assert!(!channel.terms.signed_by(&refund, &seller, &channel.terms.buyer));

@@ -5,6 +5,7 @@
 mod accounts;
 mod devnet;
 mod error;
+mod node;
 mod rpc;
 pub mod scripts;
 pub mod signing;
@@ -13,5 +14,6 @@ pub mod spilman;
 pub use accounts::{TestAccount, SIGHASH_TYPE_HASH, TEST_ACCOUNT_CKB};
 pub use devnet::{Devnet, DevnetConfig, GENESIS_MESSAGE};
 pub use error::ChainError;
+pub use node::{Rejection, TxStatus};
 pub use rpc::Rpc;
 pub use scripts::{LockScripts, ScriptRef};

@@ -26,9 +26,11 @@ pub struct ChannelTerms {
     pub seller: PublicKey,
     /// The money in the channel cell and the fee each closing pays.
     pub funds: ChannelFunds,
-    /// When the buyer may take its refund: a Unix time, seconds, compared
-    /// by the chain with the median time of the last 37 blocks.
-    pub expiry: u64,
+    /// From when the buyer may take its refund: the refund input's
+    /// `since`. Tollway uses an absolute block number: the multisig lock in
+    /// the genesis of CKB's chains refuses any other `since` on its inputs
+    /// (error -23, seen on the node; docs/ckb.md).
+    pub expiry: Since,
     /// The channel cell: output 0 of the funding transaction.
     pub cell: OutPoint,
 }
@@ -51,9 +53,9 @@ impl ChannelTerms {
         MultisigScript::two_of_two(KeyId::of(&self.buyer), KeyId::of(&self.seller))
     }
 
-    /// The refund input's `since`: the expiry as an absolute timestamp.
+    /// The refund input's `since`: the expiry.
     pub fn refund_since(&self) -> Result<u64, TxError> {
-        Since::AbsoluteTimestamp(self.expiry).encode().map_err(|e| TxError::Malformed(e.to_string()))
+        self.expiry.encode().map_err(|e| TxError::Malformed(e.to_string()))
     }
 
     fn spend(&self, scripts: &LockScripts, split: Split, since: u64) -> TransactionView {
