@@ -43,7 +43,7 @@ fn main() {
 
     for (name, signed) in &receipts {
         write(&dir, "signed_subrav", name, &signed.encode());
-        let submission = ReceiptSubmission { receipt: *signed };
+        let submission = ReceiptSubmission { receipt: *signed, commitment: None };
         write(&dir, "receipt_submission", name, &serde_json::to_vec(&submission).expect("json"));
     }
 

@@ -128,6 +128,14 @@ fn commitments_are_checked_and_unlock_under_the_real_multisig_script() {
 }
 
 #[test]
+fn lock_scripts_round_trip_through_json() {
+    let (_, scripts) = context();
+    let json = serde_json::to_value(&scripts).expect("serialise");
+    assert_eq!(json["multisig"]["hash_type"], "data1");
+    assert_eq!(serde_json::from_value::<LockScripts>(json).expect("parse"), scripts);
+}
+
+#[test]
 fn the_presigned_refund_unlocks_once_the_buyer_signs() {
     let channel = open();
     let refund = channel.terms.refund(&channel.scripts).expect("refund");

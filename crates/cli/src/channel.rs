@@ -16,7 +16,7 @@ pub struct PayerOpts {
     payer_home: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// Payment channels, payer side.
@@ -86,7 +86,7 @@ pub struct ChatArgs {
     prompt: String,
 }
 
-fn payer(opts: &PayerOpts) -> anyhow::Result<Payer> {
+pub(crate) fn payer(opts: &PayerOpts) -> anyhow::Result<Payer> {
     let state = match &opts.payer_home {
         Some(home) => StateFile::in_home(home),
         None => StateFile::default_location().map_err(fail)?,
@@ -95,15 +95,15 @@ fn payer(opts: &PayerOpts) -> anyhow::Result<Payer> {
 }
 
 /// A payer error with its stable code.
-fn fail(e: PayerError) -> anyhow::Error {
+pub(crate) fn fail(e: PayerError) -> anyhow::Error {
     anyhow::anyhow!("[{}] {e}", e.code())
 }
 
-fn amount(text: &str, what: &str) -> anyhow::Result<Amount> {
+pub(crate) fn amount(text: &str, what: &str) -> anyhow::Result<Amount> {
     Amount::from_units_str(text.trim()).map_err(|e| anyhow::anyhow!("[invalid_argument] {what}: {e}"))
 }
 
-fn print_json(value: &Value) {
+pub(crate) fn print_json(value: &Value) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 

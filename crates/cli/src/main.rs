@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod channel;
+mod ckb;
 mod devnet;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +42,9 @@ enum Cmd {
     /// Streams a chat completion paid per chunk from a channel: the answer
     /// to stdout, the payment summary to stderr.
     Chat(channel::ChatArgs),
+    /// CKB channels, payer side: open, show, settle, refund (pay with `tollway chat`).
+    #[command(subcommand)]
+    Ckb(ckb::CkbCmd),
     /// A local CKB development chain (needs the node from scripts/ckb.sh).
     #[command(subcommand)]
     Devnet(devnet::DevnetCmd),
@@ -63,17 +67,19 @@ fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // The payer's commands use only the payer's own state.
+    // The payer's and the devnet's commands need no server configuration.
+    let server = |path: Option<&std::path::Path>| -> anyhow::Result<Config> {
+        let config = load_config(path)?;
+        ensure_sqlite_dir(&config.database_url)?;
+        Ok(config)
+    };
     match cli.command {
-        Cmd::Channel(cmd) => return channel::run(cmd, &cli.payer).await,
-        Cmd::Chat(args) => return channel::chat(args, &cli.payer).await,
-        Cmd::Devnet(cmd) => return devnet::run(cmd).await,
-        _ => {}
-    }
-    let config = load_config(cli.config.as_deref())?;
-    ensure_sqlite_dir(&config.database_url)?;
-    match cli.command {
+        Cmd::Channel(cmd) => channel::run(cmd, &cli.payer).await,
+        Cmd::Chat(args) => channel::chat(args, &cli.payer).await,
+        Cmd::Ckb(cmd) => ckb::run(cmd, &cli.payer).await,
+        Cmd::Devnet(cmd) => devnet::run(cmd).await,
         Cmd::Serve => {
+            let config = server(cli.config.as_deref())?;
             tollway_server::init_tracing(config.log_json);
             let running = tollway_server::start(config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             // A plain line scripts and tests can wait for (port 0 picks a free port).
@@ -85,14 +91,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Migrate => {
+            let config = server(cli.config.as_deref())?;
             let store = tollway_store::Store::connect(&config.database_url).await?;
             store.migrate().await?;
             println!("migrated {}", redact(&config.database_url));
             Ok(())
         }
-        Cmd::Admin(cmd) => admin::run(cmd, &config).await,
-        Cmd::Bench(cmd) => bench::run(cmd, &config).await,
-        Cmd::Channel(_) | Cmd::Chat(_) | Cmd::Devnet(_) => Ok(()),
+        Cmd::Admin(cmd) => admin::run(cmd, &server(cli.config.as_deref())?).await,
+        Cmd::Bench(cmd) => bench::run(cmd, &server(cli.config.as_deref())?).await,
     }
 }
 

@@ -75,6 +75,16 @@ impl PriceRule {
     }
 }
 
+impl PriceRule {
+    /// The same rule in another asset worth `units_per_point` of its minor
+    /// units per point (a CKB channel: shannons per point). Exact: prices
+    /// are multiplied, costs still round up once per charge.
+    pub fn converted(&self, units_per_point: u64) -> Result<PriceRule, PricingError> {
+        let scale = |p: Price| p.0.checked_mul(u128::from(units_per_point)).map(Price).ok_or(PricingError::Overflow);
+        Ok(PriceRule { input_per_1k: scale(self.input_per_1k)?, output_per_1k: scale(self.output_per_1k)?, ..self.clone() })
+    }
+}
+
 /// The rule in force for `model` at `at`: its latest version with
 /// `effective_from <= at`, falling back to the default rule. A withdrawn
 /// (inactive) latest version counts as no rule.
@@ -129,6 +139,19 @@ mod tests {
         assert_eq!(rule_at(&rules, "m", 250).map(|r| r.model.as_str()), Ok("*"));
         assert_eq!(rule_at(&rules, "other", 0).map(|r| r.model.as_str()), Ok("*"));
         assert_eq!(rule_at(&rules[..3], "other", 0), Err(PricingError::UnknownModel("other".into())));
+    }
+
+    #[test]
+    fn a_converted_rule_costs_exactly_the_rate_times_more() {
+        let points = rule("m", 1, "3", "5", 0, true);
+        let shannons = points.converted(100_000).expect("no overflow");
+        let usage = TokenUsage { input: 1_000, output: 2_000 };
+        assert_eq!(points.cost(usage), Ok(Amount::new(13)));
+        assert_eq!(shannons.cost(usage), Ok(Amount::new(1_300_000)));
+        // 1 output token at 5 points per 1k: 0.005 points, 500 shannons.
+        assert_eq!(shannons.cost(TokenUsage { input: 0, output: 1 }), Ok(Amount::new(500)));
+        let huge = PriceRule { input_per_1k: Price(u128::MAX / 2), ..points };
+        assert_eq!(huge.converted(3), Err(PricingError::Overflow));
     }
 
     #[test]

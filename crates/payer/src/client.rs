@@ -8,13 +8,14 @@ use crate::signing::Decision;
 use crate::state::{ChannelRecord, PayerState, Secret, StateFile};
 use rand::RngCore;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use tollway_core::channel::wire::{decode_header, encode_header, public_key_hex, PaymentData, PaymentDue, ReceiptSubmission, PAYMENT_HEADER};
 use tollway_core::channel::{ChannelId, PayerKey, SignedSubRav, SubRav};
 use tollway_core::Amount;
 
 /// How long a plain API call may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a whole (non-streamed) completion may take.
 const COMPLETE_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -114,17 +115,20 @@ pub struct Payer {
 pub(crate) struct HttpSink {
     http: reqwest::Client,
     url: String,
+    /// The channel (a CKB channel's receipts carry their commitment).
+    record: Arc<ChannelRecord>,
 }
 
 impl HttpSink {
     pub(crate) fn new(http: reqwest::Client, record: &ChannelRecord) -> HttpSink {
-        HttpSink { http, url: format!("{}/api/channels/{}/receipts", base(&record.server), record.channel) }
+        HttpSink { http, url: format!("{}/api/channels/{}/receipts", base(&record.server), record.channel), record: Arc::new(record.clone()) }
     }
 }
 
 impl ReceiptSink for HttpSink {
     async fn post(&self, receipt: SignedSubRav) -> Result<ReceiptAck, PayerError> {
-        let request = self.http.post(&self.url).timeout(CALL_TIMEOUT).json(&ReceiptSubmission { receipt });
+        let commitment = crate::ckb::commitment_for(&self.record, &receipt)?;
+        let request = self.http.post(&self.url).timeout(CALL_TIMEOUT).json(&ReceiptSubmission { receipt, commitment });
         call(&self.url, request).await
     }
 }
@@ -141,7 +145,7 @@ fn fresh_key() -> Result<(PayerKey, [u8; 32]), PayerError> {
     Err(PayerError::Protocol("the random source gave no valid key".into()))
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
@@ -246,19 +250,25 @@ impl Payer {
             latest_accepted: None,
             open: remote.open,
             opened_at: now_secs(),
+            ckb: None,
         };
-        let saved = record.clone();
+        self.save_new(record.clone()).await?;
+        Ok(record)
+    }
+
+    /// Saves a newly opened channel, made the default if there is no open
+    /// default.
+    pub(crate) async fn save_new(&self, record: ChannelRecord) -> Result<(), PayerError> {
         self.state
             .update_async(move |s| {
                 let default_open = s.default.and_then(|d| s.get(&d).ok()).is_some_and(|c| c.open);
                 if !default_open {
-                    s.default = Some(saved.channel);
+                    s.default = Some(record.channel);
                 }
-                s.channels.push(saved);
+                s.channels.push(record);
                 Ok(())
             })
-            .await?;
-        Ok(record)
+            .await
     }
 
     /// The channel as both sides see it.

@@ -71,6 +71,14 @@ pub enum PayerError {
         /// Its nonce.
         nonce: u64,
     },
+    /// The CKB node failed or refused a transaction (a refund before
+    /// expiry is `tx_immature`).
+    #[error(transparent)]
+    Chain(#[from] tollway_chain::ckb::ChainError),
+    /// A CKB transaction the seller sent or the channel's funds are not as
+    /// agreed.
+    #[error(transparent)]
+    Tx(#[from] tollway_chain::ckb::spilman::TxError),
     /// The payee and the local state hold different receipts for the same
     /// nonce (two signers with one key?).
     #[error("the payee holds a different receipt for nonce {nonce} than the one signed here")]
@@ -100,6 +108,8 @@ impl PayerError {
             PayerError::Protocol(_) => "protocol_error",
             PayerError::ForeignReceipt { .. } => "foreign_receipt",
             PayerError::Diverged { .. } => "state_diverged",
+            PayerError::Chain(e) => e.rejection().map_or(e.code(), |r| r.code()),
+            PayerError::Tx(e) => e.code(),
         }
     }
 
@@ -109,6 +119,7 @@ impl PayerError {
         match self {
             PayerError::Transport { .. } => true,
             PayerError::Api { status, .. } => *status >= 500 || *status == 429,
+            PayerError::Chain(e) => e.is_retryable(),
             _ => false,
         }
     }

@@ -18,6 +18,7 @@
 
 mod api;
 mod chat;
+mod ckb;
 mod client;
 mod error;
 mod signer;
@@ -26,6 +27,7 @@ mod state;
 
 pub use api::{ReceiptAck, RemoteChannel, RemoteSub};
 pub use chat::ChatSummary;
+pub use ckb::{commitment_for, CkbOpenRequest, CkbRecord, RemoteCkbChannel};
 pub use client::{ChannelView, Closed, Completion, OpenRequest, Payer, Recovery, RecoveryAction};
 pub use error::PayerError;
 pub use signer::{ReceiptSink, Signer, SignerReport};

@@ -86,6 +86,9 @@ pub struct ChannelRecord {
     /// When it was opened, seconds since the Unix epoch.
     #[serde(default)]
     pub opened_at: i64,
+    /// A CKB-backed channel's chain side (`None` on the ledger rail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ckb: Option<crate::ckb::CkbRecord>,
 }
 
 impl ChannelRecord {
@@ -415,6 +418,7 @@ pub(crate) mod tests {
             latest_accepted: None,
             open: true,
             opened_at: 1,
+            ckb: None,
         }
     }
 

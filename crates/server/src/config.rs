@@ -38,6 +38,9 @@ pub struct Config {
     /// Payment channels on the ledger rail (docs/channels.md).
     #[serde(default)]
     pub channels: ChannelConfig,
+    /// The CKB rail (Spilman channels): off unless `ckb.rpc_url` is set.
+    #[serde(default)]
+    pub ckb: CkbConfig,
 }
 
 /// An OpenAI-compatible endpoint Tollway forwards to.
@@ -85,6 +88,58 @@ impl Default for ChannelConfig {
     }
 }
 
+/// The CKB rail: Spilman channels paid per chunk (docs/ckb.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CkbConfig {
+    /// The node's JSON-RPC URL (with the `Indexer` module); `None` turns
+    /// the rail off.
+    pub rpc_url: Option<String>,
+    /// The seller's secret key, `0x` + 64 hex digits: it co-funds, signs
+    /// refunds and settlements, and is paid.
+    pub seller_secret: Option<String>,
+    /// The chain id receipts of CKB channels carry.
+    pub chain_id: u64,
+    /// What the seller puts in each channel cell, shannons (at least 61 CKB).
+    pub cofund: u64,
+    /// Fee rate of the seller's transactions, shannons per 1,000 bytes.
+    pub fee_rate: u64,
+    /// Shannons a CKB channel pays per point of the model's price.
+    pub shannons_per_point: u64,
+    /// The chain's expected seconds per block: durations become block
+    /// numbers with it.
+    pub block_interval_secs: u64,
+    /// Channels expiring within this many seconds are settled by the job.
+    pub settle_margin_secs: u64,
+    /// Shortest and longest channel life a buyer may ask for, seconds.
+    pub min_duration_secs: u64,
+    /// See `min_duration_secs`.
+    pub max_duration_secs: u64,
+    /// An offer whose funding is not sent within this is abandoned.
+    pub offer_ttl_secs: u64,
+    /// How often the jobs look at the chain, seconds.
+    pub job_interval_secs: u64,
+}
+
+impl Default for CkbConfig {
+    fn default() -> Self {
+        CkbConfig {
+            rpc_url: None,
+            seller_secret: None,
+            chain_id: 0x0000_0000_0063_6b62,
+            cofund: 61 * tollway_core::ckb::CKB,
+            fee_rate: tollway_core::ckb::MIN_FEE_RATE,
+            shannons_per_point: 100_000,
+            block_interval_secs: 8,
+            settle_margin_secs: 900,
+            min_duration_secs: 600,
+            max_duration_secs: 30 * 86_400,
+            offer_ttl_secs: 600,
+            job_interval_secs: 5,
+        }
+    }
+}
+
 fn default_idle_secs() -> u64 {
     120
 }
@@ -105,6 +160,7 @@ impl Default for Config {
             engine_queue: 32,
             upstreams: Vec::new(),
             channels: ChannelConfig::default(),
+            ckb: CkbConfig::default(),
         }
     }
 }

@@ -78,7 +78,7 @@ impl From<StoreError> for ApiError {
                     ChannelStoreError::InsufficientPoints => StatusCode::PAYMENT_REQUIRED,
                     ChannelStoreError::ZeroDeposit | ChannelStoreError::ChannelMismatch => StatusCode::BAD_REQUEST,
                     ChannelStoreError::UnknownChannel => StatusCode::NOT_FOUND,
-                    ChannelStoreError::ChannelExists | ChannelStoreError::ChannelClosed | ChannelStoreError::Ledger(_) => StatusCode::CONFLICT,
+                    ChannelStoreError::ChannelExists | ChannelStoreError::ChannelClosed | ChannelStoreError::CkbChannel | ChannelStoreError::Ledger(_) => StatusCode::CONFLICT,
                 };
                 ApiError::new(status, c.code(), c.to_string())
             }

@@ -5,6 +5,7 @@
 pub mod config;
 mod auth;
 pub mod channels;
+pub mod ckb;
 mod error;
 pub mod gateway;
 mod jobs;
@@ -41,8 +42,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let engine = load_engine(&config)?;
     let models = gateway::route::Models::new(engine, &config.upstreams)?;
     let receipts = ReceiptWriter::spawn(store.clone(), WriterConfig::default());
-    let state = AppState::new(store, writer, receipts, config.clone(), models);
+    let ckb = ckb::Ckb::connect(&config.ckb, store.clone()).await?;
+    let state = AppState::new(store, writer, receipts, config.clone(), models).with_ckb(ckb);
     jobs::spawn(state.clone());
+    ckb::jobs::spawn(state.clone());
     let listener = TcpListener::bind(&config.listen).await?;
     let addr = listener.local_addr()?;
     // Streamed chunks go out at once: without this, Nagle's algorithm holds

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use crate::routes::{admin, channels, dify, keys, points, system};
+use crate::routes::{admin, channels, ckb, dify, keys, points, system};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -18,12 +18,14 @@ use utoipa::{Modify, OpenApi};
         keys::get_key, keys::set_limits, keys::admin_requests, keys::user_requests,
         channels::open, channels::list, channels::show, channels::add_key, channels::sub_channel,
         channels::receipt, channels::close, channels::claim,
+        ckb::info, ckb::offer, ckb::funding, ckb::confirm, ckb::list, ckb::show, ckb::settle, ckb::refund, ckb::tasks,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "dify", description = "Usage ingestion from Dify"),
         (name = "points", description = "A user's points: balance, estimates, reservations, history"),
         (name = "channels", description = "Payment channels: signed receipts (SubRAV), per-chunk paid streams"),
+        (name = "ckb", description = "Spilman channels on CKB: offer, funding, settle, refund; receipts carry their commitment"),
         (name = "user", description = "A user's own gateway requests"),
         (name = "admin", description = "Operator endpoints (admin API key)"),
         (name = "system", description = "Health and metrics"),

@@ -35,6 +35,8 @@ pub struct AppState {
     pub limiter: Arc<KeyLimiter>,
     /// Payment channels (the payee's side).
     pub channels: Arc<Channels>,
+    /// The CKB rail, when configured.
+    pub ckb: Option<Arc<crate::ckb::Ckb>>,
     prices: PriceCache,
 }
 
@@ -50,8 +52,20 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             models: Arc::new(models),
             limiter: Arc::new(KeyLimiter::default()),
+            ckb: None,
             prices: Arc::new(RwLock::new(None)),
         }
+    }
+
+    /// The state with the CKB rail on.
+    pub fn with_ckb(mut self, ckb: Option<crate::ckb::Ckb>) -> Self {
+        self.ckb = ckb.map(Arc::new);
+        self
+    }
+
+    /// The CKB rail, or `ckb_disabled`.
+    pub fn ckb(&self) -> Result<&crate::ckb::Ckb, crate::ckb::CkbError> {
+        self.ckb.as_deref().ok_or(crate::ckb::CkbError::Disabled)
     }
 
     /// All price rule versions, cached briefly.

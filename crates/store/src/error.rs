@@ -58,6 +58,10 @@ pub enum ChannelStoreError {
     /// The ledger refused a channel's transfer (a missing wallet, say).
     #[error("the ledger refused the channel's transfer: {0}")]
     Ledger(TransferError),
+    /// The channel is backed by a CKB cell, not by the ledger: it is
+    /// closed by settling on chain, not by the ledger close.
+    #[error("the channel is backed by a CKB cell: close it with the CKB settle endpoint (POST /api/ckb/channels/{{id}}/settle)")]
+    CkbChannel,
 }
 
 impl ChannelStoreError {
@@ -71,6 +75,7 @@ impl ChannelStoreError {
             ChannelStoreError::ChannelClosed => "channel_closed",
             ChannelStoreError::ChannelMismatch => "channel_mismatch",
             ChannelStoreError::Ledger(e) => e.code(),
+            ChannelStoreError::CkbChannel => "ckb_channel",
         }
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! Writes to the ledger go through [`LedgerWriter`], which group-commits
 //! concurrent commands in one transaction per batch; accepted payment
-//! channel receipts go through [`ReceiptWriter`] the same way.
+//! channel receipts go through [`ReceiptWriter`] the same way. CKB-backed
+//! channels keep their chain side in [`ckb_channels`]; background tasks log
+//! their runs in [`task_runs`].
 
 mod codec;
 mod error;
@@ -14,15 +16,19 @@ mod transaction;
 mod writer;
 
 pub mod channels;
+pub mod ckb_channels;
 pub mod directory;
 pub mod history;
 pub mod prices;
 pub mod requests;
+pub mod task_runs;
 pub mod testing;
 pub mod usage;
 
+pub use ckb_channels::{NewCkbChannel, StoredCkbChannel};
 pub use error::{ChannelStoreError, StoreError};
 pub use receipt_writer::ReceiptWriter;
+pub use task_runs::TaskRun;
 pub use writer::{CommandOutcome, LedgerWriter, Record, Submission, WriterConfig, WriterStats};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

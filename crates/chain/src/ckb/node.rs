@@ -7,7 +7,7 @@ use super::scripts::LockScripts;
 use super::spilman::LiveCell;
 use super::{ChainError, Rpc};
 use ckb_types::core::{BlockView, TransactionView};
-use ckb_types::packed::{Byte32, OutPoint, Script};
+use ckb_types::packed::{Byte32, CellOutput, OutPoint, Script};
 use serde_json::{json, Value};
 
 /// Where a transaction stands on the node.
@@ -186,9 +186,18 @@ impl Rpc {
 
     /// Whether the cell at `point` is live.
     pub async fn is_live(&self, point: &OutPoint) -> Result<bool, ChainError> {
+        Ok(self.live_cell(point).await?.is_some())
+    }
+
+    /// The cell at `point` (its output: capacity, lock, type) if it is live.
+    pub async fn live_cell(&self, point: &OutPoint) -> Result<Option<CellOutput>, ChainError> {
         let json_point = serde_json::to_value(ckb_jsonrpc_types::OutPoint::from(point.clone())).unwrap_or(Value::Null);
         let v = self.call("get_live_cell", json!([json_point, false])).await?;
-        Ok(v["status"].as_str() == Some("live"))
+        if v["status"].as_str() != Some("live") {
+            return Ok(None);
+        }
+        let output: ckb_jsonrpc_types::CellOutput = decode("get_live_cell", v["cell"]["output"].clone())?;
+        Ok(Some(output.into()))
     }
 
     /// The chain's median time (of the last 37 blocks), milliseconds: what

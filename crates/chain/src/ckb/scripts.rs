@@ -13,8 +13,10 @@ use ckb_types::prelude::*;
 /// made from CKB's bundled specs (a type id, the same on every chain).
 pub const MULTISIG_TYPE_HASH: &str = "0x5c5069eb0857efc65e1bca0c07df34c31663b3622fd3876c876320fc9634e2a8";
 
-/// A lock script's code and what a transaction needs to run it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A lock script's code and what a transaction needs to run it. As JSON:
+/// `{"code_hash", "hash_type", "cell_deps"}` in the node's RPC format.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "ScriptRefJson", from = "ScriptRefJson")]
 pub struct ScriptRef {
     /// The code hash a script names.
     pub code_hash: Byte32,
@@ -37,8 +39,28 @@ impl ScriptRef {
     }
 }
 
+/// [`ScriptRef`] in the node's JSON format.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct ScriptRefJson {
+    code_hash: ckb_types::H256,
+    hash_type: ckb_jsonrpc_types::ScriptHashType,
+    cell_deps: Vec<ckb_jsonrpc_types::CellDep>,
+}
+
+impl From<ScriptRef> for ScriptRefJson {
+    fn from(r: ScriptRef) -> Self {
+        ScriptRefJson { code_hash: r.code_hash.unpack(), hash_type: r.hash_type.into(), cell_deps: r.cell_deps.into_iter().map(Into::into).collect() }
+    }
+}
+
+impl From<ScriptRefJson> for ScriptRef {
+    fn from(j: ScriptRefJson) -> Self {
+        ScriptRef { code_hash: j.code_hash.pack(), hash_type: j.hash_type.into(), cell_deps: j.cell_deps.into_iter().map(Into::into).collect() }
+    }
+}
+
 /// The two locks of the CKB rail: a plain key's and the channel's 2-of-2.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LockScripts {
     /// `secp256k1_blake160_sighash_all`.
     pub sighash: ScriptRef,

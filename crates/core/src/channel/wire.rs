@@ -113,6 +113,27 @@ hex_serde!(SubRav, |r: &SubRav| r.encode(), |t: &str| parse_hex_vec(t, SUBRAV_LE
 hex_serde!(SignedSubRav, |r: &SignedSubRav| r.encode(), |t: &str| parse_hex_vec(t, SIGNED_SUBRAV_LEN)
     .and_then(|b| SignedSubRav::decode(&b).map_err(|e| e.to_string())));
 
+/// The longest CKB commitment transaction accepted, bytes (a true one is
+/// under 500).
+pub const MAX_COMMITMENT_LEN: usize = 800;
+
+/// On the CKB rail, the buyer-signed commitment transaction that pays a
+/// receipt's total on chain (serialized CKB transaction, the seller's
+/// signature slot empty; docs/ckb.md). Only its length is checked here:
+/// the payee checks the transaction itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commitment(pub Vec<u8>);
+
+fn parse_commitment(text: &str) -> Result<Commitment, String> {
+    let digits = text.strip_prefix("0x").ok_or_else(|| "hex must start with 0x".to_owned())?;
+    if digits.is_empty() || digits.len() > 2 * MAX_COMMITMENT_LEN {
+        return Err(format!("a commitment is 1 to {MAX_COMMITMENT_LEN} bytes"));
+    }
+    hex::decode(digits).map(Commitment).map_err(|e| e.to_string())
+}
+
+hex_serde!(Commitment, |c: &Commitment| c.0.clone(), parse_commitment);
+
 /// What a payer sends with a paid request (in [`PAYMENT_HEADER`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +158,10 @@ pub struct PaymentData {
 pub struct ReceiptSubmission {
     /// The receipt.
     pub receipt: SignedSubRav,
+    /// On a CKB-backed channel, the commitment paying the receipt's total
+    /// (required there, refused elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<Commitment>,
 }
 
 /// What the payee asks to be signed: on a response (in [`PAYMENT_HEADER`]),
@@ -236,7 +261,11 @@ mod tests {
         let short = format!(r#"{{"receipt":"0x{}"}}"#, hex::encode(&receipt.encode()[..157]));
         assert!(matches!(decode_json::<ReceiptSubmission>(short.as_bytes()), Err(WireError::Json(_))));
         let good = format!(r#"{{"receipt":"0x{}"}}"#, hex::encode(receipt.encode()));
-        assert_eq!(decode_json::<ReceiptSubmission>(good.as_bytes()), Ok(ReceiptSubmission { receipt }));
+        assert_eq!(decode_json::<ReceiptSubmission>(good.as_bytes()), Ok(ReceiptSubmission { receipt, commitment: None }));
+        let with = format!(r#"{{"receipt":"0x{}","commitment":"0x0102"}}"#, hex::encode(receipt.encode()));
+        assert_eq!(decode_json::<ReceiptSubmission>(with.as_bytes()).map(|s| s.commitment), Ok(Some(Commitment(vec![1, 2]))));
+        let huge = format!(r#"{{"receipt":"0x{}","commitment":"0x{}"}}"#, hex::encode(receipt.encode()), "00".repeat(MAX_COMMITMENT_LEN + 1));
+        assert!(decode_json::<ReceiptSubmission>(huge.as_bytes()).is_err());
     }
 
     #[test]

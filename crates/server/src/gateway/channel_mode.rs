@@ -68,13 +68,20 @@ pub async fn admit(
     stream: bool,
 ) -> Result<Admission, ApiError> {
     let channels = &state.channels;
-    let (owner, _, open) = channels.owner(&data.channel).await?;
+    let (owner, asset, open) = channels.owner(&data.channel).await?;
     if owner != user_id {
         return Err(ChannelError::UnknownChannel.into());
     }
     if !open {
         return Err(ChannelError::Receipt(ReceiptError::ChannelClosed).into());
     }
+    // A CKB channel pays the model's price in shannons.
+    let rule = if asset == tollway_core::Asset::CKB {
+        let rate = state.config.ckb.shannons_per_point;
+        rule.converted(rate).map_err(|e| ApiError::unprocessable("amount_overflow", e.to_string()))?
+    } else {
+        rule
+    };
     if !channels.has_sub(&data.channel, &data.sub_channel).await? {
         return Err(ChannelError::UnknownSubChannel.into());
     }

@@ -160,6 +160,9 @@ pub async fn add_key(
     let body = json_body(body)?;
     let key = key(&body.key)?;
     own(&s, user.id, &id).await?;
+    if s.store.ckb_channel(&id).await?.is_some() {
+        return Err(ApiError::conflict("ckb_single_key", "a CKB channel has one key: the buyer's, one of the channel cell's two"));
+    }
     let channel = s.store.add_sub_channel(&id, key).await?;
     s.channels.reload(&id).await?;
     Ok(Json(channel_json(&channel)))
@@ -199,6 +202,15 @@ pub async fn receipt(State(s): State<AppState>, Path(id): Path<String>, body: By
     }
     if submission.receipt.rav.channel_id != id {
         return Err(ApiError::bad_request("channel_mismatch", "the receipt is for another channel than the URL's"));
+    }
+    match s.ckb.as_deref() {
+        Some(ckb) => match ckb.backs(&id).await? {
+            Some(channel) => ckb.keep_commitment(&channel, &submission.receipt, submission.commitment.as_ref()).await?,
+            None if submission.commitment.is_some() => return Err(crate::ckb::CkbError::CommitmentNotExpected.into()),
+            None => {}
+        },
+        None if submission.commitment.is_some() => return Err(crate::ckb::CkbError::CommitmentNotExpected.into()),
+        None => {}
     }
     let acceptance = s.channels.accept(&submission.receipt).await?;
     Ok(Json(json!({"nonce": acceptance.nonce, "accepted": acceptance.accepted, "replay": acceptance.replay})))

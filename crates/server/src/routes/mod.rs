@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod channels;
+pub mod ckb;
 pub mod dify;
 pub mod keys;
 pub mod points;
@@ -32,6 +33,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/channels/{id}/receipts", post(channels::receipt))
         .route("/api/channels/{id}/close", post(channels::close))
         .route("/api/admin/channels/claims", post(channels::claim))
+        .route("/api/ckb", get(ckb::info))
+        .route("/api/ckb/channels", post(ckb::offer).get(ckb::list))
+        .route("/api/ckb/channels/{id}", get(ckb::show))
+        .route("/api/ckb/channels/{id}/funding", post(ckb::funding))
+        .route("/api/ckb/channels/{id}/confirm", post(ckb::confirm))
+        .route("/api/ckb/channels/{id}/settle", post(ckb::settle))
+        .route("/api/ckb/channels/{id}/refund", get(ckb::refund))
+        .route("/api/admin/ckb/tasks", get(ckb::tasks))
         .route("/api/dify/webhook", post(dify::webhook))
         .route("/api/user/points/balance", get(points::balance))
         .route("/api/user/points/estimate", get(points::estimate))

@@ -7,6 +7,9 @@
 //! one database transaction. Accepted receipts are written by
 //! [`ReceiptWriter`](crate::ReceiptWriter), many per transaction.
 //!
+//! CKB-backed channels ([`crate::ckb_channels`]) have rows here too, but no
+//! escrow: claims skip them and closing them here is `ckb_channel`.
+//!
 //! Tables (migration 0003): `channels` and `sub_channels`. Ids, keys and
 //! receipts are `0x` hex as on the wire; amounts, chain ids and epochs
 //! decimal TEXT; nonces decimal TEXT zero-padded to 20 digits, so that text
@@ -23,7 +26,7 @@ use std::collections::BTreeMap;
 use tollway_core::channel::{Channel, ChannelId, KeyId, SignedSubRav, SubChannel, SubRav};
 use tollway_core::{Amount, Asset};
 
-pub(crate) use rows::{hex_of, nonce_text};
+pub(crate) use rows::{hex_of, insert_sub_channel, nonce_text};
 
 /// A channel to open.
 #[derive(Debug, Clone, PartialEq, Eq)]

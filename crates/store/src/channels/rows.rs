@@ -135,7 +135,7 @@ pub(super) async fn load_channel(conn: &mut AnyConnection, id: &ChannelId) -> Re
 }
 
 /// Adds a sub-channel for `key` unless the channel has it already.
-pub(super) async fn insert_sub_channel(
+pub(crate) async fn insert_sub_channel(
     conn: &mut AnyConnection,
     channel: &ChannelId,
     key: &PublicKey,

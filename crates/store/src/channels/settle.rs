@@ -70,6 +70,8 @@ impl Store {
     /// stored receipt is missing, unreadable or disagrees with its
     /// accepted total is skipped and logged; a channel the ledger refuses
     /// is left unclaimed and logged, and the others are still claimed.
+    /// Channels backed by a CKB cell are never claimed here: their money is
+    /// on chain, not in escrow.
     pub async fn claim(&self, request: &ClaimRequest) -> Result<ClaimReport, StoreError> {
         retrying("channel claim", || async {
             let mut conn = begin_write(self).await?;
@@ -82,7 +84,9 @@ impl Store {
     /// Closes a channel in one transaction: no receipt is accepted any
     /// more, everything accepted is claimed, and what is left in escrow
     /// goes back to the payer's wallet (transfer `chclose:{id}`), recorded
-    /// as `refunded`. Closing a closed channel changes nothing.
+    /// as `refunded`. Closing a closed channel changes nothing. A channel
+    /// backed by a CKB cell is `ckb_channel` (it is settled on chain), and
+    /// nothing changes.
     pub async fn close_channel(&self, id: &ChannelId) -> Result<StoredChannel, StoreError> {
         retrying("channel close", || async {
             let mut conn = begin_write(self).await?;
@@ -104,6 +108,9 @@ async fn claim_in(conn: &mut AnyConnection, dialect: Dialect, request: &ClaimReq
 
 async fn close_in(conn: &mut AnyConnection, dialect: Dialect, id: &ChannelId) -> Result<StoredChannel, StoreError> {
     let head = lock_channel(conn, dialect, id).await?.ok_or(ChannelStoreError::UnknownChannel)?;
+    if is_ckb_channel(conn, id).await? {
+        return Err(ChannelStoreError::CkbChannel.into());
+    }
     if head.open {
         sqlx::query("UPDATE channels SET open = 0, closed_at = $1 WHERE id = $2")
             .bind(now_ms())
@@ -122,6 +129,12 @@ async fn close_in(conn: &mut AnyConnection, dialect: Dialect, id: &ChannelId) ->
             .await?;
     }
     load_channel(conn, id).await?.ok_or_else(|| StoreError::Corrupt(format!("channel {id} vanished")))
+}
+
+/// Whether the channel is backed by a CKB cell (it has no escrow here).
+async fn is_ckb_channel(conn: &mut AnyConnection, id: &ChannelId) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT 1 FROM ckb_channels WHERE id = $1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
+    Ok(row.is_some())
 }
 
 /// Moves what is left in the channel's escrow to the payer's wallet.
@@ -151,7 +164,8 @@ async fn lock_unclaimed(
 ) -> Result<Vec<Unclaimed>, StoreError> {
     let mut sql = String::from(
         "SELECT s.channel_id, s.key_id, s.public_key, s.accumulated, s.claimed, s.latest, c.user_id, c.asset \
-         FROM sub_channels s JOIN channels c ON c.id = s.channel_id WHERE s.accumulated <> s.claimed",
+         FROM sub_channels s JOIN channels c ON c.id = s.channel_id WHERE s.accumulated <> s.claimed \
+         AND NOT EXISTS (SELECT 1 FROM ckb_channels k WHERE k.id = s.channel_id)",
     );
     let ids: Vec<String> = channels.unwrap_or_default().iter().map(ChannelId::to_string).collect();
     if channels.is_some() {

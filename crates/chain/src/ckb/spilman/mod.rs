@@ -9,4 +9,4 @@ mod terms;
 
 pub use error::TxError;
 pub use funding::{channel_lock_args, input_indices, sign_inputs, FundingPlan, LiveCell};
-pub use terms::{out_point_text, ChannelTerms, CheckedCommitment};
+pub use terms::{out_point_text, parse_out_point, ChannelTerms, CheckedCommitment};

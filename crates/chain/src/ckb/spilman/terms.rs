@@ -202,3 +202,11 @@ pub fn out_point_text(point: &OutPoint) -> String {
     let index: u32 = point.index().unpack();
     format!("0x{}:{index}", hex::encode(point.tx_hash().raw_data()))
 }
+
+/// Reads `0x<tx hash>:<index>` (what [`out_point_text`] writes).
+pub fn parse_out_point(text: &str) -> Option<OutPoint> {
+    let (hash, index) = text.strip_prefix("0x")?.split_once(':')?;
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hash, &mut bytes).ok()?;
+    Some(OutPoint::new(bytes.pack(), index.parse().ok()?))
+}

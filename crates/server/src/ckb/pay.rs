@@ -1,0 +1,92 @@
+//! Paying and closing: a receipt's commitment checked and kept, the
+//! latest commitment completed and sent as the settlement, and what a
+//! buyer needs to take its refund.
+
+use super::{transaction, tx_bytes, Ckb, CkbError};
+use ckb_types::core::TransactionView;
+use tollway_chain::ckb::Rejection;
+use tollway_core::channel::wire::Commitment;
+use tollway_core::channel::{ChannelId, SignedSubRav};
+use tollway_core::ckb::{SpilmanEvent, SpilmanState};
+use tollway_store::StoredCkbChannel;
+
+/// What the buyer needs to take its refund from the expiry on.
+#[derive(Debug, Clone)]
+pub struct RefundData {
+    /// The refund transaction, unsigned.
+    pub refund: TransactionView,
+    /// The seller's signature over it.
+    pub seller_signature: [u8; 65],
+    /// The block from which it can commit.
+    pub expiry_block: u64,
+}
+
+impl Ckb {
+    /// Whether `id` is a CKB-backed channel.
+    pub async fn backs(&self, id: &ChannelId) -> Result<Option<StoredCkbChannel>, CkbError> {
+        Ok(self.store.ckb_channel(id).await?)
+    }
+
+    /// Checks the commitment sent with a receipt on a CKB channel and
+    /// keeps it if it pays more than the kept one, before the receipt is
+    /// accepted: it must be the buyer's commitment for exactly the
+    /// receipt's total, and the receipt must carry the buyer's signature
+    /// (so nothing the buyer did not sign is kept).
+    pub async fn keep_commitment(&self, channel: &StoredCkbChannel, receipt: &SignedSubRav, commitment: Option<&Commitment>) -> Result<(), CkbError> {
+        let commitment = commitment.ok_or(CkbError::CommitmentRequired)?;
+        if receipt.verify(&channel.buyer_key).is_err() {
+            return Err(crate::channels::ChannelError::Receipt(tollway_core::channel::ReceiptError::BadSignature).into());
+        }
+        let terms = self.terms_of(channel)?;
+        let checked = terms.check_commitment(&self.scripts, &transaction(&commitment.0)?)?;
+        if u128::from(checked.cumulative) != receipt.rav.accumulated.units() {
+            return Err(CkbError::CommitmentAmountMismatch { commitment: checked.cumulative, receipt: receipt.rav.accumulated.units() });
+        }
+        self.store.record_ckb_commitment(&channel.id, checked.cumulative, &commitment.0).await?;
+        Ok(())
+    }
+
+    /// Settles: completes the latest commitment with the seller's
+    /// signature, stores it with the new state, then sends it. Sending
+    /// again after a restart is the jobs' work.
+    pub async fn settle(&self, user_id: Option<i64>, id: &ChannelId) -> Result<StoredCkbChannel, CkbError> {
+        let channel = self.own(user_id, id).await?;
+        if matches!(channel.state, SpilmanState::Settling { .. } | SpilmanState::Settled) {
+            return Ok(channel);
+        }
+        tollway_core::ckb::apply(channel.state, SpilmanEvent::SettleSent)?;
+        let latest = channel.latest_commitment.as_deref().filter(|_| channel.latest_cumulative > 0).ok_or(CkbError::NothingToSettle)?;
+        let terms = self.terms_of(&channel)?;
+        let half = transaction(latest)?;
+        let checked = terms.check_commitment(&self.scripts, &half)?;
+        let settlement = terms.with_signatures(&half, Some(&checked.buyer_signature), Some(&terms.sign(&half, &self.seller)));
+        self.advance(&channel, &[SpilmanEvent::SettleSent], Some(&settlement)).await?;
+        self.send_closing(&settlement).await?;
+        self.own(user_id, id).await
+    }
+
+    /// Sends a settlement (again): known to the node already is fine.
+    pub(super) async fn send_closing(&self, tx: &TransactionView) -> Result<(), CkbError> {
+        match self.rpc.send(tx).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.rejection() == Some(Rejection::Duplicate) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The refund and the seller's signature over it.
+    pub async fn refund_data(&self, user_id: Option<i64>, id: &ChannelId) -> Result<RefundData, CkbError> {
+        let channel = self.own(user_id, id).await?;
+        let seller_signature = channel.refund_seller_signature.ok_or(CkbError::State(tollway_core::ckb::NotAllowed {
+            state: channel.state,
+            event: SpilmanEvent::RefundSent,
+        }))?;
+        let terms = self.terms_of(&channel)?;
+        Ok(RefundData { refund: terms.refund(&self.scripts)?, seller_signature, expiry_block: channel.expiry_block })
+    }
+}
+
+/// `0x` hex of a transaction's bytes.
+pub fn tx_hex(tx: &TransactionView) -> String {
+    format!("0x{}", hex::encode(tx_bytes(tx)))
+}
