@@ -451,6 +451,12 @@ impl Payer {
         let mut receipt = record.unconfirmed();
         let mut paid_before = None;
         let response = loop {
+            // A CKB channel's receipt goes with its commitment to the receipts endpoint.
+            if record.ckb.is_some() {
+                if let Some(r) = receipt.take() {
+                    self.post_receipt(&record, r).await?;
+                }
+            }
             let data = PaymentData { channel: record.channel, sub_channel: record.sub_channel, max_amount: Some(max), receipt };
             let response = self
                 .http

@@ -363,21 +363,37 @@ impl Store {
     /// channel is `unknown_channel`.
     pub async fn record_ckb_commitment(&self, id: &ChannelId, cumulative: u64, commitment: &[u8]) -> Result<bool, StoreError> {
         let mut conn = self.pool().acquire().await?;
-        let updated = sqlx::query(
-            "UPDATE ckb_channels SET latest_cumulative = $1, latest_commitment = $2, updated_at = $3 \
-             WHERE id = $4 AND latest_cumulative < $1",
-        )
-        .bind(nonce_text(cumulative))
-        .bind(hex_of(commitment))
-        .bind(now_ms())
-        .bind(id.to_string())
-        .execute(&mut *conn)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return lost(&mut conn, id).await;
+        if keep_commitment_in(&mut conn, id, cumulative, commitment).await? {
+            return Ok(true);
         }
-        Ok(true)
+        lost(&mut conn, id).await
     }
+}
+
+/// A CKB channel's commitment to keep with the receipt it pays (see
+/// [`ReceiptWriter::accept_with_commitment`](crate::ReceiptWriter::accept_with_commitment)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptCommitment {
+    /// What it pays the seller, shannons.
+    pub cumulative: u64,
+    /// The serialized, buyer-signed commitment transaction.
+    pub tx: Vec<u8>,
+}
+
+/// Keeps `commitment` on connection `conn` if it pays more than the kept
+/// one; true if it did.
+pub(crate) async fn keep_commitment_in(conn: &mut AnyConnection, id: &ChannelId, cumulative: u64, commitment: &[u8]) -> Result<bool, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE ckb_channels SET latest_cumulative = $1, latest_commitment = $2, updated_at = $3 \
+         WHERE id = $4 AND latest_cumulative < $1",
+    )
+    .bind(nonce_text(cumulative))
+    .bind(hex_of(commitment))
+    .bind(now_ms())
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(updated.rows_affected() > 0)
 }
 
 async fn open_in(conn: &mut AnyConnection, new: &NewCkbChannel, cells: &str) -> Result<StoredCkbChannel, StoreError> {

@@ -25,7 +25,7 @@ pub mod task_runs;
 pub mod testing;
 pub mod usage;
 
-pub use ckb_channels::{NewCkbChannel, StoredCkbChannel};
+pub use ckb_channels::{KeptCommitment, NewCkbChannel, StoredCkbChannel};
 pub use error::{ChannelStoreError, StoreError};
 pub use receipt_writer::ReceiptWriter;
 pub use task_runs::TaskRun;

@@ -8,6 +8,7 @@
 //! persists it, and answers only after the commit.
 
 use crate::channels::{hex_of, nonce_text};
+use crate::ckb_channels::{keep_commitment_in, KeptCommitment};
 use crate::codec::positional;
 use crate::transaction::{begin_write, finish, retrying};
 use crate::{now_ms, ChannelStoreError, Dialect, Store, StoreError, WriterConfig, WriterStats};
@@ -44,12 +45,13 @@ fn accept_sql(dialect: Dialect, rows: usize) -> String {
     )
 }
 
-/// An accepted receipt to persist.
-#[derive(Debug, Clone, Copy)]
+/// An accepted receipt to persist, with a CKB channel's commitment.
+#[derive(Debug, Clone)]
 struct Receipt {
     channel: ChannelId,
     signed: SignedSubRav,
     prev_nonce: u64,
+    commitment: Option<Arc<KeptCommitment>>,
 }
 
 struct Job {
@@ -91,11 +93,19 @@ impl ReceiptWriter {
     /// check again. A receipt naming another channel than `channel` is
     /// `channel_mismatch`.
     pub async fn accept(&self, channel: ChannelId, signed: SignedSubRav, prev_nonce: u64) -> Result<bool, StoreError> {
+        self.accept_with_commitment(channel, signed, prev_nonce, None).await
+    }
+
+    /// [`ReceiptWriter::accept`], keeping a CKB channel's `commitment` in
+    /// the same transaction when the receipt is written (if it pays more
+    /// than the kept one): a receipt on a CKB channel is never durable
+    /// without the commitment that settles it.
+    pub async fn accept_with_commitment(&self, channel: ChannelId, signed: SignedSubRav, prev_nonce: u64, commitment: Option<KeptCommitment>) -> Result<bool, StoreError> {
         if signed.rav.channel_id != channel {
             return Err(ChannelStoreError::ChannelMismatch.into());
         }
         let (reply, answer) = oneshot::channel();
-        let receipt = Receipt { channel, signed, prev_nonce };
+        let receipt = Receipt { channel, signed, prev_nonce, commitment: commitment.map(Arc::new) };
         self.tx.send(Job { receipt, reply }).await.map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
@@ -119,7 +129,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, config: WriterConfig, st
         jobs.sort_by_key(|j| (j.receipt.channel, j.receipt.signed.rav.sub_channel));
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.receipts.fetch_add(jobs.len() as u64, Ordering::Relaxed);
-        let receipts: Vec<Receipt> = jobs.iter().map(|j| j.receipt).collect();
+        let receipts: Vec<Receipt> = jobs.iter().map(|j| j.receipt.clone()).collect();
         match commit_with_retry(&store, &receipts).await {
             Ok(applied) => {
                 for (job, applied) in jobs.into_iter().zip(applied) {
@@ -134,7 +144,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, config: WriterConfig, st
                 // Isolate the failure: a bad receipt must not fail others.
                 tracing::warn!(error = %e, size = jobs.len(), "receipt batch failed; retrying receipts one by one");
                 for job in jobs {
-                    let result = commit_with_retry(&store, &[job.receipt]).await;
+                    let result = commit_with_retry(&store, std::slice::from_ref(&job.receipt)).await;
                     let _ = job.reply.send(result.map(|applied| applied.first().copied().unwrap_or(false)));
                 }
             }
@@ -191,6 +201,9 @@ async fn write_receipts(conn: &mut AnyConnection, dialect: Dialect, receipts: &[
                 .collect::<Result<_, sqlx::Error>>()?;
             for &i in chunk {
                 applied[i] = written.contains(&keys[i]);
+                if let (true, Some(kept)) = (applied[i], &receipts[i].commitment) {
+                    keep_commitment_in(conn, &receipts[i].channel, kept.cumulative, &kept.tx).await?;
+                }
             }
         }
     }

@@ -10,7 +10,7 @@ use tollway_core::ledger::*;
 use tollway_core::{Amount, Asset};
 use tollway_store::channels::{ClaimRequest, NewChannel};
 use tollway_store::testing::{fresh_database_url, fresh_store, Backend};
-use tollway_store::{LedgerWriter, NewCkbChannel, ReceiptWriter, Store, StoreError, Submission, TaskRun, WriterConfig};
+use tollway_store::{KeptCommitment, LedgerWriter, NewCkbChannel, ReceiptWriter, Store, StoreError, Submission, TaskRun, WriterConfig};
 
 const CHAIN: u64 = 0x0074_6f6c_6c77_6179;
 const SHANNONS: u64 = 100_000_000;
@@ -432,6 +432,28 @@ async fn task_runs_newest_first(store: Store) {
     assert!(store.task_runs(None, 0).await.expect("zero").is_empty());
 }
 
+/// A receipt and its commitment are durable together: the commitment is
+/// kept only when its receipt is written, and only if it pays more.
+async fn a_receipt_and_its_commitment_commit_together(store: Store) {
+    let user = user(&store, "kim").await;
+    let buyer = key(7);
+    let id = store.open_ckb_channel(&new_ckb_channel(user, &buyer, &[])).await.expect("open").id;
+    activate(&store, &id).await;
+    let writer = ReceiptWriter::spawn(store.clone(), WriterConfig::default());
+    let kept = |cumulative: u64, byte: u8| Some(KeptCommitment { cumulative, tx: vec![byte; 3] });
+    let latest = async || {
+        let c = store.ckb_channel(&id).await.expect("read").expect("channel");
+        (c.latest_cumulative, c.latest_commitment)
+    };
+    assert!(writer.accept_with_commitment(id, receipt(id, &buyer, 1, 500), 0, kept(500, 1)).await.expect("accept"));
+    assert_eq!(latest().await, (500, Some(vec![1; 3])));
+    // A stale receipt is not written, and neither is its commitment.
+    assert!(!writer.accept_with_commitment(id, receipt(id, &buyer, 3, 900), 0, kept(900, 2)).await.expect("stale"));
+    assert_eq!(latest().await, (500, Some(vec![1; 3])));
+    assert!(writer.accept_with_commitment(id, receipt(id, &buyer, 2, 700), 1, kept(700, 3)).await.expect("accept"));
+    assert_eq!(latest().await, (700, Some(vec![3; 3])));
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -459,4 +481,5 @@ on_both_backends!(
     claims_skip_ckb_channels,
     ledger_close_refuses_ckb_channels,
     task_runs_newest_first,
+    a_receipt_and_its_commitment_commit_together,
 );

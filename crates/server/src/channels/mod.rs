@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tollway_core::channel::{Accepted, Channel, ChannelId, KeyId, SignedSubRav, SubRav, Verdict};
 use tollway_core::{Amount, Asset};
 use tollway_store::channels::StoredChannel;
-use tollway_store::{ReceiptWriter, Store};
+use tollway_store::{KeptCommitment, ReceiptWriter, Store};
 
 /// What became of a submitted receipt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +149,12 @@ impl Channels {
     /// Checks a signed receipt and, if it is new, makes it durable and
     /// applies it. Refusals change nothing.
     pub async fn accept(&self, signed: &SignedSubRav) -> Result<Acceptance, ChannelError> {
+        self.accept_with(signed, None).await
+    }
+
+    /// [`Channels::accept`] for a CKB channel's receipt: its checked
+    /// commitment is made durable in the same transaction.
+    pub async fn accept_with(&self, signed: &SignedSubRav, commitment: Option<KeptCommitment>) -> Result<Acceptance, ChannelError> {
         let id = signed.rav.channel_id;
         for _ in 0..3 {
             let outcome = self
@@ -158,7 +164,7 @@ impl Channels {
                         Verdict::Accepted(a) => a,
                     };
                     let previous = l.channel.subs.get(&accepted.sub_channel).map_or(0, |s| s.nonce);
-                    if !self.receipts.accept(id, *signed, previous).await? {
+                    if !self.receipts.accept_with_commitment(id, *signed, previous, commitment.clone()).await? {
                         return Ok(None);
                     }
                     Ok(Some(apply(l, &accepted)))

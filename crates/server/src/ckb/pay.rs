@@ -8,7 +8,7 @@ use tollway_chain::ckb::Rejection;
 use tollway_core::channel::wire::Commitment;
 use tollway_core::channel::{ChannelId, SignedSubRav};
 use tollway_core::ckb::{SpilmanEvent, SpilmanState};
-use tollway_store::StoredCkbChannel;
+use tollway_store::{KeptCommitment, StoredCkbChannel};
 
 /// What the buyer needs to take its refund from the expiry on.
 #[derive(Debug, Clone)]
@@ -27,12 +27,11 @@ impl Ckb {
         Ok(self.store.ckb_channel(id).await?)
     }
 
-    /// Checks the commitment sent with a receipt on a CKB channel and
-    /// keeps it if it pays more than the kept one, before the receipt is
-    /// accepted: it must be the buyer's commitment for exactly the
-    /// receipt's total, and the receipt must carry the buyer's signature
-    /// (so nothing the buyer did not sign is kept).
-    pub async fn keep_commitment(&self, channel: &StoredCkbChannel, receipt: &SignedSubRav, commitment: Option<&Commitment>) -> Result<(), CkbError> {
+    /// Checks the commitment sent with a receipt on a CKB channel: it must
+    /// be the buyer's commitment for exactly the receipt's total, and the
+    /// receipt must carry the buyer's signature. What to keep with the
+    /// receipt (in the same transaction).
+    pub fn check_commitment(&self, channel: &StoredCkbChannel, receipt: &SignedSubRav, commitment: Option<&Commitment>) -> Result<KeptCommitment, CkbError> {
         let commitment = commitment.ok_or(CkbError::CommitmentRequired)?;
         if receipt.verify(&channel.buyer_key).is_err() {
             return Err(crate::channels::ChannelError::Receipt(tollway_core::channel::ReceiptError::BadSignature).into());
@@ -42,8 +41,7 @@ impl Ckb {
         if u128::from(checked.cumulative) != receipt.rav.accumulated.units() {
             return Err(CkbError::CommitmentAmountMismatch { commitment: checked.cumulative, receipt: receipt.rav.accumulated.units() });
         }
-        self.store.record_ckb_commitment(&channel.id, checked.cumulative, &commitment.0).await?;
-        Ok(())
+        Ok(KeptCommitment { cumulative: checked.cumulative, tx: commitment.0.clone() })
     }
 
     /// Settles: completes the latest commitment with the seller's

@@ -75,6 +75,11 @@ pub async fn admit(
     if !open {
         return Err(ChannelError::Receipt(ReceiptError::ChannelClosed).into());
     }
+    // A CKB channel's receipts carry their commitment: too big for the
+    // header, they go to the receipts endpoint.
+    if asset == tollway_core::Asset::CKB && data.receipt.is_some() {
+        return Err(ApiError::bad_request("commitment_required", "on a CKB channel, post the receipt with its commitment to /api/channels/{id}/receipts, not in the header"));
+    }
     // A CKB channel pays the model's price in shannons.
     let rule = if asset == tollway_core::Asset::CKB {
         let rate = state.config.ckb.shannons_per_point;

@@ -203,16 +203,17 @@ pub async fn receipt(State(s): State<AppState>, Path(id): Path<String>, body: By
     if submission.receipt.rav.channel_id != id {
         return Err(ApiError::bad_request("channel_mismatch", "the receipt is for another channel than the URL's"));
     }
-    match s.ckb.as_deref() {
+    let kept = match s.ckb.as_deref() {
         Some(ckb) => match ckb.backs(&id).await? {
-            Some(channel) => ckb.keep_commitment(&channel, &submission.receipt, submission.commitment.as_ref()).await?,
-            None if submission.commitment.is_some() => return Err(crate::ckb::CkbError::CommitmentNotExpected.into()),
-            None => {}
+            Some(channel) => Some(ckb.check_commitment(&channel, &submission.receipt, submission.commitment.as_ref())?),
+            None => None,
         },
-        None if submission.commitment.is_some() => return Err(crate::ckb::CkbError::CommitmentNotExpected.into()),
-        None => {}
+        None => None,
+    };
+    if kept.is_none() && submission.commitment.is_some() {
+        return Err(crate::ckb::CkbError::CommitmentNotExpected.into());
     }
-    let acceptance = s.channels.accept(&submission.receipt).await?;
+    let acceptance = s.channels.accept_with(&submission.receipt, kept).await?;
     Ok(Json(json!({"nonce": acceptance.nonce, "accepted": acceptance.accepted, "replay": acceptance.replay})))
 }
 
