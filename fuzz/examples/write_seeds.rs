@@ -6,9 +6,12 @@
 #[path = "../fuzz_targets/fixtures.rs"]
 mod fixtures;
 
+use ckb_types::core::TransactionView;
+use ckb_types::prelude::*;
 use std::path::Path;
 use tollway_core::channel::wire::{encode_header, PaymentData, PaymentDue, ReceiptSubmission};
 use tollway_core::channel::{ChannelId, PayerKey, SignedSubRav, SubRav};
+use tollway_core::ckb::CKB;
 use tollway_core::Amount;
 
 /// The payer's receipt for `nonce` and `accumulated` on the fixture channel.
@@ -79,6 +82,31 @@ fn main() {
     for (name, due) in &dues {
         write(&dir, "payment_due", &format!("{name}.header"), encode_header(due).as_bytes());
         write(&dir, "payment_due", &format!("{name}.json"), &serde_json::to_vec(due).expect("json"));
+    }
+    // Commitments on the CKB channel, half-signed by the buyer as the
+    // payee receives them: the payee accepts the first three and refuses
+    // the others (the seller's slot filled, another signer, cut short).
+    let (terms, scripts) = (fixtures::terms(), fixtures::lock_scripts());
+    let commitment = |cumulative: u64| terms.commitment(scripts, cumulative).expect("within the channel");
+    let half_signed = |tx: &TransactionView, key: &PayerKey| terms.with_signatures(tx, Some(&terms.sign(tx, key)), None);
+    let honest = half_signed(&commitment(10 * CKB), payer);
+    let fully_signed = {
+        let tx = commitment(10 * CKB);
+        terms.with_signatures(&tx, Some(&terms.sign(&tx, payer)), Some(&terms.sign(&tx, fixtures::seller())))
+    };
+    let honest_bytes = honest.data().as_slice().to_vec();
+    let commitments: [(&str, Vec<u8>); 6] = [
+        ("honest", honest_bytes.clone()),
+        ("zero", half_signed(&commitment(0), payer).data().as_slice().to_vec()),
+        ("max_payment", half_signed(&commitment(fixtures::ckb_funds().max_payment()), payer).data().as_slice().to_vec()),
+        ("fully_signed", fully_signed.data().as_slice().to_vec()),
+        ("other_key", half_signed(&commitment(10 * CKB), &other).data().as_slice().to_vec()),
+        ("truncated", honest_bytes[..honest_bytes.len() / 2].to_vec()),
+    ];
+    for (i, (name, bytes)) in commitments.iter().enumerate() {
+        let checked = ckb_types::packed::Transaction::from_slice(bytes).map(|tx| terms.check_commitment(scripts, &tx.into_view()));
+        assert_eq!(matches!(checked, Ok(Ok(_))), i < 3, "{name}: {checked:?}");
+        write(&dir, "commitment", name, bytes);
     }
     println!("seeds written under {}", dir.display());
 }

@@ -1,11 +1,13 @@
 //! `tollway bench …`: durable charges per second and latency, through the
 //! ledger writer directly and through the HTTP webhook (every charge is
 //! acknowledged only after its batch committed); the embedded model; the
-//! AI gateway's overhead over a fast upstream; and payment channels
-//! (durable receipts per second, the round trip of a paid chunk).
+//! AI gateway's overhead over a fast upstream; payment channels (durable
+//! receipts per second, the round trip of a paid chunk); and CKB Spilman
+//! channels (commitments checked per second, on-chain cost).
 #![allow(clippy::float_arithmetic)]
 
 mod channels;
+mod ckb;
 mod channels_stream;
 mod channels_upstream;
 mod fast_upstream;
@@ -37,6 +39,9 @@ pub enum BenchCmd {
     /// Payment channels: signed receipts verified and durably accepted per
     /// second, and the round trip that paying each streamed chunk adds.
     Channels(channels::ChannelsArgs),
+    /// CKB Spilman channels: commitments signed and checked per second, and
+    /// a channel's whole on-chain cost beside paying each chunk on chain.
+    Ckb(ckb::CkbArgs),
 }
 
 /// What to run the model on.
@@ -121,6 +126,7 @@ pub async fn run(cmd: BenchCmd, _config: &Config) -> anyhow::Result<()> {
         BenchCmd::Model(args) => tokio::task::spawn_blocking(move || model(args)).await?,
         BenchCmd::Gateway(args) => gateway::run(args).await,
         BenchCmd::Channels(args) => channels::run(args).await,
+        BenchCmd::Ckb(args) => tokio::task::spawn_blocking(move || ckb::run(&args)).await?,
     }
 }
 
