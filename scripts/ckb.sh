@@ -5,6 +5,7 @@
 # prints the binary's path. Does nothing but print it when it is cached.
 #   scripts/ckb.sh          (cache: $TOLLWAY_CACHE, else /var/cache/tollway
 #                            as root, else ~/.cache/tollway)
+#   scripts/ckb.sh --cached  prints the path only if it is cached (exit 1 if not)
 set -euo pipefail
 if [ "$(id -u)" = 0 ]; then default_cache=/var/cache/tollway; else default_cache="$HOME/.cache/tollway"; fi
 cache="${TOLLWAY_CACHE:-$default_cache}"
@@ -12,6 +13,7 @@ version=0.210.0
 root="$cache/ckb-$version"
 bin="$root/bin/ckb"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
+if [ "${1:-}" = --cached ]; then exit 1; fi
 
 command -v cargo >/dev/null || { echo "ckb.sh: cargo (Rust) is required" >&2; exit 1; }
 if ! command -v clang >/dev/null || ! ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1; then

@@ -3,6 +3,11 @@
 # on 127.0.0.1:8080 (override with TOLLWAY_LISTEN, TOLLWAY_DATABASE_URL or a
 # config file via TOLLWAY_CONFIG). On the first run it creates an admin user
 # and prints its API key (also saved to data/admin.key, mode 600).
+# The CKB rail: when the CKB node is built (scripts/ckb.sh; TOLLWAY_CKB_DEVNET=1
+# builds it, about 35 minutes once), a local devnet is started beside the
+# server (data/devnet, a block a second) and the rail is on, the seller being
+# devnet test account 2 (its key is public: devnet only). Unless TOLLWAY_CKB
+# is already set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +27,26 @@ if [ ! -s data/admin.key ]; then
   printf '%s\n' "$key" > data/admin.key
   echo "Created admin user. Admin API key (saved in data/admin.key): $key"
 fi
+ckb_bin=""
+if [ -z "${TOLLWAY_CKB:-}" ]; then
+  if [ "${TOLLWAY_CKB_DEVNET:-}" = 1 ]; then ckb_bin=$(scripts/ckb.sh); else ckb_bin=$(scripts/ckb.sh --cached || true); fi
+fi
+if [ -n "$ckb_bin" ]; then
+  rpc_port="${TOLLWAY_CKB_RPC_PORT:-8114}"
+  "$bin" devnet start --dir data/devnet --ckb-bin "$ckb_bin" --rpc-port "$rpc_port" --p2p-port "$((rpc_port + 1))" \
+    --block-interval-ms 1000 > data/devnet.log 2>&1 &
+  devnet_pid=$!
+  trap 'kill "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null' EXIT INT TERM
+  for _ in $(seq 1 100); do grep -q "listening on" data/devnet.log 2>/dev/null && break; sleep 0.2; done
+  grep -q "listening on" data/devnet.log || { echo "run.sh: the CKB devnet did not start (data/devnet.log)" >&2; cat data/devnet.log >&2; exit 1; }
+  seller=$("$bin" devnet accounts | sed -n 's/^account 2: .*secret key \(0x[0-9a-f]*\).*/\1/p')
+  export TOLLWAY_CKB="{rpc_url = \"http://127.0.0.1:$rpc_port\", seller_secret = \"$seller\", block_interval_secs = 1}"
+  echo "CKB devnet: http://127.0.0.1:$rpc_port (a block a second; test accounts: tollway devnet accounts)"
+fi
 echo "API browser: http://${TOLLWAY_LISTEN:-127.0.0.1:8080}/docs"
 echo "OpenAI-compatible base URL: http://${TOLLWAY_LISTEN:-127.0.0.1:8080}/v1 (model smollm2-135m-instruct)"
-exec "$bin" serve
+if [ -n "$ckb_bin" ]; then
+  "$bin" serve
+else
+  exec "$bin" serve
+fi
