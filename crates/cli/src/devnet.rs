@@ -104,17 +104,23 @@ pub async fn run(cmd: DevnetCmd) -> anyhow::Result<()> {
             let rpc = devnet.rpc().clone();
             let mining = async {
                 if args.block_interval_ms == 0 {
-                    return std::future::pending::<Result<(), tollway_chain::ckb::ChainError>>().await;
+                    return std::future::pending::<()>().await;
                 }
                 loop {
                     tokio::time::sleep(Duration::from_millis(args.block_interval_ms)).await;
-                    rpc.generate_block().await?;
+                    if let Err(e) = rpc.generate_block().await {
+                        eprintln!("tollway devnet: mining: [{}] {e}", e.code());
+                    }
                 }
             };
+            // Ctrl-C or SIGTERM (how scripts/run.sh stops it): the node stops too.
+            let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
-                r = mining => { r.map_err(fail)?; }
-                _ = tokio::signal::ctrl_c() => { eprintln!("tollway devnet: stopping the node"); }
+                () = mining => {}
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
             }
+            eprintln!("tollway devnet: stopping the node");
             devnet.stop().await.map_err(fail)
         }
     }
