@@ -8,6 +8,7 @@
 
 mod channels;
 mod ckb;
+mod ckb_accept;
 mod channels_stream;
 mod channels_upstream;
 mod fast_upstream;
@@ -126,7 +127,12 @@ pub async fn run(cmd: BenchCmd, _config: &Config) -> anyhow::Result<()> {
         BenchCmd::Model(args) => tokio::task::spawn_blocking(move || model(args)).await?,
         BenchCmd::Gateway(args) => gateway::run(args).await,
         BenchCmd::Channels(args) => channels::run(args).await,
-        BenchCmd::Ckb(args) => tokio::task::spawn_blocking(move || ckb::run(&args)).await?,
+        BenchCmd::Ckb(args) => {
+            let accept = args.accept.clone();
+            let price = args.price;
+            tokio::task::spawn_blocking(move || ckb::run(&args)).await??;
+            ckb_accept::run(&accept, price).await
+        }
     }
 }
 

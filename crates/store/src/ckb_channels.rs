@@ -382,7 +382,7 @@ pub struct KeptCommitment {
 
 /// Keeps `commitment` on connection `conn` if it pays more than the kept
 /// one; true if it did.
-pub(crate) async fn keep_commitment_in(conn: &mut AnyConnection, id: &ChannelId, cumulative: u64, commitment: &[u8]) -> Result<bool, StoreError> {
+async fn keep_commitment_in(conn: &mut AnyConnection, id: &ChannelId, cumulative: u64, commitment: &[u8]) -> Result<bool, StoreError> {
     let updated = sqlx::query(
         "UPDATE ckb_channels SET latest_cumulative = $1, latest_commitment = $2, updated_at = $3 \
          WHERE id = $4 AND latest_cumulative < $1",

@@ -8,7 +8,7 @@
 //! persists it, and answers only after the commit.
 
 use crate::channels::{hex_of, nonce_text};
-use crate::ckb_channels::{keep_commitment_in, KeptCommitment};
+use crate::ckb_channels::KeptCommitment;
 use crate::codec::positional;
 use crate::transaction::{begin_write, finish, retrying};
 use crate::{now_ms, ChannelStoreError, Dialect, Store, StoreError, WriterConfig, WriterStats};
@@ -201,11 +201,44 @@ async fn write_receipts(conn: &mut AnyConnection, dialect: Dialect, receipts: &[
                 .collect::<Result<_, sqlx::Error>>()?;
             for &i in chunk {
                 applied[i] = written.contains(&keys[i]);
-                if let (true, Some(kept)) = (applied[i], &receipts[i].commitment) {
-                    keep_commitment_in(conn, &receipts[i].channel, kept.cumulative, &kept.tx).await?;
-                }
             }
         }
     }
+    keep_commitments(conn, dialect, receipts, &applied, now).await?;
     Ok(applied)
+}
+
+/// Commitments per statement.
+const COMMITMENTS_PER_STATEMENT: usize = 64;
+
+/// Keeps, for each CKB channel of the batch, the commitment of its
+/// highest written receipt (if it pays more than the kept one): one
+/// statement per 64 channels.
+async fn keep_commitments(conn: &mut AnyConnection, dialect: Dialect, receipts: &[Receipt], applied: &[bool], now: i64) -> Result<(), StoreError> {
+    let mut best: std::collections::BTreeMap<ChannelId, &KeptCommitment> = std::collections::BTreeMap::new();
+    for (receipt, _) in receipts.iter().zip(applied).filter(|(_, applied)| **applied) {
+        if let Some(kept) = &receipt.commitment {
+            let entry = best.entry(receipt.channel).or_insert(kept);
+            if kept.cumulative > entry.cumulative {
+                *entry = kept;
+            }
+        }
+    }
+    let rows: Vec<(&ChannelId, &&KeptCommitment)> = best.iter().collect();
+    for chunk in rows.chunks(COMMITMENTS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", positional(dialect, i * 3, 3))).collect();
+        let sql = format!(
+            "WITH v (id, cumulative, tx) AS (VALUES {}) \
+             UPDATE ckb_channels SET latest_cumulative = v.cumulative, latest_commitment = v.tx, updated_at = {} \
+             FROM v WHERE ckb_channels.id = v.id AND ckb_channels.latest_cumulative < v.cumulative",
+            values.join(", "),
+            positional(dialect, chunk.len() * 3, 1),
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, kept) in chunk {
+            query = query.bind(id.to_string()).bind(nonce_text(kept.cumulative)).bind(hex_of(&kept.tx));
+        }
+        query.bind(now).execute(&mut *conn).await?;
+    }
+    Ok(())
 }

@@ -14,6 +14,9 @@
 //!    transfer, which a cell's 61 CKB minimum makes impossible for a chunk
 //!    below 61 CKB.
 //!
+//! 3. **Receipts with commitments durably accepted per second**
+//!    ([`ckb_accept`](super::ckb_accept)).
+//!
 //! No node is needed: the lock scripts are given the code hashes and
 //! dep-group cell deps of a chain made from CKB's bundled specs, so every
 //! transaction has the size it would have there, byte for byte.
@@ -31,9 +34,10 @@ use tollway_chain::ckb::{TestAccount, SIGHASH_TYPE_HASH};
 use tollway_core::channel::{ckb_hash, KeyId, PayerKey};
 use tollway_core::ckb::{fee_for_size, occupied_capacity, ChannelFunds, Shannons, Since, CKB, MIN_FEE_RATE};
 
-/// The dep-group transaction of CKB mainnet's genesis: output 0 is the
-/// sighash lock's group, output 1 the multisig lock's.
-const DEP_GROUP_TX: &str = "0x71a7ba8fc96349fea0ed3a5c47992e3b4084b031a42264a018e0072e8172e46c";
+/// The transaction holding the dep groups (output 0: the sighash lock's,
+/// output 1: the multisig lock's). A stand-in hash: a cell dep's size does
+/// not depend on it; on a chain, `Rpc::lock_scripts` reads the genesis's.
+const DEP_GROUP_TX: &str = "0xdddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
 /// The refund's absolute block number (its size does not depend on it).
 const EXPIRY_BLOCK: u64 = 20_000_000;
 /// What each side's input cell holds beyond what it puts in the channel,
@@ -58,6 +62,9 @@ pub struct CkbArgs {
     /// The chunk counts of the on-chain cost rows.
     #[arg(long, value_delimiter = ',', default_values_t = vec![10u64, 1_000, 100_000])]
     pub chunks: Vec<u64>,
+    /// Part 3: receipts with commitments durably accepted.
+    #[command(flatten)]
+    pub accept: super::ckb_accept::AcceptArgs,
 }
 
 /// The buyer's and the seller's keys (devnet test accounts 1 and 2).

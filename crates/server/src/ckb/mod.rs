@@ -11,7 +11,7 @@ mod open;
 mod pay;
 
 pub use errors::CkbError;
-pub use pay::{tx_hex, RefundData};
+pub use pay::{check_receipt_commitment, tx_hex, RefundData};
 pub use open::{FundingSigned, Offer};
 
 use crate::config::CkbConfig;

@@ -4,7 +4,8 @@
 
 use super::{transaction, tx_bytes, Ckb, CkbError};
 use ckb_types::core::TransactionView;
-use tollway_chain::ckb::Rejection;
+use tollway_chain::ckb::spilman::ChannelTerms;
+use tollway_chain::ckb::{LockScripts, Rejection};
 use tollway_core::channel::wire::Commitment;
 use tollway_core::channel::{ChannelId, SignedSubRav};
 use tollway_core::ckb::{SpilmanEvent, SpilmanState};
@@ -27,21 +28,11 @@ impl Ckb {
         Ok(self.store.ckb_channel(id).await?)
     }
 
-    /// Checks the commitment sent with a receipt on a CKB channel: it must
-    /// be the buyer's commitment for exactly the receipt's total, and the
-    /// receipt must carry the buyer's signature. What to keep with the
-    /// receipt (in the same transaction).
+    /// Checks the commitment sent with a receipt on a CKB channel
+    /// ([`check_receipt_commitment`]). What to keep with the receipt (in
+    /// the same transaction).
     pub fn check_commitment(&self, channel: &StoredCkbChannel, receipt: &SignedSubRav, commitment: Option<&Commitment>) -> Result<KeptCommitment, CkbError> {
-        let commitment = commitment.ok_or(CkbError::CommitmentRequired)?;
-        if receipt.verify(&channel.buyer_key).is_err() {
-            return Err(crate::channels::ChannelError::Receipt(tollway_core::channel::ReceiptError::BadSignature).into());
-        }
-        let terms = self.terms_of(channel)?;
-        let checked = terms.check_commitment(&self.scripts, &transaction(&commitment.0)?)?;
-        if u128::from(checked.cumulative) != receipt.rav.accumulated.units() {
-            return Err(CkbError::CommitmentAmountMismatch { commitment: checked.cumulative, receipt: receipt.rav.accumulated.units() });
-        }
-        Ok(KeptCommitment { cumulative: checked.cumulative, tx: commitment.0.clone() })
+        check_receipt_commitment(&*self.terms_of(channel)?, &self.scripts, receipt, commitment)
     }
 
     /// Settles: completes the latest commitment with the seller's
@@ -82,6 +73,22 @@ impl Ckb {
         let terms = self.terms_of(&channel)?;
         Ok(RefundData { refund: terms.refund(&self.scripts)?, seller_signature, expiry_block: channel.expiry_block })
     }
+}
+
+/// Checks a receipt's commitment on the channel of `terms`: the receipt
+/// must carry the buyer's signature and the commitment be the buyer's
+/// commitment for exactly the receipt's total (`check_commitment`'s
+/// rules). What to keep with the receipt.
+pub fn check_receipt_commitment(terms: &ChannelTerms, scripts: &LockScripts, receipt: &SignedSubRav, commitment: Option<&Commitment>) -> Result<KeptCommitment, CkbError> {
+    let commitment = commitment.ok_or(CkbError::CommitmentRequired)?;
+    if receipt.verify(&terms.buyer).is_err() {
+        return Err(crate::channels::ChannelError::Receipt(tollway_core::channel::ReceiptError::BadSignature).into());
+    }
+    let checked = terms.check_commitment(scripts, &transaction(&commitment.0)?)?;
+    if u128::from(checked.cumulative) != receipt.rav.accumulated.units() {
+        return Err(CkbError::CommitmentAmountMismatch { commitment: checked.cumulative, receipt: receipt.rav.accumulated.units() });
+    }
+    Ok(KeptCommitment { cumulative: checked.cumulative, tx: commitment.0.clone() })
 }
 
 /// `0x` hex of a transaction's bytes.
