@@ -10,5 +10,6 @@ for backend in sqlite postgres; do
   "$bin" bench ledger --backend "$backend" --charges "${CHARGES:-50000}" --concurrency 512
   "$bin" bench http --backend "$backend" --charges "${HTTP_CHARGES:-20000}" --concurrency 64
   "$bin" bench channels --backend "$backend"
+  "$bin" bench ckb --backend "$backend"
 done
 "$bin" bench gateway --chunks 200 --requests 200 --concurrency 32 --duration-secs 10
