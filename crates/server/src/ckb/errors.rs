@@ -46,6 +46,10 @@ pub enum CkbError {
     /// No commitment to settle with.
     #[error("nothing was paid on this channel: there is nothing to settle")]
     NothingToSettle,
+    /// The auto-settle job could not settle some channels (the detail
+    /// says which and why).
+    #[error("{0}")]
+    SettleFailed(String),
     /// The move is not allowed in the channel's state.
     #[error(transparent)]
     State(#[from] NotAllowed),
@@ -91,6 +95,7 @@ impl From<CkbError> for ApiError {
             CkbError::CommitmentNotExpected => ApiError::bad_request("commitment_not_expected", message),
             CkbError::CommitmentAmountMismatch { .. } => ApiError::conflict("commitment_amount_mismatch", message),
             CkbError::NothingToSettle => ApiError::conflict("nothing_to_settle", message),
+            CkbError::SettleFailed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "settle_failed", message),
             CkbError::State(s) => ApiError::conflict(s.code(), message),
             CkbError::Tx(t) => ApiError::new(tx_status(&t), t.code(), message),
             CkbError::Chain(c) => match c.rejection() {

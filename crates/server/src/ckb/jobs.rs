@@ -126,7 +126,7 @@ async fn cell_live(ckb: &Ckb, channel: &StoredCkbChannel) -> Result<bool, CkbErr
 async fn auto_settle(state: &AppState, ckb: &Ckb) -> Result<String, CkbError> {
     let tip = ckb.rpc.tip_block_number().await?;
     let margin = ckb.config.settle_margin_secs.div_ceil(ckb.config.block_interval_secs.max(1));
-    let (mut settled, mut unpaid) = (Vec::new(), 0);
+    let (mut settled, mut failed, mut unpaid) = (Vec::new(), Vec::new(), 0);
     for channel in ckb.store.ckb_channels_in(&[S::Active, S::Expired]).await? {
         if channel.expiry_block > tip.saturating_add(margin) {
             continue;
@@ -135,11 +135,18 @@ async fn auto_settle(state: &AppState, ckb: &Ckb) -> Result<String, CkbError> {
             unpaid += 1;
             continue;
         }
-        ckb.settle(None, &channel.id).await?;
+        // One channel's failure must not keep the others from settling.
+        match ckb.settle(None, &channel.id).await {
+            Ok(_) => settled.push(format!("{} ({} shannons)", channel.id, channel.latest_cumulative)),
+            Err(e) => failed.push(format!("{}: {e}", channel.id)),
+        }
         state.channels.reload(&channel.id).await?;
-        settled.push(format!("{} ({} shannons)", channel.id, channel.latest_cumulative));
     }
-    Ok(format!("tip {tip}: settled {} [{}]; {unpaid} due with nothing paid", settled.len(), settled.join(", ")))
+    let detail = format!("tip {tip}: settled {} [{}]; {unpaid} due with nothing paid", settled.len(), settled.join(", "));
+    match failed.is_empty() {
+        true => Ok(detail),
+        false => Err(CkbError::SettleFailed(format!("{detail}; failed {} [{}]", failed.len(), failed.join("; ")))),
+    }
 }
 
 /// Marks channels whose refund can now enter the pool (from three blocks

@@ -148,7 +148,8 @@ impl Ckb {
 
     /// Moves `channel` by `events` in turn and stores the final state
     /// (compare-and-set on the state it had), with the closing
-    /// transaction if one is given. False if another process moved it first.
+    /// transaction if one is given; `channel_state_conflict` if another
+    /// process moved it first. The new state.
     async fn advance(&self, channel: &StoredCkbChannel, events: &[SpilmanEvent], closing: Option<&TransactionView>) -> Result<SpilmanState, CkbError> {
         let mut state = channel.state;
         for event in events {
