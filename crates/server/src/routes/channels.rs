@@ -34,7 +34,7 @@ pub struct AddKey {
     key: String,
 }
 
-fn channel_id(text: &str) -> Result<ChannelId, ApiError> {
+pub(crate) fn channel_id(text: &str) -> Result<ChannelId, ApiError> {
     text.parse().map_err(|e| ApiError::not_found("unknown_channel", format!("not a channel id: {e}")))
 }
 
@@ -42,7 +42,7 @@ fn key(text: &str) -> Result<secp256k1::PublicKey, ApiError> {
     parse_public_key(text).map_err(|e| ApiError::bad_request("invalid_key", e))
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(body: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|e| ApiError::bad_request("malformed_json", e.body_text()))
 }
 

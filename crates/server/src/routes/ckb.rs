@@ -3,6 +3,7 @@
 //! the task log. Receipts go to `POST /api/channels/{id}/receipts` with
 //! their commitment.
 
+use super::channels::{channel_id, json_body};
 use crate::auth::{Admin, CurrentUser};
 use crate::ckb::{funds_of, tx_hex};
 use crate::{ApiError, AppState};
@@ -13,7 +14,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tollway_chain::ckb::spilman::out_point_text;
 use tollway_core::channel::wire::{parse_public_key, public_key_hex};
-use tollway_core::channel::ChannelId;
 use tollway_store::StoredCkbChannel;
 use utoipa::ToSchema;
 
@@ -44,14 +44,6 @@ pub struct TxBody {
 pub struct TaskQuery {
     task: Option<String>,
     limit: Option<u32>,
-}
-
-fn channel_id(text: &str) -> Result<ChannelId, ApiError> {
-    text.parse().map_err(|e| ApiError::not_found("unknown_channel", format!("not a channel id: {e}")))
-}
-
-fn json_body<T: serde::de::DeserializeOwned>(body: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b).map_err(|e| ApiError::bad_request("malformed_json", e.body_text()))
 }
 
 fn hex_bytes(text: &str) -> Result<Vec<u8>, ApiError> {
