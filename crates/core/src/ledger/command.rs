@@ -57,7 +57,7 @@ pub struct Grant {
 }
 
 fn derived(base: &TransferId, suffix: &str) -> TransferId {
-    TransferId(format!("{}:{suffix}", base.0))
+    base.derive(suffix)
 }
 
 impl Command {

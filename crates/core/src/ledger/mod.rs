@@ -11,6 +11,7 @@ mod account;
 mod batch;
 mod command;
 mod error;
+mod ids;
 mod invariants;
 mod transfer;
 
@@ -18,6 +19,7 @@ pub use account::{Account, AccountFlags, AccountId};
 pub use batch::{Applied, Batch, ChainError, Changes};
 pub use command::{Charge, Command, Grant};
 pub use error::TransferError;
+pub use ids::{is_client_key, CLIENT_KEY_MAX, CLIENT_KEY_RULE};
 pub use invariants::{check_invariants, InvariantViolation};
 pub use transfer::{
     Links, Operation, PendingStatus, Reason, Timestamp, Transfer, TransferId, TransferKind, TransferRequest,
