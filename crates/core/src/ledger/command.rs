@@ -20,6 +20,15 @@ pub enum Command {
     Charge(Charge),
     /// Credit a user's wallet from issuance, then repay arrears from it.
     Grant(Grant),
+    /// Linked requests applied only when the account `unowed` (a user's
+    /// arrears account) owes nothing, checked under the same lock as the
+    /// write: "no arrears, then hold" as one step.
+    Guarded {
+        /// The account that must owe nothing.
+        unowed: AccountId,
+        /// The requests to apply.
+        chain: Vec<TransferRequest>,
+    },
 }
 
 /// See [`Command::Charge`].
@@ -65,6 +74,11 @@ impl Command {
     pub fn needs(&self) -> (BTreeSet<AccountId>, BTreeSet<TransferId>) {
         match self {
             Command::Chain(chain) => Batch::needs(chain),
+            Command::Guarded { unowed, chain } => {
+                let (mut accounts, transfers) = Batch::needs(chain);
+                accounts.insert(unowed.clone());
+                (accounts, transfers)
+            }
             Command::Charge(c) => {
                 let accounts = [
                     AccountId::user_wallet(c.user_id, c.asset),
@@ -91,6 +105,12 @@ impl Command {
     pub fn execute(&self, batch: &mut Batch) -> Result<Vec<Applied>, ChainError> {
         match self {
             Command::Chain(chain) => batch.apply_chain(chain),
+            Command::Guarded { unowed, chain } => {
+                if batch.account(unowed).is_some_and(|a| !a.owed().is_zero()) {
+                    return Err(ChainError { index: 0, error: TransferError::ArrearsOutstanding });
+                }
+                batch.apply_chain(chain)
+            }
             Command::Charge(c) => match replay(batch, &c.id, &["post", "arrears"]) {
                 Some(found) => Ok(found),
                 None => batch.apply_chain(&plan_charge(batch, c)),

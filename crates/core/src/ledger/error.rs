@@ -58,6 +58,10 @@ pub enum TransferError {
     /// The credit account may not be credited beyond its debits and would.
     #[error("credit exceeds what is owed")]
     ExceedsDebits,
+    /// A guarded command ([`super::Command::Guarded`]) found arrears owed;
+    /// checked before any request of its chain.
+    #[error("arrears are outstanding")]
+    ArrearsOutstanding,
 }
 
 impl TransferError {
@@ -82,6 +86,7 @@ impl TransferError {
             TransferError::Overflow => "overflow",
             TransferError::ExceedsCredits => "exceeds_credits",
             TransferError::ExceedsDebits => "exceeds_debits",
+            TransferError::ArrearsOutstanding => "arrears_outstanding",
         }
     }
 }
