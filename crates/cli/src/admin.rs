@@ -131,7 +131,7 @@ pub async fn run(cmd: AdminCmd, config: &Config) -> anyhow::Result<()> {
 async fn change(store: &Store, handle: &str, amount: &str, memo: &str, id: Option<String>, reason: Reason) -> anyhow::Result<()> {
     let u = user(store, handle).await?;
     let writer = LedgerWriter::spawn(store.clone(), WriterConfig::default());
-    let id = format!("{}:{}", reason.as_str(), id.unwrap_or_else(|| ops::new_secret("cli-")));
+    let id = id.unwrap_or_else(|| ops::new_secret("cli-"));
     let (balance, arrears) = ops::adjust_points(store, &writer, &u, amount, memo, &id, reason).await.map_err(fail)?;
     println!("{handle}: balance {balance}, arrears {arrears}");
     Ok(())

@@ -96,7 +96,7 @@ async fn setup(args: &Args) -> anyhow::Result<Setup> {
     let mut users = Vec::new();
     for i in 0..args.users {
         let (u, _) = ops::create_user(&store, &format!("bench{i}"), false).await.map_err(|e| anyhow::anyhow!(e.message))?;
-        ops::adjust_points(&store, &writer, &u, "1000000000", "bench", &format!("grant:b{i}"), Reason::Grant)
+        ops::adjust_points(&store, &writer, &u, "1000000000", "bench", &format!("b{i}"), Reason::Grant)
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
         users.push((u.id, u.handle));

@@ -64,7 +64,7 @@ fn charge_beyond_balance_books_arrears_and_grant_repays_them() {
     grant("g3", 100).execute(&mut b).expect("grant");
     assert_eq!((wallet(&b).balance(), owed(&b)), (Amount::new(95), Amount::ZERO));
     let e = grant("g3", 99).execute(&mut b).expect_err("conflicting reuse");
-    assert_eq!(e.error, TransferError::ExistsWithDifferentFields);
+    assert_eq!(e.error, TransferError::ExistsWithDifferentFields { field: "amount" });
 }
 
 #[test]
@@ -95,4 +95,58 @@ fn charge_settles_reservation_partially_or_with_extra() {
     // A settled reservation is not settled twice: the next charge is plain.
     charge("c3", 5, Some("h2")).execute(&mut b).expect("charge");
     assert_eq!(wallet(&b).balance(), Amount::new(40));
+}
+
+#[test]
+fn a_replayed_charge_with_any_different_field_is_a_conflict_naming_it() {
+    let mut b = fresh();
+    grant("g", 100).execute(&mut b).expect("grant");
+    let hold = Command::Chain(vec![TransferRequest {
+        id: TransferId("h".into()),
+        op: Operation::Hold { debit: AccountId::user_wallet(1, P), credit: AccountId::revenue(P), amount: Amount::new(10), timeout_secs: 60 },
+        reason: Reason::Reservation,
+        links: Links::default(),
+    }]);
+    hold.execute(&mut b).expect("hold");
+    charge("c", 150, Some("h")).execute(&mut b).expect("charge: 10 posted, 90 taken, 50 owed");
+    let before = (wallet(&b).clone(), owed(&b));
+    charge("c", 150, Some("h")).execute(&mut b).expect("the same charge again is its original");
+    let conflict = |cmd: Command, field: &'static str| {
+        let mut b2 = b.clone();
+        let e = cmd.execute(&mut b2).expect_err("a different charge under the same id");
+        assert_eq!(e.error, TransferError::ExistsWithDifferentFields { field });
+    };
+    conflict(charge("c", 149, Some("h")), "amount");
+    conflict(charge("c", 150, None), "reservation");
+    let Command::Charge(mut other_user) = charge("c", 150, Some("h")) else { unreachable!() };
+    other_user.links.user_id = Some(2);
+    conflict(Command::Charge(other_user), "user_id");
+    let Command::Charge(mut other_model) = charge("c", 150, Some("h")) else { unreachable!() };
+    other_model.links.model = Some("gpt-4".into());
+    conflict(Command::Charge(other_model), "model");
+    assert_eq!((wallet(&b).clone(), owed(&b)), before, "nothing moved");
+    let Command::Grant(mut adjust) = grant("g", 100) else { unreachable!() };
+    adjust.reason = Reason::Adjust;
+    conflict(Command::Grant(adjust), "reason");
+}
+
+#[test]
+fn a_guarded_chain_is_refused_while_arrears_are_owed() {
+    let mut b = fresh();
+    grant("g", 10).execute(&mut b).expect("grant");
+    let guarded = |id: &str| Command::Guarded {
+        unowed: AccountId::user_arrears(1, P),
+        chain: vec![TransferRequest {
+            id: TransferId(id.into()),
+            op: Operation::Hold { debit: AccountId::user_wallet(1, P), credit: AccountId::revenue(P), amount: Amount::new(5), timeout_secs: 60 },
+            reason: Reason::Reservation,
+            links: Links::default(),
+        }],
+    };
+    guarded("h1").execute(&mut b).expect("nothing owed: held");
+    charge("c", 20, None).execute(&mut b).expect("charge books arrears");
+    assert!(!owed(&b).is_zero());
+    let e = guarded("h2").execute(&mut b).expect_err("arrears owed");
+    assert_eq!(e.error, TransferError::ArrearsOutstanding);
+    assert!(b.transfer(&TransferId("h2".into())).is_none());
 }

@@ -3,8 +3,9 @@
 
 use crate::AppState;
 use std::time::Duration;
-use tollway_core::ledger::{Command, Links, Operation, Reason, TransferId, TransferRequest};
+use tollway_core::ledger::{ChainError, Command, Links, Operation, Reason, TransferError, TransferId, TransferRequest};
 use tollway_store::channels::ClaimRequest;
+use tollway_store::history::ExpiredHold;
 use tollway_store::Submission;
 
 /// Starts the jobs on the current runtime.
@@ -46,22 +47,51 @@ async fn claim_channels(state: AppState) {
     }
 }
 
+/// Holds looked at per page of the expiry sweep.
+const SWEEP_PAGE: i64 = 500;
+
 /// Releases every hold past its timeout; returns how many it released.
+/// The sweep pages through the expired holds by position, all of a page
+/// submitted at once (the writer commits them together); a hold that
+/// cannot be released is logged and passed over, never blocking the
+/// others. Expiry ids are derived with [`TransferId::derive`], so they are
+/// valid whatever the hold's id.
 pub async fn expire_holds(state: &AppState) -> Result<usize, tollway_store::StoreError> {
-    let ids = state.store.expired_holds(tollway_store::now_ms(), 500).await?;
+    let now = tollway_store::now_ms();
+    let mut after: Option<ExpiredHold> = None;
     let mut released = 0;
-    for (id, user_id) in ids {
-        let request = TransferRequest {
-            id: TransferId(format!("expire:{id}")),
-            op: Operation::Expire { pending_id: TransferId(id) },
-            reason: Reason::Expiry,
-            links: Links { user_id, ..Links::default() },
-        };
-        let outcome = state.writer.submit(Submission { command: Command::Chain(vec![request]), record: None }).await?;
-        if outcome.result.is_ok() {
-            released += 1;
-            state.metrics.holds_expired.inc();
+    loop {
+        let page = state.store.expired_holds(now, after.as_ref(), SWEEP_PAGE).await?;
+        let submissions = page.iter().map(|hold| {
+            let pending_id = TransferId(hold.id.clone());
+            let request = TransferRequest {
+                id: pending_id.derive("expire"),
+                op: Operation::Expire { pending_id },
+                reason: Reason::Expiry,
+                links: Links { user_id: hold.user_id, ..Links::default() },
+            };
+            state.writer.submit(Submission { command: Command::Chain(vec![request]), record: None })
+        });
+        for (hold, outcome) in page.iter().zip(futures::future::join_all(submissions).await) {
+            match outcome?.result {
+                Ok(_) => {
+                    released += 1;
+                    state.metrics.holds_expired.inc();
+                }
+                // Resolved by another process since the page was read.
+                Err(ChainError {
+                    error:
+                        TransferError::PendingTransferAlreadyPosted
+                        | TransferError::PendingTransferAlreadyVoided
+                        | TransferError::PendingTransferExpired,
+                    ..
+                }) => {}
+                Err(e) => tracing::warn!(hold = %hold.id, error = %e.error, "hold could not be expired; passed over"),
+            }
         }
+        if page.len() < usize::try_from(SWEEP_PAGE).unwrap_or(usize::MAX) {
+            return Ok(released);
+        }
+        after = page.last().cloned();
     }
-    Ok(released)
 }

@@ -2,7 +2,8 @@
 
 use crate::ApiError;
 use tollway_core::ledger::{
-    AccountId, Command, Grant, Links, Operation, Reason, TransferError, TransferId, TransferRequest,
+    AccountId, ChainError, Command, Grant, Links, Operation, Reason, TransferError, TransferId, TransferRequest,
+    CLIENT_KEY_RULE,
 };
 use tollway_core::pricing::Price;
 use tollway_core::{Amount, Asset};
@@ -51,30 +52,37 @@ pub fn parse_points(text: &str, field: &str) -> Result<Amount, ApiError> {
     P.parse(text).map_err(|e| ApiError::unprocessable("invalid_amount", format!("{field}: {e}")))
 }
 
-fn check_idempotency_key(id: &str) -> Result<TransferId, ApiError> {
-    let id = TransferId(id.to_owned());
-    if id.is_valid() {
-        Ok(id)
-    } else {
-        Err(ApiError::unprocessable("invalid_field", "id must be 1-128 of [A-Za-z0-9._:/-]"))
-    }
+/// 409 for an operator's key reused for a different change, naming the
+/// request field that differs.
+fn change_conflict(field: &'static str) -> ApiError {
+    let field = match field {
+        "user_id" | "debit" | "credit" => "user",
+        "memo" => "reason",
+        "reason" => "kind of change (grant or adjust)",
+        _ => "amount",
+    };
+    ApiError::conflict("idempotency_conflict", format!("id was already used for a change with a different {field}"))
 }
 
 /// Adds points to a user (repaying arrears first) or, for a negative
-/// `delta`, removes them. `id` makes the call idempotent.
+/// `delta`, removes them. `key` (the operator's idempotency key, in the
+/// operators' id namespace: `op/{key}`) makes the call idempotent: the same
+/// key with the same change is the original result, with any other field
+/// it is 409 `idempotency_conflict`.
 pub async fn adjust_points(
     store: &Store,
     writer: &LedgerWriter,
     user: &User,
     delta: &str,
     memo: &str,
-    id: &str,
+    key: &str,
     reason: Reason,
 ) -> Result<(Amount, Amount), ApiError> {
     if memo.trim().is_empty() {
         return Err(ApiError::unprocessable("invalid_field", "a reason is required"));
     }
-    let id = check_idempotency_key(id)?;
+    let id = TransferId::operator(key)
+        .ok_or_else(|| ApiError::unprocessable("invalid_field", format!("id must be {CLIENT_KEY_RULE}")))?;
     let links = Links { user_id: Some(user.id), memo: Some(memo.to_owned()), ..Links::default() };
     let command = match delta.strip_prefix('-') {
         Some(abs) => {
@@ -103,6 +111,9 @@ pub async fn adjust_points(
         }
         Err(e) if e.error == TransferError::AmountZero => {
             return Err(ApiError::unprocessable("invalid_amount", "amount must not be zero"))
+        }
+        Err(ChainError { error: TransferError::ExistsWithDifferentFields { field }, .. }) => {
+            return Err(change_conflict(field))
         }
         Err(e) => return Err(ApiError::conflict(e.error.code(), e.error.to_string())),
     }

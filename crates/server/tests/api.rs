@@ -428,7 +428,8 @@ async fn unused_reservation_expires(s: Server) {
     }
     assert!(released, "the expiry job did not release the reservation");
     let history = s.get("/api/user/points/history?type=reservation", Some(&u.key)).await.ok();
-    assert_eq!(history["items"][0]["id"], id.as_str());
+    // History shows ledger ids: a reservation lives in its user's namespace.
+    assert_eq!(history["items"][0]["id"], format!("u{}/rsv/{id}", u.id));
     assert_eq!(history["items"][0]["status"], "expired");
     let mut late = relay("late-1", "ivy", "gpt-4", 1500, 800);
     late["data"]["reservation_id"] = json!(id);

@@ -41,6 +41,17 @@ pub struct Audit {
     pub violation: Option<InvariantViolation>,
 }
 
+/// A hold past its timeout, as the expiry sweep sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredHold {
+    /// The hold's transfer id.
+    pub id: String,
+    /// Its user, if linked.
+    pub user_id: Option<i64>,
+    /// When it expired (Unix ms).
+    pub expires_at: i64,
+}
+
 impl Store {
     /// An account by id.
     pub async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
@@ -101,17 +112,25 @@ impl Store {
             .collect()
     }
 
-    /// Holds still pending whose timeout passed before `now`.
-    /// Returns each hold's id and linked user.
-    pub async fn expired_holds(&self, now: i64, limit: i64) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+    /// Pending holds whose timeout passed by `now`, in (expiry, id) order,
+    /// starting after `after` (the last hold of the previous page), at most
+    /// `limit`. Paging by position, not by status, means a hold that cannot
+    /// be released is passed over by the next page instead of filling it.
+    pub async fn expired_holds(&self, now: i64, after: Option<&ExpiredHold>, limit: i64) -> Result<Vec<ExpiredHold>, StoreError> {
+        let (after_ts, after_id) = after.map_or((i64::MIN, String::new()), |h| (h.expires_at, h.id.clone()));
         let rows = sqlx::query(
-            "SELECT id, user_id FROM transfers WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2",
+            "SELECT id, user_id, expires_at FROM transfers WHERE status = 'pending' AND expires_at <= $1 \
+             AND (expires_at > $2 OR (expires_at = $2 AND id > $3)) ORDER BY expires_at, id LIMIT $4",
         )
         .bind(now)
+        .bind(after_ts)
+        .bind(after_id)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("user_id")?))).collect()
+        rows.iter()
+            .map(|r| Ok(ExpiredHold { id: r.try_get("id")?, user_id: r.try_get("user_id")?, expires_at: r.try_get("expires_at")? }))
+            .collect()
     }
 
     /// Replays the whole ledger and checks every invariant.

@@ -134,7 +134,7 @@ async fn open_channels(store: &Store, count: usize, deposit: Amount) -> anyhow::
             let (store, writer, grant) = (store.clone(), writer.clone(), grant.clone());
             async move {
                 let (user, _) = ops::create_user(&store, &format!("payer{i}"), false).await.map_err(api)?;
-                ops::adjust_points(&store, &writer, &user, &grant, "bench", &format!("grant:p{i}"), Reason::Grant).await.map_err(api)?;
+                ops::adjust_points(&store, &writer, &user, &grant, "bench", &format!("p{i}"), Reason::Grant).await.map_err(api)?;
                 let key = random_key()?;
                 let channel = ChannelId(rand::random());
                 let new = NewChannel { id: channel, user_id: user.id, asset: Asset::POINTS, chain_id, epoch: 1, collateral: deposit, key: key.public() };

@@ -187,10 +187,9 @@ impl Batch {
     fn apply_one(&mut self, req: &TransferRequest, undo: &mut Undo) -> Result<Applied, TransferError> {
         validate(req)?;
         if let Some(existing) = self.transfers.get(&req.id) {
-            return if existing.matches(req) {
-                Ok(Applied::Exists(existing.clone()))
-            } else {
-                Err(TransferError::ExistsWithDifferentFields)
+            return match existing.mismatch(req) {
+                None => Ok(Applied::Exists(existing.clone())),
+                Some(field) => Err(TransferError::ExistsWithDifferentFields { field }),
             };
         }
         let transfer = match &req.op {

@@ -112,16 +112,44 @@ impl Command {
                 batch.apply_chain(chain)
             }
             Command::Charge(c) => match replay(batch, &c.id, &["post", "arrears"]) {
-                Some(found) => Ok(found),
+                Some(found) => charge_mismatch(c, &found).map_or(Ok(found), |field| Err(conflict(field))),
                 None => batch.apply_chain(&plan_charge(batch, c)),
             },
             Command::Grant(g) => match replay(batch, &g.id, &["repay"]) {
-                Some(found) if found.first().is_some_and(|a| a.transfer().amount == g.amount) => Ok(found),
-                Some(_) => Err(ChainError { index: 0, error: TransferError::ExistsWithDifferentFields }),
+                Some(found) => match found[0].transfer().mismatch(&grant_request(g)) {
+                    None => Ok(found),
+                    Some(field) => Err(conflict(field)),
+                },
                 None => batch.apply_chain(&plan_grant(batch, g)),
             },
         }
     }
+}
+
+fn conflict(field: &'static str) -> ChainError {
+    ChainError { index: 0, error: TransferError::ExistsWithDifferentFields { field } }
+}
+
+/// The first field in which a replayed charge differs from the transfers
+/// its first run recorded: the links of every transfer, the asset, the
+/// total (taken + posted + owed) and the reservation a post settled.
+fn charge_mismatch(c: &Charge, found: &[Applied]) -> Option<&'static str> {
+    let mut total = Some(Amount::ZERO);
+    for t in found.iter().map(Applied::transfer) {
+        if let Some(field) = t.links.mismatch(&c.links) {
+            return Some(field);
+        }
+        if t.asset != c.asset.code {
+            return Some("asset");
+        }
+        if let TransferKind::Post { pending_id, .. } = &t.kind {
+            if c.reservation.as_ref() != Some(pending_id) {
+                return Some("reservation");
+            }
+        }
+        total = total.and_then(|sum| sum.checked_add(t.amount).ok());
+    }
+    (total != Some(c.amount)).then_some("amount")
 }
 
 /// The transfers a command already recorded under `base`, if it ran.
@@ -169,11 +197,17 @@ fn open_hold_of(batch: &Batch, hold: &TransferId, wallet: &AccountId) -> bool {
     t.debit == *wallet && batch.pending_status(hold) == Some(PendingStatus::Pending) && batch.now() < expires_at
 }
 
+/// The grant's own transfer: issuance to the wallet.
+fn grant_request(g: &Grant) -> TransferRequest {
+    let wallet = AccountId::user_wallet(g.user_id, g.asset);
+    let op = Operation::Transfer { debit: AccountId::issuance(g.asset), credit: wallet, amount: g.amount };
+    request(g.id.clone(), op, g.reason, &g.links)
+}
+
 fn plan_grant(batch: &Batch, g: &Grant) -> Vec<TransferRequest> {
     let wallet = AccountId::user_wallet(g.user_id, g.asset);
     let arrears = AccountId::user_arrears(g.user_id, g.asset);
-    let op = Operation::Transfer { debit: AccountId::issuance(g.asset), credit: wallet.clone(), amount: g.amount };
-    let mut chain = vec![request(g.id.clone(), op, g.reason, &g.links)];
+    let mut chain = vec![grant_request(g)];
     let owed = batch.account(&arrears).map(|a| a.owed()).unwrap_or_default();
     let available = batch.account(&wallet).map(|a| a.available()).unwrap_or_default();
     let repay = owed.min(available.checked_add(g.amount).unwrap_or(Amount::MAX));

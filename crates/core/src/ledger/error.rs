@@ -17,8 +17,14 @@ pub enum TransferError {
     #[error("a hold needs a timeout of at least one second")]
     TimeoutInvalid,
     /// The id exists with other fields: a conflicting reuse of the key.
-    #[error("a transfer with this id exists with different fields")]
-    ExistsWithDifferentFields,
+    /// `field` names the first field that differs.
+    #[error("a transfer with this id exists with a different {field}")]
+    ExistsWithDifferentFields {
+        /// The first differing field (`op`, `debit`, `credit`, `amount`,
+        /// `timeout_secs`, `pending_id`, `reason`, `user_id`, `model`,
+        /// `request_id`, `price_version`, `memo`).
+        field: &'static str,
+    },
     /// The debit account does not exist.
     #[error("debit account not found")]
     DebitAccountNotFound,
@@ -72,7 +78,7 @@ impl TransferError {
             TransferError::AmountZero => "amount_zero",
             TransferError::AccountsMustBeDifferent => "accounts_must_be_different",
             TransferError::TimeoutInvalid => "timeout_invalid",
-            TransferError::ExistsWithDifferentFields => "exists_with_different_fields",
+            TransferError::ExistsWithDifferentFields { .. } => "exists_with_different_fields",
             TransferError::DebitAccountNotFound => "debit_account_not_found",
             TransferError::CreditAccountNotFound => "credit_account_not_found",
             TransferError::AssetMismatch => "asset_mismatch",

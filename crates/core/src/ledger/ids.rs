@@ -54,7 +54,7 @@ impl TransferId {
             return rest;
         }
         match s.strip_prefix('u').and_then(|r| r.split_once('/')) {
-            Some((digits, rest)) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((number, rest)) if is_integer(number) => {
                 rest.split_once('/').map_or(rest, |(_, key)| key)
             }
             _ => s,
@@ -77,6 +77,12 @@ impl TransferId {
     pub fn is_client_chosen(&self) -> bool {
         self.client_key().len() != self.0.len()
     }
+}
+
+/// True for a decimal integer, optionally negative.
+fn is_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]

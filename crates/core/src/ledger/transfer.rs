@@ -265,22 +265,54 @@ impl Transfer {
     /// True when `req` asks for exactly this transfer again (an idempotent
     /// retry), false when it reuses the id for something else.
     pub fn matches(&self, req: &TransferRequest) -> bool {
-        if self.id != req.id || self.reason != req.reason || self.links != req.links {
-            return false;
-        }
-        match (&req.op, &self.kind) {
-            (Operation::Transfer { debit, credit, amount }, TransferKind::Single) => {
-                *debit == self.debit && *credit == self.credit && *amount == self.amount
-            }
+        self.mismatch(req).is_none()
+    }
+
+    /// The first field in which `req` differs from this transfer, or `None`
+    /// when it asks for exactly this transfer again. The reason and the
+    /// links are compared first (they say what the transfer is for), then
+    /// the operation's own fields.
+    pub fn mismatch(&self, req: &TransferRequest) -> Option<&'static str> {
+        let first = |checks: &[(bool, &'static str)]| checks.iter().find(|(same, _)| !same).map(|(_, f)| *f);
+        let op = match (&req.op, &self.kind) {
+            (Operation::Transfer { debit, credit, amount }, TransferKind::Single) => first(&[
+                (*debit == self.debit, "debit"),
+                (*credit == self.credit, "credit"),
+                (*amount == self.amount, "amount"),
+            ]),
             (Operation::Hold { debit, credit, amount, timeout_secs }, TransferKind::Pending { timeout_secs: t, .. }) => {
-                *debit == self.debit && *credit == self.credit && *amount == self.amount && timeout_secs == t
+                first(&[
+                    (*debit == self.debit, "debit"),
+                    (*credit == self.credit, "credit"),
+                    (*amount == self.amount, "amount"),
+                    (timeout_secs == t, "timeout_secs"),
+                ])
             }
             (Operation::Post { pending_id, amount }, TransferKind::Post { pending_id: p, requested }) => {
-                pending_id == p && amount == requested
+                first(&[(pending_id == p, "pending_id"), (amount == requested, "amount")])
             }
             (Operation::Void { pending_id }, TransferKind::Void { pending_id: p })
-            | (Operation::Expire { pending_id }, TransferKind::Expire { pending_id: p }) => pending_id == p,
-            _ => false,
-        }
+            | (Operation::Expire { pending_id }, TransferKind::Expire { pending_id: p }) => {
+                first(&[(pending_id == p, "pending_id")])
+            }
+            _ => Some("op"),
+        };
+        first(&[(self.reason == req.reason, "reason")]).or_else(|| self.links.mismatch(&req.links)).or(op)
+    }
+}
+
+impl Links {
+    /// The first field in which `other` differs from these links.
+    pub fn mismatch(&self, other: &Links) -> Option<&'static str> {
+        [
+            (self.user_id == other.user_id, "user_id"),
+            (self.model == other.model, "model"),
+            (self.request_id == other.request_id, "request_id"),
+            (self.price_version == other.price_version, "price_version"),
+            (self.memo == other.memo, "memo"),
+        ]
+        .into_iter()
+        .find(|(same, _)| !same)
+        .map(|(_, field)| field)
     }
 }

@@ -173,7 +173,9 @@ pub struct PointsChange {
     amount: String,
     /// Why (required, kept in the ledger).
     reason: String,
-    /// Idempotency key; a retry with the same id does nothing more.
+    /// Idempotency key, 1-64 of `[A-Za-z0-9._-]`, shared by grants and
+    /// adjustments: a retry with the same id and fields does nothing more;
+    /// the same id with any other field is 409 `idempotency_conflict`.
     id: String,
 }
 
@@ -193,8 +195,7 @@ async fn change(s: &AppState, req: PointsChange, reason: Reason) -> Result<Json<
     if reason == Reason::Grant && req.amount.starts_with('-') {
         return Err(ApiError::unprocessable("invalid_amount", "a grant must be positive; use adjust to deduct"));
     }
-    let id = format!("{}:{}", reason.as_str(), req.id);
-    let (balance, arrears) = ops::adjust_points(&s.store, &s.writer, &user, &req.amount, &req.reason, &id, reason).await?;
+    let (balance, arrears) = ops::adjust_points(&s.store, &s.writer, &user, &req.amount, &req.reason, &req.id, reason).await?;
     Ok(Json(PointsChanged { balance: balance.to_string(), arrears: arrears.to_string() }))
 }
 

@@ -212,7 +212,7 @@ pub async fn webhook(
         user_id: user.id,
         asset: Asset::POINTS,
         amount: if unknown { Amount::ZERO } else { cost },
-        reservation: if unknown { None } else { report.reservation_id.clone().map(TransferId) },
+        reservation: if unknown { None } else { report.reservation_id.as_deref().and_then(|key| TransferId::reservation(user.id, key)) },
         links: Links {
             user_id: Some(user.id),
             model: Some(report.model.clone()),
@@ -223,7 +223,7 @@ pub async fn webhook(
     });
     let outcome = state.writer.submit(Submission { command, record: Some(Record::Usage(draft)) }).await?;
     if let Err(e) = &outcome.result {
-        if e.error != TransferError::ExistsWithDifferentFields {
+        if !matches!(e.error, TransferError::ExistsWithDifferentFields { .. }) {
             return Err(ApiError::conflict(e.error.code(), e.error.to_string()));
         }
     }

@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollway_core::ledger::{
-    AccountId, Command, Links, Operation, Reason, Transfer, TransferError, TransferId, TransferKind, TransferRequest,
+    AccountId, ChainError, Command, Links, Operation, Reason, Transfer, TransferError, TransferId, TransferKind,
+    TransferRequest, CLIENT_KEY_RULE,
 };
 use tollway_core::pricing::PriceRule;
 use tollway_core::usage::{TokenUsage, MAX_TOKENS};
@@ -123,7 +124,8 @@ pub struct CheckBalanceRequest {
     reserve: bool,
     /// Reservation lifetime in seconds (1-86400; default from config).
     reservation_ttl_secs: Option<u32>,
-    /// Client-chosen reservation id (idempotency key), `[A-Za-z0-9._:-]`.
+    /// Client-chosen reservation id (idempotency key within the caller's
+    /// own reservations), 1-64 of `[A-Za-z0-9._-]`.
     reservation_id: Option<String>,
 }
 
@@ -161,6 +163,22 @@ pub struct CheckBalanceResponse {
     reservation: Option<Reservation>,
 }
 
+/// 409 for a reservation id reused with other terms, naming the request
+/// field that differs (the hold's `amount` and `memo` come from the model
+/// and the token counts).
+fn reservation_conflict(field: &'static str) -> ApiError {
+    let field = match field {
+        "amount" | "memo" => "input_tokens/output_tokens",
+        "timeout_secs" => "reservation_ttl_secs",
+        "model" => "model",
+        _ => "reservation_id",
+    };
+    ApiError::conflict(
+        "idempotency_conflict",
+        format!("reservation_id was already used with a different {field}; use a new reservation_id"),
+    )
+}
+
 fn new_reservation_id() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
@@ -194,12 +212,11 @@ pub async fn check_balance(
     };
     let mut reservation = None;
     if req.reserve && reason.is_none() && !cost.is_zero() {
-        let id = req.reservation_id.clone().unwrap_or_else(new_reservation_id);
-        if !TransferId(id.clone()).is_valid() {
-            return Err(ApiError::unprocessable("invalid_field", "reservation_id must be 1-128 of [A-Za-z0-9._:/-]"));
-        }
+        let key = req.reservation_id.clone().unwrap_or_else(new_reservation_id);
+        let id = TransferId::reservation(user.id, &key)
+            .ok_or_else(|| ApiError::unprocessable("invalid_field", format!("reservation_id must be {CLIENT_KEY_RULE}")))?;
         let hold = TransferRequest {
-            id: TransferId(id.clone()),
+            id: id.clone(),
             op: Operation::Hold {
                 debit: AccountId::user_wallet(user.id, P),
                 credit: AccountId::revenue(P),
@@ -207,9 +224,16 @@ pub async fn check_balance(
                 timeout_secs: ttl,
             },
             reason: Reason::Reservation,
-            links: Links { user_id: Some(user.id), model: Some(req.model.clone()), ..Links::default() },
+            links: Links {
+                user_id: Some(user.id),
+                model: Some(req.model.clone()),
+                memo: Some(format!("estimate {} in, {} out", req.input_tokens, req.output_tokens)),
+                ..Links::default()
+            },
         };
-        let outcome = state.writer.submit(Submission { command: Command::Chain(vec![hold]), record: None }).await?;
+        // The arrears check and the hold are one step under the ledger's lock.
+        let command = Command::Guarded { unowed: AccountId::user_arrears(user.id, P), chain: vec![hold] };
+        let outcome = state.writer.submit(Submission { command, record: None }).await?;
         if let Some(wallet) = outcome.accounts.iter().find(|a| a.id == AccountId::user_wallet(user.id, P)) {
             (balance, available) = (wallet.balance(), wallet.available());
         }
@@ -220,9 +244,13 @@ pub async fn check_balance(
                     TransferKind::Pending { expires_at, .. } => expires_at,
                     _ => 0,
                 };
-                reservation = Some(Reservation { id, amount: t.amount.to_string(), expires_at });
+                reservation = Some(Reservation { id: key, amount: t.amount.to_string(), expires_at });
             }
             Err(e) if e.error == TransferError::ExceedsCredits => reason = Some("insufficient_points"),
+            Err(e) if e.error == TransferError::ArrearsOutstanding => reason = Some("arrears_outstanding"),
+            Err(ChainError { error: TransferError::ExistsWithDifferentFields { field }, .. }) => {
+                return Err(reservation_conflict(field))
+            }
             Err(e) => return Err(ApiError::conflict(e.error.code(), e.error.to_string())),
         }
     }

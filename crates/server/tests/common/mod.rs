@@ -62,6 +62,8 @@ pub struct User {
 #[derive(Clone)]
 pub struct Server {
     pub base: String,
+    /// The server's database, for tests that look at (or break) it directly.
+    pub database_url: String,
     pub http: reqwest::Client,
     pub admin: String,
 }
@@ -80,7 +82,7 @@ pub async fn spawn(backend: Backend) -> Server {
     let store = Store::connect(&url).await.expect("connect for bootstrap");
     let (_, admin) = tollway_server::ops::create_user(&store, "admin", true).await.expect("bootstrap admin");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
-    Server { base: format!("http://{}", running.addr), http, admin }
+    Server { base: format!("http://{}", running.addr), database_url: url, http, admin }
 }
 
 pub fn now_secs() -> i64 {
