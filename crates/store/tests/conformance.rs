@@ -141,17 +141,25 @@ async fn reservation_settles_and_expires(store: Store) {
     assert_eq!(balance(&store, u).await, (Amount::new(80), Amount::new(80)));
     w.submit(hold("r2", u, 30, 1)).await.expect("io").result.expect("hold");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let expired = store.expired_holds(tollway_store::now_ms(), 10).await.expect("list");
-    assert_eq!(expired, vec![("r2".to_owned(), Some(u))]);
-    let expire = Command::Chain(vec![TransferRequest {
-        id: TransferId("expire:r2".into()),
-        op: Operation::Expire { pending_id: TransferId("r2".into()) },
-        reason: Reason::Expiry,
-        links: Links { user_id: Some(u), ..Links::default() },
-    }]);
-    w.submit(Submission { command: expire, record: None }).await.expect("io").result.expect("expire");
+    w.submit(hold("r3", u, 1, 1)).await.expect("io").result.expect("hold");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let expired = store.expired_holds(tollway_store::now_ms(), None, 10).await.expect("list");
+    let ids: Vec<(&str, Option<i64>)> = expired.iter().map(|h| (h.id.as_str(), h.user_id)).collect();
+    assert_eq!(ids, vec![("r2", Some(u)), ("r3", Some(u))]);
+    // Pages continue after the last hold of the previous one.
+    let next = store.expired_holds(tollway_store::now_ms(), Some(&expired[0]), 10).await.expect("list");
+    assert_eq!(next, expired[1..].to_vec());
+    for id in ["r2", "r3"] {
+        let expire = Command::Chain(vec![TransferRequest {
+            id: TransferId(id.into()).derive("expire"),
+            op: Operation::Expire { pending_id: TransferId(id.into()) },
+            reason: Reason::Expiry,
+            links: Links { user_id: Some(u), ..Links::default() },
+        }]);
+        w.submit(Submission { command: expire, record: None }).await.expect("io").result.expect("expire");
+    }
     assert_eq!(balance(&store, u).await, (Amount::new(80), Amount::new(80)));
-    assert!(store.expired_holds(tollway_store::now_ms(), 10).await.expect("list").is_empty());
+    assert!(store.expired_holds(tollway_store::now_ms(), None, 10).await.expect("list").is_empty());
     assert_audit_clean(&store).await;
 }
 
