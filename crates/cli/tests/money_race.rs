@@ -113,6 +113,8 @@ async fn charges_and_streams_from_two_processes_never_overspend_one_balance() {
             _ => panic!("stream {i} answered {status}: {how}"),
         }
     }
+    let served = streamed.iter().filter(|(status, _)| *status == 200).count();
+    println!("streams served: {served} of {STREAMS}: {streamed:?}");
     let requests = env.get(&servers[1], "/api/user/requests?limit=500", &key).await;
     let stream_cost: u128 = requests.as_array().expect("requests").iter().map(|r| amount(&r["cost"])).sum();
 

@@ -14,10 +14,7 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tollway_server::ops;
-use tollway_store::testing::{fresh_database_url, Backend};
-use tollway_store::Store;
+use tollway_store::testing::Backend;
 
 mod common;
 mod ledger_env;
