@@ -44,7 +44,7 @@ fn adversarial_payer_receipts_are_refused_with_their_codes_and_change_nothing() 
     let other_chain = SubRav { chain_id: 8, ..rav(&payer, 6, 400) };
     let stranger = key(9);
     let cases: Vec<(SignedSubRav, ReceiptError)> = vec![
-        (rav(&payer, 5, 400).sign(&payer), ReceiptError::NonceStale),
+        (rav(&payer, 5, 400).sign(&payer), ReceiptError::NonceReused),
         (rav(&payer, 4, 400).sign(&payer), ReceiptError::NonceStale),
         (rav(&payer, 6, 299).sign(&payer), ReceiptError::AmountDecreased),
         (rav(&payer, 6, 400).sign(&key(2)), ReceiptError::BadSignature),

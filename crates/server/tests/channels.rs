@@ -300,7 +300,8 @@ async fn adversarial_receipts_are_refused_with_their_codes_and_change_nothing() 
     let stranger = PayerKey::from_bytes([99; 32]).expect("key");
     let cases: Vec<(&str, SignedSubRav, u16, &str)> = vec![
         ("replayed", good, 200, ""),
-        ("stale nonce", rav(1, 150).sign(&payer.key), 409, "nonce_stale"),
+        ("the same nonce, another amount", rav(1, 150).sign(&payer.key), 409, "idempotency_conflict"),
+        ("stale nonce", rav(0, 150).sign(&payer.key), 409, "nonce_stale"),
         ("lower amount", rav(2, 50).sign(&payer.key), 409, "amount_decreased"),
         ("wrong key", rav(2, 150).sign(&stranger), 403, "signature_invalid"),
         ("another epoch", SubRav { epoch: 0, ..rav(2, 150) }.sign(&payer.key), 409, "epoch_mismatch"),

@@ -62,6 +62,10 @@ pub enum ReceiptError {
     /// The signature is not the sub-channel key's.
     #[error("the signature does not verify")]
     BadSignature,
+    /// The latest accepted nonce again, with another amount: the nonce is
+    /// the receipt's idempotency key.
+    #[error("a receipt with this nonce was accepted for a different accumulated_amount")]
+    NonceReused,
     /// Nonce not above the latest accepted (and not an exact replay).
     #[error("the nonce is not above the latest accepted receipt's")]
     NonceStale,
@@ -84,6 +88,7 @@ impl ReceiptError {
             ReceiptError::EpochMismatch => "epoch_mismatch",
             ReceiptError::UnknownSubChannel => "unknown_sub_channel",
             ReceiptError::BadSignature => "signature_invalid",
+            ReceiptError::NonceReused => "idempotency_conflict",
             ReceiptError::NonceStale => "nonce_stale",
             ReceiptError::AmountDecreased => "amount_decreased",
             ReceiptError::ExceedsCollateral => "exceeds_collateral",
@@ -157,7 +162,10 @@ impl Channel {
         if rav.nonce == sub.nonce && rav.accumulated == sub.accumulated {
             return Ok(Verdict::Replay);
         }
-        if rav.nonce <= sub.nonce {
+        if rav.nonce == sub.nonce {
+            return Err(ReceiptError::NonceReused);
+        }
+        if rav.nonce < sub.nonce {
             return Err(ReceiptError::NonceStale);
         }
         if rav.accumulated < sub.accumulated {

@@ -40,6 +40,7 @@ fn receipt_status(e: ReceiptError) -> StatusCode {
         ReceiptError::WrongChain
         | ReceiptError::ChannelClosed
         | ReceiptError::EpochMismatch
+        | ReceiptError::NonceReused
         | ReceiptError::NonceStale
         | ReceiptError::AmountDecreased => StatusCode::CONFLICT,
     }
