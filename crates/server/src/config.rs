@@ -30,6 +30,9 @@ pub struct Config {
     pub model_name: String,
     /// Output tokens paid ahead: the hold grows by this many at a time.
     pub billing_window_tokens: u64,
+    /// Seconds a gateway hold lives if its request never resolves it
+    /// (each extension is a new hold with a new timeout).
+    pub gateway_hold_secs: u32,
     /// Generations that may wait for the model before 503 `engine_busy`.
     pub engine_queue: usize,
     /// OpenAI-compatible upstreams (`[[upstreams]]` tables in the file, or
@@ -157,6 +160,7 @@ impl Default for Config {
             model_path: "data/models/SmolLM2-135M-Instruct.Q4_1.gguf".into(),
             model_name: "smollm2-135m-instruct".into(),
             billing_window_tokens: 16,
+            gateway_hold_secs: 300,
             engine_queue: 32,
             upstreams: Vec::new(),
             channels: ChannelConfig::default(),

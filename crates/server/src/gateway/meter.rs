@@ -2,13 +2,17 @@
 //! prompt and the output tokens allowed so far; each time the output reaches
 //! the covered amount, the hold is replaced by a larger one (void + new hold,
 //! one linked chain, so the balance can never be overspent by concurrent
-//! streams). At the end the hold is posted for exactly the cost of the real
-//! usage, and the rest is released; on an upstream error it is voided.
+//! streams). Every hold is guarded: it is placed only if the user owes no
+//! arrears, checked in the same step as the hold. At the end the hold is
+//! posted for exactly the cost of the real usage, and the rest is released
+//! (or, when the ledger cannot take it, charged later: [`super::late`]); on
+//! an upstream error it is voided.
 //!
 //! A key with a spending cap has every one of these transfers mirrored on
 //! its allowance account in the same chain, so the cap is as exact as the
 //! balance.
 
+use super::late::Settlement;
 use crate::{ApiError, AppState};
 use tollway_core::ledger::{AccountId, Applied, ChainError, Command, Links, Operation, Reason, TransferError, TransferId, TransferRequest};
 use tollway_core::pricing::PriceRule;
@@ -17,7 +21,7 @@ use tollway_core::{Amount, Asset};
 use tollway_store::requests::RequestRecord;
 use tollway_store::{Record, Submission};
 
-const P: Asset = Asset::POINTS;
+pub(super) const P: Asset = Asset::POINTS;
 
 /// The most the billing window grows: 8 × `billing_window_tokens`.
 const MAX_WINDOW_GROWTH: u32 = 8;
@@ -29,6 +33,8 @@ pub enum Shortage {
     Balance,
     /// The API key's spending cap.
     KeyCap,
+    /// The user owes arrears (booked by another request meanwhile).
+    Arrears,
     /// A channel request's `max_amount`.
     MaxAmount,
     /// What the channel's collateral still covers.
@@ -45,6 +51,7 @@ impl Shortage {
         match self {
             Shortage::Balance => "insufficient_points",
             Shortage::KeyCap => "spend_cap_reached",
+            Shortage::Arrears => "arrears_outstanding",
             Shortage::MaxAmount => "max_amount_reached",
             Shortage::Collateral => "collateral_exhausted",
             Shortage::PaymentTimeout => "payment_timeout",
@@ -61,6 +68,8 @@ pub struct Meter {
     request_id: String,
     prompt_tokens: u64,
     window: u64,
+    /// Seconds each hold lives if it is never resolved.
+    hold_secs: u32,
     /// The key's allowance account, when the key has a spending cap.
     allowance: Option<AccountId>,
     /// Output tokens the current hold covers.
@@ -85,26 +94,21 @@ struct Ahead {
 /// What a settled request cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settled {
-    /// Points charged.
+    /// Points charged (or owed, while `balance` is `None`).
     pub cost: Amount,
-    /// Balance right after.
-    pub balance: Amount,
+    /// Balance right after; `None` when the ledger could not take the
+    /// charge yet and it is retried in the background.
+    pub balance: Option<Amount>,
     /// The real cost was more than could be held; `cost` is what was.
     pub capped: bool,
 }
 
 impl Meter {
-    /// Holds the prompt plus a first window of output; 402 when the
-    /// balance (or the key's cap) cannot cover it.
-    pub async fn open(
-        state: &AppState,
-        user_id: i64,
-        allowance: Option<AccountId>,
-        rule: PriceRule,
-        request_id: String,
-        prompt_tokens: u64,
-        window: u64,
-    ) -> Result<Meter, ApiError> {
+    /// Holds the prompt plus a first window of output, or as much of the
+    /// window as the balance (and the key's cap) affords; 402 when not even
+    /// the prompt and one output token fit, or when the user owes arrears
+    /// (checked in the same step as the hold).
+    pub async fn open(state: &AppState, user_id: i64, allowance: Option<AccountId>, rule: PriceRule, request_id: String, prompt_tokens: u64, window: u64) -> Result<Meter, ApiError> {
         let mut meter = Meter {
             state: state.clone(),
             user_id,
@@ -112,6 +116,7 @@ impl Meter {
             request_id,
             prompt_tokens,
             window,
+            hold_secs: state.config.gateway_hold_secs.max(1),
             allowance,
             covered: 0,
             held: Amount::ZERO,
@@ -119,22 +124,68 @@ impl Meter {
             ahead: None,
             ahead_refused: false,
         };
-        let first = meter.cost(window)?;
-        let chain = meter.holds_for(1, first);
-        match meter.submit(chain).await? {
-            Ok(_) => {
-                meter.grown(window, first);
-                Ok(meter)
+        let mut tokens = window;
+        loop {
+            let amount = meter.cost(tokens)?;
+            let shortage = match meter.submit(meter.holds_for(1, amount)).await? {
+                Ok(_) => {
+                    meter.grown(tokens, amount);
+                    return Ok(meter);
+                }
+                Err(shortage) => shortage,
+            };
+            // Each try asks for fewer tokens than the last, so this ends.
+            match meter.affordable(tokens, shortage).await? {
+                Some(fewer) => tokens = fewer,
+                None => return Err(meter.refusal(shortage).await),
             }
-            Err(shortage) => Err(ApiError::new(
-                axum::http::StatusCode::PAYMENT_REQUIRED,
-                shortage.code(),
-                match shortage {
-                    Shortage::KeyCap => format!("this API key's spending cap leaves less than the {first} points this request needs held"),
-                    _ => format!("this request needs {first} points held (prompt plus {window} output tokens)"),
-                },
-            )),
         }
+    }
+
+    /// The most output tokens below `below` that the wallet (and the key's
+    /// cap) can hold with the prompt now; `None` when not even one, or
+    /// when what ran out is not money.
+    async fn affordable(&self, below: u64, shortage: Shortage) -> Result<Option<u64>, ApiError> {
+        if shortage == Shortage::Arrears {
+            return Ok(None);
+        }
+        let mut limit = self.available(&AccountId::user_wallet(self.user_id, P)).await?;
+        if let Some(allowance) = &self.allowance {
+            limit = limit.min(self.available(allowance).await?);
+        }
+        // The largest `fits` in 1..below with cost(fits) <= limit (cost
+        // grows with the tokens); 0 when there is none.
+        let (mut fits, mut over) = (0u64, below);
+        while over - fits > 1 {
+            let mid = fits + (over - fits) / 2;
+            if self.cost(mid)? <= limit {
+                fits = mid;
+            } else {
+                over = mid;
+            }
+        }
+        Ok((fits > 0).then_some(fits))
+    }
+
+    async fn available(&self, account: &AccountId) -> Result<Amount, ApiError> {
+        Ok(self.state.store.account(account).await?.map(|a| a.available()).unwrap_or_default())
+    }
+
+    /// The 402 for a first hold that was refused for `shortage`.
+    async fn refusal(&self, shortage: Shortage) -> ApiError {
+        let message = match shortage {
+            Shortage::KeyCap => "this API key's spending cap leaves less than the prompt and one output token cost".to_owned(),
+            Shortage::Arrears => {
+                let arrears = AccountId::user_arrears(self.user_id, P);
+                let owed = self.state.store.account(&arrears).await.ok().flatten().map(|a| a.owed()).unwrap_or_default();
+                format!("{owed} points are owed; a grant repays them")
+            }
+            _ => match self.cost(1) {
+                Ok(least) => format!("this request needs at least {least} points held (the prompt plus one output token)"),
+                Err(e) => e.message,
+            },
+        };
+        ApiError::new(axum::http::StatusCode::PAYMENT_REQUIRED, shortage.code(), message)
     }
 
     /// Cost of the prompt plus `output` tokens.
@@ -156,20 +207,26 @@ impl Meter {
         }
     }
 
-    fn request(&self, id: String, op: Operation, reason: Reason) -> TransferRequest {
-        TransferRequest { id: TransferId(id), op, reason, links: self.links() }
+    fn request(&self, id: TransferId, op: Operation, reason: Reason) -> TransferRequest {
+        TransferRequest { id, op, reason, links: self.links() }
     }
 
-    fn hold_id(&self, n: u32) -> String {
-        format!("{}:h{n}", self.request_id)
+    /// The request id, the base every transfer id of the request derives from.
+    fn base(&self) -> TransferId {
+        TransferId(self.request_id.clone())
+    }
+
+    fn hold_id(&self, n: u32) -> TransferId {
+        self.base().derive(&format!("h{n}"))
     }
 
     /// Hold number `n` of `amount` on the wallet and, if capped, the allowance.
     fn holds_for(&self, n: u32, amount: Amount) -> Vec<TransferRequest> {
-        let hold = |debit: AccountId, credit: AccountId| Operation::Hold { debit, credit, amount, timeout_secs: 300 };
-        let mut chain = vec![self.request(self.hold_id(n), hold(AccountId::user_wallet(self.user_id, P), AccountId::revenue(P)), Reason::Reservation)];
+        let hold = |debit: AccountId, credit: AccountId| Operation::Hold { debit, credit, amount, timeout_secs: self.hold_secs };
+        let id = self.hold_id(n);
+        let mut chain = vec![self.request(id.clone(), hold(AccountId::user_wallet(self.user_id, P), AccountId::revenue(P)), Reason::Reservation)];
         if let Some(allowance) = &self.allowance {
-            chain.push(self.request(format!("{}:k", self.hold_id(n)), hold(allowance.clone(), AccountId::key_caps(P)), Reason::Reservation));
+            chain.push(self.request(id.derive("k"), hold(allowance.clone(), AccountId::key_caps(P)), Reason::Reservation));
         }
         chain
     }
@@ -177,25 +234,19 @@ impl Meter {
     /// Resolves the current hold (and its mirror) with `op`, named `name`.
     fn resolve(&self, name: &str, op: impl Fn(TransferId) -> Operation, reason: Reason) -> Vec<TransferRequest> {
         let hold = self.hold_id(self.holds);
-        let mut chain = vec![self.request(format!("{}:{name}", self.request_id), op(TransferId(hold.clone())), reason)];
+        let mut chain = vec![self.request(self.base().derive(name), op(hold.clone()), reason)];
         if self.allowance.is_some() {
-            chain.push(self.request(format!("{}:k{name}", self.request_id), op(TransferId(format!("{hold}:k"))), reason));
+            chain.push(self.request(self.base().derive(&format!("k{name}")), op(hold.derive("k")), reason));
         }
         chain
     }
 
-    /// Submits a chain; `Err(shortage)` when a hold exceeded what its
-    /// account allows, any other refusal is an error.
+    /// Submits a chain that holds, guarded: applied only while the user
+    /// owes no arrears. `Err(shortage)` when a hold exceeded what its
+    /// account allows or arrears are owed; any other refusal is an error.
     async fn submit(&self, chain: Vec<TransferRequest>) -> Result<Result<Vec<Applied>, Shortage>, ApiError> {
-        self.submit_with(chain, None).await.map(|r| r.map(|(applied, _)| applied))
-    }
-
-    async fn submit_with(
-        &self,
-        chain: Vec<TransferRequest>,
-        record: Option<RequestRecord>,
-    ) -> Result<Result<(Vec<Applied>, Option<Amount>), Shortage>, ApiError> {
-        submit_chain(&self.state, self.user_id, self.allowance.as_ref(), chain, record).await
+        let command = Command::Guarded { unowed: AccountId::user_arrears(self.user_id, P), chain };
+        submit_command(&self.state, self.user_id, self.allowance.as_ref(), command, None).await.map(|r| r.map(|(applied, _)| applied))
     }
 
     /// Makes sure `output` tokens are paid for, extending the hold by a
@@ -205,6 +256,10 @@ impl Meter {
     /// Once half of a window is delivered, the next extension is committed
     /// in the background, so a stream rarely waits for the ledger; a token
     /// is still never delivered before a committed hold covers it.
+    ///
+    /// Extensions are guarded like the first hold: once the user owes
+    /// arrears (booked by another request), the stream stops at the end of
+    /// what is held.
     pub async fn cover(&mut self, output: u64) -> Result<Result<(), Shortage>, ApiError> {
         if output > self.covered {
             self.join_ahead().await?;
@@ -238,10 +293,10 @@ impl Meter {
         }
         let covered = self.covered.saturating_add(step);
         let amount = self.cost(covered)?;
-        let chain = self.extension(amount);
+        let command = Command::Guarded { unowed: AccountId::user_arrears(self.user_id, P), chain: self.extension(amount) };
         let (state, user_id, allowance) = (self.state.clone(), self.user_id, self.allowance.clone());
         let task = tokio::spawn(async move {
-            submit_chain(&state, user_id, allowance.as_ref(), chain, None).await.map(|r| r.map(|_| ()))
+            submit_command(&state, user_id, allowance.as_ref(), command, None).await.map(|r| r.map(|_| ()))
         });
         self.ahead = Some(Ahead { covered, amount, task });
         Ok(())
@@ -290,25 +345,26 @@ impl Meter {
     /// Posts the cost of `usage` and releases the rest of the hold. A cost
     /// above the hold is first held in full; if even that is refused, the
     /// hold is posted as it is (`capped`). `record` is stored with the
-    /// charge, its cost filled in.
-    pub async fn settle(mut self, usage: TokenUsage, mut record: RequestRecord) -> Result<Settled, ApiError> {
-        self.join_ahead().await?;
-        let mut cost = self.cost_of(usage)?;
-        let mut capped = false;
-        if cost > self.held && self.extend_to(self.covered, cost).await?.is_err() {
+    /// charge, its cost filled in. When the ledger cannot take the charge
+    /// now, it is retried in the background ([`Settlement`]) and
+    /// `balance` is `None`: delivered output is always owed.
+    pub async fn settle(mut self, usage: TokenUsage, mut record: RequestRecord) -> Settled {
+        if let Err(e) = self.join_ahead().await {
+            // Not committed (or not known to be): settle the hold we know.
+            tracing::warn!(request = %self.request_id, error = %e.message, "extension failed before settlement");
+        }
+        let (mut cost, mut capped) = match self.cost_of(usage) {
+            Ok(cost) => (cost, false),
+            Err(_) => (self.held, true),
+        };
+        if cost > self.held && !matches!(self.extend_to(self.covered, cost).await, Ok(Ok(()))) {
             (cost, capped) = (self.held, true);
         }
         record.cost = cost;
         let chain = self.resolve("settle", |p| Operation::Post { pending_id: p, amount: Some(cost) }, Reason::Charge);
-        let balance = match self.submit_with(chain, Some(record)).await? {
-            Ok((_, Some(balance))) => balance,
-            Ok((_, None)) => {
-                let wallet = AccountId::user_wallet(self.user_id, P);
-                self.state.store.account(&wallet).await?.map(|a| a.balance()).unwrap_or_default()
-            }
-            Err(shortage) => return Err(ApiError::conflict(shortage.code(), "a post was refused")),
-        };
-        Ok(Settled { cost, balance, capped })
+        let settlement = Settlement::new(&self.state, self.user_id, self.base(), self.hold_id(self.holds), chain, self.links(), record);
+        let balance = settlement.settle_or_retry_later().await;
+        Settled { cost, balance, capped }
     }
 
     /// Releases everything: nothing is charged (upstream failure or a
@@ -317,25 +373,30 @@ impl Meter {
         self.join_ahead().await?;
         record.cost = Amount::ZERO;
         let chain = self.resolve("void", |p| Operation::Void { pending_id: p }, Reason::Reservation);
-        match self.submit_with(chain, Some(record)).await? {
+        match submit_command(&self.state, self.user_id, self.allowance.as_ref(), Command::Chain(chain), Some(record)).await? {
             Ok(_) => Ok(()),
             Err(shortage) => Err(ApiError::conflict(shortage.code(), "a void was refused")),
         }
     }
 }
 
-/// Submits a chain for `user_id` (and the key's `allowance`, if capped);
-/// `Err(shortage)` when a hold exceeded what its account allows, any other
-/// refusal is an error. Also returns the wallet balance right after.
-async fn submit_chain(
+/// Submits a chain (plain or guarded) for `user_id` (and the key's
+/// `allowance`, if capped); `Err(shortage)` when a hold exceeded what its
+/// account allows or arrears are owed, any other refusal is an error. Also
+/// returns the wallet balance right after.
+async fn submit_command(
     state: &AppState,
     user_id: i64,
     allowance: Option<&AccountId>,
-    chain: Vec<TransferRequest>,
+    command: Command,
     record: Option<RequestRecord>,
 ) -> Result<Result<(Vec<Applied>, Option<Amount>), Shortage>, ApiError> {
+    let chain = match &command {
+        Command::Chain(chain) | Command::Guarded { chain, .. } => chain.as_slice(),
+        _ => &[],
+    };
     let debits: Vec<Option<AccountId>> = chain.iter().map(|t| hold_debit(&t.op)).collect();
-    let submission = Submission { command: Command::Chain(chain), record: record.map(Record::Request) };
+    let submission = Submission { command, record: record.map(Record::Request) };
     let outcome = state.writer.submit(submission).await?;
     let wallet = AccountId::user_wallet(user_id, P);
     let balance = outcome.accounts.iter().find(|a| a.id == wallet).map(|a| a.balance());
@@ -345,6 +406,7 @@ async fn submit_chain(
             let debit = debits.get(index).cloned().flatten();
             Ok(Err(if debit.is_some() && debit.as_ref() == allowance { Shortage::KeyCap } else { Shortage::Balance }))
         }
+        Err(ChainError { error: TransferError::ArrearsOutstanding, .. }) => Ok(Err(Shortage::Arrears)),
         Err(e) => Err(ApiError::conflict(e.error.code(), e.error.to_string())),
     }
 }

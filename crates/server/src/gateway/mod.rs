@@ -4,6 +4,7 @@
 
 mod channel_mode;
 pub mod engine;
+mod late;
 mod limits;
 mod meter;
 mod openai;
@@ -16,7 +17,6 @@ pub mod route;
 pub use limits::KeyLimiter;
 
 use crate::auth::Caller;
-use crate::routes::points::position;
 use crate::{ApiError, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -44,6 +44,8 @@ use tollway_store::{Record, Submission};
 const DEFAULT_MAX_TOKENS: u64 = 512;
 /// Tokens OpenAI chat formats add per message, and to open the reply.
 const TOKENS_PER_MESSAGE: u64 = 3;
+/// Temperatures below this sample greedily on the embedded model.
+const MIN_TEMPERATURE: f64 = 1e-6;
 
 fn now_secs() -> i64 {
     tollway_store::now_ms() / 1000
@@ -79,9 +81,6 @@ fn invalid(message: impl Into<String>) -> ApiError {
 
 fn plan(state: &AppState, target: &Target, req: &ChatRequest, raw: &Value) -> Result<Plan, ApiError> {
     let max_output = req.max_output();
-    if max_output == Some(0) {
-        return Err(invalid("max_tokens must be at least 1"));
-    }
     let window = state.config.billing_window_tokens.max(1);
     match target {
         Target::Local(engine) => {
@@ -94,9 +93,12 @@ fn plan(state: &AppState, target: &Target, req: &ChatRequest, raw: &Value) -> Re
                 return Err(ApiError::bad_request("context_length_exceeded", message));
             }
             let max_tokens = max_output.unwrap_or(DEFAULT_MAX_TOKENS).min(room);
+            // top_p 0 keeps only the likeliest token, and a temperature too
+            // small to divide logits by without overflow is greedy too.
+            let greedy = req.top_p == Some(0.0) || req.temperature.is_some_and(|t| t < MIN_TEMPERATURE);
             let params = GenerateParams {
                 max_tokens: usize::try_from(max_tokens).unwrap_or(usize::MAX),
-                temperature: req.temperature,
+                temperature: if greedy { None } else { req.temperature },
                 top_p: req.top_p,
                 seed: req.seed.unwrap_or(299_792_458),
                 ..GenerateParams::default()
@@ -106,8 +108,10 @@ fn plan(state: &AppState, target: &Target, req: &ChatRequest, raw: &Value) -> Re
         }
         Target::Remote { client, model, .. } => {
             let counter = state.models.engine().map_or(Counter::Heuristic, |e| Counter::Tokenizer(e.tokenizer()));
-            let text_tokens: u64 = req.messages.iter().map(|m| counter.count(&message_text(m))).sum();
-            let prompt_tokens = text_tokens + TOKENS_PER_MESSAGE * (req.messages.len() as u64 + 1);
+            let overflow = || ApiError::unprocessable("amount_overflow", "the prompt's token count overflows");
+            let text_tokens = req.messages.iter().try_fold(0u64, |sum, m| sum.checked_add(counter.count(&message_text(m)))).ok_or_else(overflow)?;
+            let framing = (req.messages.len() as u64).checked_add(1).and_then(|n| n.checked_mul(TOKENS_PER_MESSAGE)).ok_or_else(overflow)?;
+            let prompt_tokens = text_tokens.checked_add(framing).ok_or_else(overflow)?;
             let window = max_output.map_or(window, |m| window.min(m));
             let start = Start::Remote { client: client.clone(), body: upstream_body(raw, model) };
             Ok(Plan { start, prompt_tokens, window, counter: Some(counter) })
@@ -145,21 +149,18 @@ async fn start(plan: Start, counter: Counter) -> Result<Pieces, ApiError> {
 
 /// Where the money for a request comes from.
 enum Funding {
-    /// A points hold; the balance available at admission.
-    Points(Box<Meter>, tollway_core::Amount),
+    /// A points hold.
+    Points(Box<Meter>),
     /// A payment channel.
     Channel { meter: Box<ChannelMeter>, accepted: tokio::sync::watch::Receiver<tollway_core::Amount>, window: tollway_core::Amount, prompt: tollway_core::Amount },
 }
 
-/// Admits a points-paid request: no arrears, and the first hold placed.
+/// Admits a points-paid request: the first hold placed in one step with
+/// the check that no arrears are owed (402 `arrears_outstanding`).
 async fn fund_from_points(state: &AppState, caller: &Caller, rule: PriceRule, request_id: &str, plan: &Plan) -> Result<Funding, ApiError> {
-    let (_, available, arrears) = position(state, caller.user.id).await?;
-    if !arrears.is_zero() {
-        return Err(ApiError::new(StatusCode::PAYMENT_REQUIRED, "arrears_outstanding", format!("{arrears} points are owed")));
-    }
     let allowance = caller.key.spend_cap.map(|_| AccountId::key_allowance(caller.key.id, Asset::POINTS));
     let meter = Meter::open(state, caller.user.id, allowance, rule, request_id.to_owned(), plan.prompt_tokens, plan.window).await?;
-    Ok(Funding::Points(Box::new(meter), available))
+    Ok(Funding::Points(Box::new(meter)))
 }
 
 /// `POST /v1/chat/completions`: paid from points, or from a payment
@@ -173,6 +174,7 @@ pub async fn chat_completions(
     let started = tollway_store::now_ms();
     let Json(raw) = body.map_err(|e| invalid(e.body_text()))?;
     let req: ChatRequest = serde_json::from_value(raw.clone()).map_err(|e| invalid(e.to_string()))?;
+    req.check()?;
     let channel = channel_mode::payment_data(&headers)?;
     let target = state.models.get(&req.model).cloned().ok_or_else(|| {
         ApiError::not_found("model_not_found", format!("no model {:?}; see /v1/models", req.model))
@@ -215,7 +217,7 @@ pub async fn chat_completions(
             let mut failed = record;
             failed.duration_ms = tollway_store::now_ms() - started;
             let released = match funding {
-                Funding::Points(meter, _) => meter.void(failed).await,
+                Funding::Points(meter) => meter.void(failed).await,
                 Funding::Channel { .. } => {
                     let submission = Submission { command: Command::Chain(Vec::new()), record: Some(Record::Request(failed)) };
                     state.writer.submit(submission).await.map(|_| ()).map_err(ApiError::from)
@@ -228,19 +230,15 @@ pub async fn chat_completions(
         }
     };
     let billing = headers.get("x-tollway-billing").and_then(|v| v.to_str().ok()) == Some("chunk");
-    let available = match &funding {
-        Funding::Points(_, available) => *available,
-        Funding::Channel { .. } => tollway_core::Amount::ZERO,
-    };
-    let reply = Reply { state: state.clone(), key: caller.key, prompt_tokens: plan.prompt_tokens, available, billing, counter, record };
+    let reply = Reply { state: state.clone(), key: caller.key, prompt_tokens: plan.prompt_tokens, billing, counter, record };
     let timeout = std::time::Duration::from_secs(state.config.channels.pay_timeout_secs.max(1));
     match (funding, req.stream) {
-        (Funding::Points(meter, _), false) => reply::whole(Payment::Points(meter), pieces, reply).await,
+        (Funding::Points(meter), false) => reply::whole(Payment::Points(meter), pieces, reply).await,
         (Funding::Channel { meter, .. }, false) => reply::whole(Payment::Channel(meter), pieces, reply).await,
         (funding, true) => {
             let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
             let pay = move |events: &tokio::sync::mpsc::Sender<axum::response::sse::Event>| match funding {
-                Funding::Points(meter, _) => Payment::Points(meter),
+                Funding::Points(meter) => Payment::Points(meter),
                 Funding::Channel { mut meter, accepted, window, prompt } => {
                     meter.streaming(Window { unpaid: window, prompt, timeout, events: events.clone(), accepted });
                     Payment::Channel(meter)

@@ -1,5 +1,6 @@
 //! The OpenAI chat-completions wire format (the subset Tollway reads).
 
+use crate::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -26,12 +27,45 @@ pub struct ChatRequest {
     pub seed: Option<u64>,
     /// `{"include_usage": true}` adds a final usage chunk to a stream.
     pub stream_options: Option<StreamOptions>,
+    /// Choices asked for: only 1 (or absent) is served.
+    pub n: Option<Value>,
 }
+
+/// Highest `temperature` accepted (OpenAI's range is 0-2).
+const MAX_TEMPERATURE: f64 = 2.0;
 
 impl ChatRequest {
     /// The output limit the client set, under either name.
     pub fn max_output(&self) -> Option<u64> {
         self.max_completion_tokens.or(self.max_tokens)
+    }
+
+    /// Refuses what Tollway cannot serve or bill exactly, before anything
+    /// is routed or held: `n` other than 1 (400 `n_unsupported`: choices
+    /// are never merged into one answer or billed as one), a zero output
+    /// limit, and sampling values outside OpenAI's ranges (400
+    /// `invalid_request`). Integers too large or negative for their field
+    /// are refused when the body is read.
+    pub fn check(&self) -> Result<(), ApiError> {
+        let invalid = |m: &str| Err(ApiError::bad_request("invalid_request", m));
+        match &self.n {
+            None | Some(Value::Null) => {}
+            Some(n) if n.as_u64() == Some(1) || n.as_f64() == Some(1.0) => {}
+            Some(n) if n.as_u64().is_some_and(|n| n > 1) => {
+                return Err(ApiError::bad_request("n_unsupported", format!("n = {n}: Tollway serves one choice per request (n = 1); send separate requests")));
+            }
+            Some(n) => return Err(ApiError::bad_request("invalid_request", format!("n must be a positive integer, got {n}"))),
+        }
+        if self.max_output() == Some(0) {
+            return invalid("max_tokens must be at least 1");
+        }
+        if self.temperature.is_some_and(|t| !(0.0..=MAX_TEMPERATURE).contains(&t)) {
+            return invalid("temperature must be between 0 and 2");
+        }
+        if self.top_p.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+            return invalid("top_p must be between 0 and 1");
+        }
+        Ok(())
     }
 }
 
@@ -65,15 +99,22 @@ pub struct Billing {
     pub tokens: u64,
     /// Points charged for prompt and output so far (decimal string).
     pub cost: String,
-    /// Balance left after that cost (decimal string).
-    pub balance: String,
+    /// On the final figures: the wallet's balance right after the charge
+    /// (decimal string); absent while the charge is pending, and on
+    /// per-chunk figures (other requests move the balance meanwhile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balance: Option<String>,
     /// Why the answer was cut short, if it was (`insufficient_points`,
-    /// `spend_cap_reached`).
+    /// `spend_cap_reached`, `arrears_outstanding`, `billing_unavailable`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
     /// On the final figures: where the token counts came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage_source: Option<&'static str>,
+    /// `"pending"` when the ledger could not take the charge yet: the cost
+    /// is owed and is charged in the background.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<&'static str>,
 }
 
 /// The text of a message's `content`: a string, or the `text` of its

@@ -19,7 +19,6 @@ use tokio::sync::mpsc;
 use tollway_core::channel::wire::{encode_header, PaymentDue, PAYMENT_HEADER};
 use tollway_core::ledger::Command;
 use tollway_core::usage::{TokenUsage, UsageSource};
-use tollway_core::Amount;
 use tollway_store::directory::ApiKey;
 use tollway_store::requests::RequestRecord;
 use tollway_store::{Record, Submission};
@@ -32,8 +31,6 @@ pub struct Reply {
     pub key: ApiKey,
     /// Prompt tokens as counted or estimated at admission.
     pub prompt_tokens: u64,
-    /// The balance available when the request was admitted.
-    pub available: Amount,
     /// The client asked for per-chunk billing (`X-Tollway-Billing: chunk`).
     pub billing: bool,
     /// Counts an upstream's text; `None` for the embedded model, whose
@@ -71,6 +68,9 @@ enum Ending {
     Short(Shortage),
     /// The upstream failed: nothing is charged.
     Failed(String),
+    /// The ledger could not hold more (the store failing): the answer
+    /// stops at what is held, and what was delivered is charged.
+    LedgerDown(String),
     /// The client went away.
     Disconnected,
 }
@@ -88,10 +88,32 @@ impl Ending {
             Ending::Finished(reason) => reason,
             Ending::Short(s) => s.code(),
             Ending::Failed(_) => "upstream_error",
+            Ending::LedgerDown(_) => BILLING_UNAVAILABLE,
             Ending::Disconnected => "disconnected",
         }
     }
+
+    /// Why the answer was cut short by Tollway, if it was.
+    fn stopped(&self) -> Option<&str> {
+        match self {
+            Ending::Short(s) => Some(s.code()),
+            Ending::LedgerDown(_) => Some(BILLING_UNAVAILABLE),
+            _ => None,
+        }
+    }
+
+    /// What ran out, for a channel's final proposal.
+    fn stopped_by(&self) -> Option<Shortage> {
+        match self {
+            Ending::Short(s) => Some(*s),
+            _ => None,
+        }
+    }
 }
+
+/// `tollway.stopped` (and the record's status) when the ledger could not
+/// hold more of an answer.
+const BILLING_UNAVAILABLE: &str = "billing_unavailable";
 
 /// What was delivered, and how it ended.
 struct Outcome {
@@ -122,18 +144,19 @@ async fn drive(pieces: &mut Pieces, meter: &mut Payment, reply: &Reply, out: &mu
                     Ok(Ok(())) => {}
                     Ok(Err(Shortage::Disconnected)) => break Ending::Disconnected,
                     Ok(Err(shortage)) => break Ending::Short(shortage),
-                    Err(e) => break Ending::Failed(e.message),
+                    Err(e) => break Ending::LedgerDown(e.message),
                 }
                 let billing = match reply.billing.then(|| meter.cost(total)).transpose() {
                     Ok(cost) => cost.map(|cost| Billing {
                         chunk: Some(chunks + 1),
                         tokens: total,
                         cost: cost.to_string(),
-                        balance: reply.available.saturating_sub(cost).to_string(),
+                        balance: None,
                         stopped: None,
                         usage_source: None,
+                        settlement: None,
                     }),
-                    Err(e) => break Ending::Failed(e.message),
+                    Err(e) => break Ending::LedgerDown(e.message),
                 };
                 let tollway = meter.chunk_due().or_else(|| billing.map(|b| json!(b)));
                 if !out.deliver(delta, tollway).await {
@@ -188,7 +211,9 @@ struct Concluded {
 }
 
 /// Settles (or, after an upstream failure, voids) and records the request.
-/// `Ok(None)` when the upstream failed (nothing more is charged).
+/// `Ok(None)` when the upstream failed (nothing more is charged). A points
+/// charge the ledger cannot take now is retried in the background, so
+/// this answers even while the store fails.
 async fn conclude(payment: Payment, reply: &Reply, outcome: &Outcome) -> Result<Option<Concluded>, ApiError> {
     let (usage, source) = final_usage(reply, outcome);
     let mut record = completed(reply, outcome, usage, source);
@@ -198,18 +223,19 @@ async fn conclude(payment: Payment, reply: &Reply, outcome: &Outcome) -> Result<
     if let Ending::Failed(e) = &outcome.ending {
         tracing::warn!(request = %reply.id(), error = %e, "upstream failed; nothing more charged");
     }
+    if let Ending::LedgerDown(e) = &outcome.ending {
+        tracing::error!(request = %reply.id(), error = %e, "the ledger could not hold more; the answer stops at what was held");
+    }
     let meter = match payment {
         Payment::Points(meter) if failed => {
-            meter.void(record).await?;
+            if let Err(e) = meter.void(record).await {
+                tracing::error!(request = %reply.id(), error = %e.message, "could not release the hold; it expires");
+            }
             return Ok(None);
         }
         Payment::Points(meter) => meter,
         Payment::Channel(mut channel) => {
-            let stopped = match &outcome.ending {
-                Ending::Short(s) => Some(*s),
-                _ => None,
-            };
-            let due = channel.finish(stopped).await?;
+            let due = channel.finish(outcome.ending.stopped_by()).await?;
             record.cost = channel.spent();
             let submission = Submission { command: Command::Chain(Vec::new()), record: Some(Record::Request(record)) };
             reply.state.writer.submit(submission).await?;
@@ -218,12 +244,12 @@ async fn conclude(payment: Payment, reply: &Reply, outcome: &Outcome) -> Result<
             }
             let tollway = match &due {
                 Some(d) => json!(d),
-                None => json!({"cost": channel.spent(), "stopped": stopped.map(Shortage::code)}),
+                None => json!({"cost": channel.spent(), "stopped": outcome.ending.stopped()}),
             };
             return Ok(Some(Concluded { tollway, due, usage }));
         }
     };
-    let settled = meter.settle(usage, record).await?;
+    let settled = meter.settle(usage, record).await;
     if settled.capped {
         tracing::warn!(request = %reply.id(), cost = %settled.cost, "reported usage exceeded what could be held; charged the hold");
     }
@@ -235,12 +261,10 @@ fn final_billing(settled: Settled, outcome: &Outcome, source: UsageSource) -> Bi
         chunk: None,
         tokens: outcome.delivered,
         cost: settled.cost.to_string(),
-        balance: settled.balance.to_string(),
-        stopped: match &outcome.ending {
-            Ending::Short(s) => Some(s.code().to_owned()),
-            _ => None,
-        },
+        balance: settled.balance.map(|b| b.to_string()),
+        stopped: outcome.ending.stopped().map(str::to_owned),
         usage_source: Some(source.as_str()),
+        settlement: settled.balance.is_none().then_some("pending"),
     }
 }
 
@@ -307,9 +331,11 @@ impl Deliver for ToClient<'_> {
 
 /// Streams chunks while paying for them: each piece is covered by the hold
 /// before its chunk is sent; when the balance (or the key's cap) cannot
-/// cover the next one, the stream ends with `finish_reason: "length"` and
-/// `tollway.stopped`. A client that goes away is charged for the chunks
-/// handed to HTTP. The usage chunk is sent only if the client asked.
+/// cover the next one, or the ledger cannot be written, the stream ends
+/// with `finish_reason: "length"` and `tollway.stopped`. A client that goes
+/// away is charged for the chunks handed to HTTP. The usage chunk is sent
+/// only if the client asked. Every stream that is not abandoned ends with
+/// `[DONE]`, after an `error` event when it failed.
 ///
 /// A channel's stream gets its pause events through `tx`, so `payment` is
 /// made from it by `pay`.
@@ -330,31 +356,31 @@ pub fn stream(
             drive(&mut pieces, &mut meter, &reply, &mut ToClient { tx: &tx, reply: &reply }).await
         };
         drop(pieces);
-        let concluded = match conclude(meter, &reply, &outcome).await {
-            Ok(c) => c,
+        let last = match conclude(meter, &reply, &outcome).await {
+            Ok(Some(_)) if matches!(outcome.ending, Ending::Disconnected) => return,
+            Ok(Some(done)) => {
+                let last = reply.chunk(json!({}), Some(outcome.ending.finish_reason()), Some(("tollway", done.tollway)));
+                if tx.send(last).await.is_err() {
+                    return;
+                }
+                include_usage.then(|| reply.chunk(Value::Null, None, Some(("usage", json!(usage_json(done.usage))))))
+            }
+            Ok(None) => {
+                let message = match &outcome.ending {
+                    Ending::Failed(e) => e.clone(),
+                    _ => String::new(),
+                };
+                Some(reply.chunk(Value::Null, None, Some(("error", json!({"message": message, "code": "upstream_error"})))))
+            }
             Err(e) => {
-                tracing::error!(request = %reply.id(), error = %e.message, "settlement failed; the hold expires");
-                return;
+                tracing::error!(request = %reply.id(), error = %e.message, "could not conclude the stream");
+                Some(reply.chunk(Value::Null, None, Some(("error", json!({"message": e.message, "code": e.code})))))
             }
         };
-        let Some(done) = concluded else {
-            let message = match &outcome.ending {
-                Ending::Failed(e) => e.clone(),
-                _ => String::new(),
-            };
-            let error = json!({"message": message, "code": "upstream_error"});
-            let _ = tx.send(reply.chunk(Value::Null, None, Some(("error", error)))).await;
-            return;
-        };
-        if matches!(outcome.ending, Ending::Disconnected) {
-            return;
-        }
-        let last = reply.chunk(json!({}), Some(outcome.ending.finish_reason()), Some(("tollway", done.tollway)));
-        if tx.send(last).await.is_err() {
-            return;
-        }
-        if include_usage && tx.send(reply.chunk(Value::Null, None, Some(("usage", json!(usage_json(done.usage)))))).await.is_err() {
-            return;
+        if let Some(event) = last {
+            if tx.send(event).await.is_err() {
+                return;
+            }
         }
         let _ = tx.send(Event::default().data("[DONE]")).await;
     });

@@ -71,17 +71,24 @@ pub struct Server {
 /// Starts a server on a new, empty database and creates an admin directly
 /// in that database.
 pub async fn spawn(backend: Backend) -> Server {
+    spawn_configured(backend, |_| {}).await
+}
+
+/// [`spawn`] with the configuration changed by `edit` first (model path,
+/// billing window, upstreams…).
+pub async fn spawn_configured(backend: Backend, edit: impl FnOnce(&mut Config)) -> Server {
     let url = fresh_database_url(backend).await.expect("fresh database (is TOLLWAY_TEST_PG_URL set?)");
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".into(),
         database_url: url.clone(),
         expiry_sweep_secs: 1,
         ..Config::default()
     };
+    edit(&mut config);
     let running = tollway_server::start(config).await.expect("server starts");
     let store = Store::connect(&url).await.expect("connect for bootstrap");
     let (_, admin) = tollway_server::ops::create_user(&store, "admin", true).await.expect("bootstrap admin");
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().expect("http client");
     Server { base: format!("http://{}", running.addr), database_url: url, http, admin }
 }
 
