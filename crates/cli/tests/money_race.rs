@@ -49,10 +49,10 @@ async fn stream_chat(env: &Env, server: &Server, key: &str, i: usize) -> (u16, S
     assert!(text.trim_end().ends_with("data: [DONE]"), "stream {i} ended without [DONE]: {text}");
     let finish = text
         .lines()
+        .rev()
         .filter_map(|l| l.strip_prefix("data: "))
         .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter_map(|c| c["choices"][0]["finish_reason"].as_str().map(str::to_owned))
-        .last()
+        .find_map(|c| c["choices"][0]["finish_reason"].as_str().map(str::to_owned))
         .unwrap_or_else(|| panic!("stream {i} has no finish reason: {text}"));
     (status, finish)
 }
