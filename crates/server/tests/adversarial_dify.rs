@@ -165,6 +165,9 @@ async fn model_names_cannot_collide(s: Server) {
     audit_ok(&s).await;
 }
 
+/// A change to a report.
+type Edit = fn(&mut Value);
+
 /// A retry must repeat every field: each different field is 409
 /// `idempotency_conflict` naming it, and charges nothing.
 async fn idempotency_names_the_field(s: Server) {
@@ -180,17 +183,17 @@ async fn idempotency_names_the_field(s: Server) {
     assert_eq!(first.ok()["data"]["points_deducted"], "93");
     let transfers = audit_ok(&s).await;
 
-    let variants: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-        ("user", Box::new(|v| v["user"] = json!("frank"))),
-        ("user", Box::new(|v| v["user"] = json!("nobody-at-all"))),
-        ("model", Box::new(|v| v["model"] = json!("gpt-3"))),
-        ("input_tokens", Box::new(|v| { v["metadata"]["usage"]["prompt_tokens"] = json!(1501); v["metadata"]["usage"]["total_tokens"] = json!(2301); })),
-        ("output_tokens", Box::new(|v| { v["metadata"]["usage"]["completion_tokens"] = json!(0); v["metadata"]["usage"]["total_tokens"] = json!(1500); })),
-        ("reservation_id", Box::new(|v| v["reservation_id"] = json!("other"))),
-        ("reservation_id", Box::new(|v| { v.as_object_mut().map(|o| o.remove("reservation_id")); })),
-        ("conversation_id", Box::new(|v| v["conversation_id"] = json!("conv-x"))),
-        ("total_price", Box::new(|v| v["metadata"]["usage"]["total_price"] = json!("0.0012891"))),
-        ("currency", Box::new(|v| v["metadata"]["usage"]["currency"] = json!("RMB"))),
+    let variants: [(&str, Edit); 10] = [
+        ("user", |v| v["user"] = json!("frank")),
+        ("user", |v| v["user"] = json!("nobody-at-all")),
+        ("model", |v| v["model"] = json!("gpt-3")),
+        ("input_tokens", |v| { v["metadata"]["usage"]["prompt_tokens"] = json!(1501); v["metadata"]["usage"]["total_tokens"] = json!(2301); }),
+        ("output_tokens", |v| { v["metadata"]["usage"]["completion_tokens"] = json!(0); v["metadata"]["usage"]["total_tokens"] = json!(1500); }),
+        ("reservation_id", |v| v["reservation_id"] = json!("other")),
+        ("reservation_id", |v| { v.as_object_mut().map(|o| o.remove("reservation_id")); }),
+        ("conversation_id", |v| v["conversation_id"] = json!("conv-x")),
+        ("total_price", |v| v["metadata"]["usage"]["total_price"] = json!("0.0012891")),
+        ("currency", |v| v["metadata"]["usage"]["currency"] = json!("RMB")),
     ];
     for (name, change) in &variants {
         let mut v = base.clone();

@@ -37,10 +37,13 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
+    /// A dotted path into the body (1-8 names of `[A-Za-z0-9_-]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
+    /// A request header name (users only; signed with the body).
     #[serde(skip_serializing_if = "Option::is_none")]
     header: Option<String>,
+    /// One model name for every report (models only).
     #[serde(skip_serializing_if = "Option::is_none")]
     fixed: Option<String>,
 }
