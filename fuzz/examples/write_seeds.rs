@@ -108,5 +108,20 @@ fn main() {
         assert_eq!(matches!(checked, Ok(Ok(_))), i < 3, "{name}: {checked:?}");
         write(&dir, "commitment", name, bytes);
     }
+    // Dify webhook bodies, each after the byte that picks the app's
+    // sources (0: built-in places, 1: user header and fixed model, 2: body
+    // fields).
+    for (name, choice, body) in DIFY_BODIES {
+        write(&dir, "dify_webhook", name, &[&[choice], body.as_bytes()].concat());
+    }
     println!("seeds written under {}", dir.display());
 }
+
+/// Seed webhook bodies: the seed's relay shape, Dify's own `message_end`
+/// (as the relay forwards it and as Dify emits it), and extremes.
+const DIFY_BODIES: [(&str, u8, &str); 4] = [
+    ("relay", 0, r#"{"event":"message_end","data":{"conversation_id":"conv_123","message_id":"msg_456","user_id":"user_789","model_name":"gpt-4","input_tokens":1500,"output_tokens":800,"total_tokens":2300,"timestamp":"2024-01-15T10:30:00Z"},"request_id":"req_abc123"}"#),
+    ("message_end", 0, r#"{"event":"message_end","task_id":"t","id":"m","message_id":"m","conversation_id":"c","created_at":1705395332,"user":"u","model":"gpt-4","reservation_id":"k1","metadata":{"usage":{"prompt_tokens":1033,"prompt_unit_price":"0.001","prompt_price_unit":"0.001","prompt_price":"0.0010330","completion_tokens":128,"completion_unit_price":"0.002","completion_price_unit":"0.001","completion_price":"0.0002560","total_tokens":1161,"total_price":"0.0012890","currency":"USD","latency":0.768}}}"#),
+    ("verbatim_header", 1, r#"{"event":"message_end","id":"m","message_id":"m","conversation_id":"c","created_at":1705395332,"metadata":{"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"total_price":"0.1","currency":"USD","latency":1.5}}}"#),
+    ("extremes", 2, r#"{"event":"message_end","message_id":"m","from_end_user_id":-9223372036854775808,"inputs":{"model":"m"},"created_at":18446744073709551615,"metadata":{"usage":{"prompt_tokens":100000000,"completion_tokens":18446744073709551615,"total_tokens":1e308,"latency":-1e308,"total_price":"99999999999999999999999999999999999999999"}}}"#),
+];

@@ -12,5 +12,6 @@ pub mod pricing;
 pub mod rate;
 pub mod sse;
 pub mod usage;
+pub mod usage_report;
 
 pub use money::{Amount, Asset, MoneyError};

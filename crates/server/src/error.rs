@@ -18,6 +18,9 @@ pub struct ApiError {
     pub message: String,
     /// Seconds to send in `Retry-After` (429, and 1 by default on 503).
     pub retry_after: Option<u64>,
+    /// The request field at fault, sent as `error.field` when known
+    /// (absent otherwise, so older clients see the same body).
+    pub field: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -31,12 +34,20 @@ pub(crate) struct ErrorDetail {
     code: String,
     /// Explanation for humans.
     message: String,
+    /// The request field at fault, when one is (e.g. the field that differs
+    /// in an `idempotency_conflict`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
 }
 
 impl ApiError {
     /// An error with any status.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), retry_after: None }
+        ApiError { status, code, message: message.into(), retry_after: None, field: None }
+    }
+    /// The same error naming the request field at fault.
+    pub fn with_field(self, field: impl Into<String>) -> Self {
+        ApiError { field: Some(field.into()), ..self }
     }
     /// 429 with `Retry-After`.
     pub fn too_many_requests(code: &'static str, message: impl Into<String>, retry_after_secs: u64) -> Self {
@@ -96,7 +107,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message } };
+        let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message, field: self.field } };
         let mut response = (self.status, Json(body)).into_response();
         let retry_after = self.retry_after.or((self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
         if let Some(secs) = retry_after {

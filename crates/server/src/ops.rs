@@ -55,13 +55,14 @@ pub fn parse_points(text: &str, field: &str) -> Result<Amount, ApiError> {
 /// 409 for an operator's key reused for a different change, naming the
 /// request field that differs.
 fn change_conflict(field: &'static str) -> ApiError {
-    let field = match field {
-        "user_id" | "debit" | "credit" => "user",
-        "memo" => "reason",
-        "reason" => "kind of change (grant or adjust)",
-        _ => "amount",
+    let (field, what) = match field {
+        "user_id" | "debit" | "credit" => ("user", "user"),
+        "memo" => ("reason", "reason"),
+        "reason" => ("kind", "kind of change (grant or adjust)"),
+        _ => ("amount", "amount"),
     };
-    ApiError::conflict("idempotency_conflict", format!("id was already used for a change with a different {field}"))
+    ApiError::conflict("idempotency_conflict", format!("id was already used for a change with a different {what}"))
+        .with_field(field)
 }
 
 /// Adds points to a user (repaying arrears first) or, for a negative

@@ -86,12 +86,26 @@ impl AppState {
         *self.prices.write().await = None;
     }
 
-    /// The rule pricing `model` now, or `unknown_model`.
+    /// The rule pricing `model` now, or `unknown_model`. Names match
+    /// case-insensitively (`GPT-4` finds `gpt-4`): an exact match first,
+    /// else the rule whose name differs only in case (the store refuses a
+    /// second spelling, so there is at most one; in a database priced
+    /// before that rule, the first in byte order).
     pub async fn rule_for(&self, model: &str) -> Result<PriceRule, ApiError> {
         let rules = self.price_rules().await?;
-        rule_at(&rules, model, tollway_store::now_ms()).cloned().map_err(|e| match e {
+        rule_at(&rules, priced_name(&rules, model), tollway_store::now_ms()).cloned().map_err(|e| match e {
             PricingError::UnknownModel(_) => ApiError::unprocessable("unknown_model", e.to_string()),
             PricingError::Overflow => ApiError::unprocessable("amount_overflow", e.to_string()),
         })
     }
+}
+
+/// The spelling under which `model` is priced: itself when a rule has
+/// exactly that name, else the first rule name equal to it ignoring ASCII
+/// case, else itself.
+fn priced_name<'a>(rules: &'a [PriceRule], model: &'a str) -> &'a str {
+    if rules.iter().any(|r| r.model == model) {
+        return model;
+    }
+    tollway_store::prices::other_spelling(rules.iter().map(|r| r.model.as_str()), model).unwrap_or(model)
 }

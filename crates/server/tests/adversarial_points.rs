@@ -118,6 +118,7 @@ async fn a_reservation_key_reused_with_other_terms_is_a_conflict(s: Server) {
         let r = s.post("/api/user/points/check-balance", Some(&carol.key), &body).await;
         assert_eq!((r.status, r.code().as_str()), (409, "idempotency_conflict"), "{body}: {}", r.text);
         assert!(r.text.contains(field), "the conflict names {field}: {}", r.text);
+        assert!(r.json()["error"]["field"].as_str().is_some_and(|f| field.contains(f)), "error.field: {}", r.text);
     }
     assert_eq!(s.balance(&carol).await, json!({"balance": "1000", "available": "910", "arrears": "0"}), "one hold only");
     assert_audit_clean(&s).await;
@@ -135,13 +136,14 @@ async fn a_grant_key_reused_with_other_fields_is_a_conflict(s: Server) {
         ("/api/admin/points/grant", grant("dave", "51", "bonus"), "amount"),
         ("/api/admin/points/grant", grant("erin", "50", "bonus"), "user"),
         ("/api/admin/points/grant", grant("dave", "50", "other reason"), "reason"),
-        ("/api/admin/points/adjust", grant("dave", "50", "bonus"), "grant or adjust"),
-        ("/api/admin/points/adjust", grant("dave", "-50", "bonus"), "grant or adjust"),
+        ("/api/admin/points/adjust", grant("dave", "50", "bonus"), "kind of change (grant or adjust)"),
+        ("/api/admin/points/adjust", grant("dave", "-50", "bonus"), "kind of change (grant or adjust)"),
     ];
     for (path, body, field) in moves {
         let r = s.post(path, Some(&s.admin), &body).await;
         assert_eq!((r.status, r.code().as_str()), (409, "idempotency_conflict"), "{path} {body}: {}", r.text);
         assert!(r.text.contains(field), "the conflict names {field}: {}", r.text);
+        assert!(r.json()["error"]["field"].as_str().is_some_and(|f| field.contains(f)), "error.field: {}", r.text);
     }
     for bad in ["op/x", "a:b", "", &"k".repeat(65)] {
         let body = json!({"user": "dave", "amount": "1", "reason": "r", "id": bad});

@@ -15,6 +15,7 @@ mod receipt_writer;
 mod transaction;
 mod writer;
 
+pub mod attribution;
 pub mod channels;
 pub mod ckb_channels;
 pub mod directory;

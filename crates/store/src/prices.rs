@@ -1,10 +1,11 @@
 //! Model price rules: every change is a new version; nothing is updated in
 //! place, so the history is the table.
 
-use crate::{now_ms, Store, StoreError};
+use crate::transaction::{begin_write, finish, retrying};
+use crate::{now_ms, Dialect, Store, StoreError};
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use tollway_core::pricing::{Price, PriceRule};
 
 /// A stored price rule version with its audit fields.
@@ -86,36 +87,61 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    /// Records a new version (the next number for the model).
+    /// Records a new version (the next number for the model). Model names
+    /// match case-insensitively (ASCII), so a name that differs from an
+    /// existing model only in case is refused (`Conflict`): `GPT-4` cannot
+    /// be priced apart from `gpt-4`. Price changes are serialised (SQLite's
+    /// write lock; a table lock on PostgreSQL), so two spellings cannot
+    /// both be created by racing.
     pub async fn add_price_version(&self, new: &NewRule) -> Result<StoredRule, StoreError> {
-        for _ in 0..5 {
-            let now = now_ms();
-            let result = sqlx::query(&format!(
-                "INSERT INTO price_rules ({COLUMNS}) \
-                 SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9 \
-                 FROM price_rules WHERE model = $1 RETURNING {COLUMNS}"
-            ))
-            .bind(&new.model)
-            .bind(&new.asset)
-            .bind(new.input_per_1k.0.to_string())
-            .bind(new.output_per_1k.0.to_string())
-            .bind(new.effective_from.unwrap_or(now))
-            .bind(i64::from(new.active))
-            .bind(&new.note)
-            .bind(new.changed_by)
-            .bind(now)
-            .fetch_one(self.pool())
-            .await;
-            match result {
-                Ok(row) => return from_row(&row),
-                Err(e) => {
-                    let e = StoreError::from(e);
-                    if !e.is_retryable() {
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        Err(StoreError::Conflict(format!("concurrent price change for {:?}", new.model)))
+        retrying("price change", || self.try_add_price_version(new)).await
     }
+
+    async fn try_add_price_version(&self, new: &NewRule) -> Result<StoredRule, StoreError> {
+        let mut conn = begin_write(self).await?;
+        let result = insert_version(&mut conn, self.dialect(), new).await;
+        finish(conn, result).await
+    }
+}
+
+/// The spelling an existing model has when `model` differs from it only
+/// in case, if any.
+pub fn other_spelling<'a>(models: impl IntoIterator<Item = &'a str>, model: &str) -> Option<&'a str> {
+    models.into_iter().find(|m| *m != model && m.eq_ignore_ascii_case(model))
+}
+
+async fn insert_version(conn: &mut AnyConnection, dialect: Dialect, new: &NewRule) -> Result<StoredRule, StoreError> {
+    if dialect == Dialect::Postgres {
+        sqlx::query("LOCK TABLE price_rules IN SHARE ROW EXCLUSIVE MODE").execute(&mut *conn).await?;
+    }
+    let models: Vec<String> = sqlx::query("SELECT DISTINCT model FROM price_rules")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("model"))
+        .collect::<Result<_, _>>()?;
+    if let Some(taken) = other_spelling(models.iter().map(String::as_str), &new.model) {
+        return Err(StoreError::Conflict(format!(
+            "model {:?} differs from the priced model {taken:?} only in case; names match case-insensitively, use {taken:?}",
+            new.model
+        )));
+    }
+    let now = now_ms();
+    let row = sqlx::query(&format!(
+        "INSERT INTO price_rules ({COLUMNS}) \
+         SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9 \
+         FROM price_rules WHERE model = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(&new.model)
+    .bind(&new.asset)
+    .bind(new.input_per_1k.0.to_string())
+    .bind(new.output_per_1k.0.to_string())
+    .bind(new.effective_from.unwrap_or(now))
+    .bind(i64::from(new.active))
+    .bind(&new.note)
+    .bind(new.changed_by)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    from_row(&row)
 }

@@ -1,5 +1,7 @@
 //! Usage events: one row per reported model call (Dify message), keyed by
-//! (app, message id), committed with the charge it caused.
+//! (app, message id), committed with the charge it caused, or kept
+//! `unattributed` (nothing charged) when the user is unknown or disabled,
+//! until an admin resolves or dismisses it ([`crate::attribution`]).
 
 use crate::codec::amount;
 use crate::{Store, StoreError};
@@ -17,11 +19,15 @@ pub struct UsageDraft {
     pub app_id: i64,
     /// Its message id: with `app_id`, the idempotency key.
     pub message_id: String,
-    /// Hash of the reported content, to tell a replay from a conflict.
+    /// Digest of the reported fields: equal digests are a replay (unequal
+    /// ones are compared field by field to name the difference).
     #[serde(skip)]
     pub fingerprint: String,
-    /// The user charged.
-    pub user_id: i64,
+    /// The user charged; `None` while unattributed to a known user.
+    pub user_id: Option<i64>,
+    /// The user as the report named them (`None` on events stored before
+    /// it was kept).
+    pub user_ref: Option<String>,
     /// The model used.
     pub model: String,
     /// Prompt tokens.
@@ -61,7 +67,9 @@ pub struct UsageEvent {
     /// The reported fields.
     #[serde(flatten)]
     pub draft: UsageDraft,
-    /// `charged`, `arrears` (part booked as debt) or `usage_unknown`.
+    /// `charged`, `arrears` (part booked as debt), `usage_unknown`,
+    /// `unattributed` (kept, nothing charged), `resolving` (an admin's
+    /// resolution under way) or `dismissed`.
     pub status: String,
     /// Taken from the wallet.
     pub charged: Amount,
@@ -69,13 +77,22 @@ pub struct UsageEvent {
     pub shortfall: Amount,
     /// Wallet balance right after.
     pub balance_after: Amount,
+    /// The admin who resolved or dismissed it (unattributed events).
+    pub resolved_by: Option<i64>,
+    /// When.
+    pub resolved_at: Option<i64>,
+    /// The admin's note or reason.
+    pub resolution: Option<String>,
     /// When it was recorded.
     pub created_at: i64,
 }
 
+/// Status of a usage event kept for an admin to attribute.
+pub const UNATTRIBUTED: &str = "unattributed";
+
 impl UsageDraft {
     /// The event to store, given what the charge did.
-    pub(crate) fn complete(&self, applied: &[Applied], accounts: &[Account], now: i64) -> UsageEvent {
+    pub fn complete(&self, applied: &[Applied], accounts: &[Account], now: i64) -> UsageEvent {
         let sum = |reason: Reason| {
             applied
                 .iter()
@@ -84,8 +101,9 @@ impl UsageDraft {
                 .fold(Amount::ZERO, |acc, t| acc.checked_add(t.amount).unwrap_or(Amount::MAX))
         };
         let (charged, shortfall) = (sum(Reason::Charge), sum(Reason::Arrears));
-        let wallet = tollway_core::ledger::AccountId::user_wallet(self.user_id, tollway_core::Asset::POINTS);
-        let balance_after = accounts.iter().find(|a| a.id == wallet).map(Account::balance).unwrap_or_default();
+        let wallet = self.user_id.map(|u| tollway_core::ledger::AccountId::user_wallet(u, tollway_core::Asset::POINTS));
+        let balance_after =
+            accounts.iter().find(|a| Some(&a.id) == wallet.as_ref()).map(Account::balance).unwrap_or_default();
         let status = if self.unknown {
             "usage_unknown"
         } else if shortfall.is_zero() {
@@ -100,30 +118,51 @@ impl UsageDraft {
             charged,
             shortfall,
             balance_after,
+            resolved_by: None,
+            resolved_at: None,
+            resolution: None,
+            created_at: now,
+        }
+    }
+
+    /// The event kept, uncharged, for an admin to attribute.
+    pub fn unattributed(&self, now: i64) -> UsageEvent {
+        UsageEvent {
+            seq: 0,
+            draft: self.clone(),
+            status: UNATTRIBUTED.to_owned(),
+            charged: Amount::ZERO,
+            shortfall: Amount::ZERO,
+            balance_after: Amount::ZERO,
+            resolved_by: None,
+            resolved_at: None,
+            resolution: None,
             created_at: now,
         }
     }
 }
 
-const COLUMNS: &str = "seq, app_id, message_id, fingerprint, user_id, model, input_tokens, output_tokens, \
-    usage_source, status, cost, charged, shortfall, balance_after, price_version, input_per_1k, output_per_1k, \
-    transfer_id, reservation_id, reported_price, reported_currency, conversation_id, created_at";
+pub(crate) const COLUMNS: &str = "seq, app_id, message_id, fingerprint, user_id, user_ref, model, input_tokens, \
+    output_tokens, usage_source, status, cost, charged, shortfall, balance_after, price_version, input_per_1k, \
+    output_per_1k, transfer_id, reservation_id, reported_price, reported_currency, conversation_id, resolved_by, \
+    resolved_at, resolution, created_at";
 
 /// Inserts an event unless its key exists; returns it with its position
 /// when it was inserted.
 pub(crate) async fn insert_usage_event(conn: &mut AnyConnection, e: &UsageEvent) -> Result<Option<UsageEvent>, StoreError> {
     let d = &e.draft;
     let row = sqlx::query(
-        "INSERT INTO usage_events (app_id, message_id, fingerprint, user_id, model, input_tokens, output_tokens, \
-         usage_source, status, cost, charged, shortfall, balance_after, price_version, input_per_1k, output_per_1k, \
-         transfer_id, reservation_id, reported_price, reported_currency, conversation_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
-         ON CONFLICT (app_id, message_id) DO NOTHING RETURNING seq",
+        "INSERT INTO usage_events (app_id, message_id, fingerprint, user_id, user_ref, model, input_tokens, \
+         output_tokens, usage_source, status, cost, charged, shortfall, balance_after, price_version, input_per_1k, \
+         output_per_1k, transfer_id, reservation_id, reported_price, reported_currency, conversation_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+         $23) ON CONFLICT (app_id, message_id) DO NOTHING RETURNING seq",
     )
     .bind(d.app_id)
     .bind(&d.message_id)
     .bind(&d.fingerprint)
     .bind(d.user_id)
+    .bind(d.user_ref.clone())
     .bind(&d.model)
     .bind(d.input_tokens)
     .bind(d.output_tokens)
@@ -150,7 +189,7 @@ pub(crate) async fn insert_usage_event(conn: &mut AnyConnection, e: &UsageEvent)
     }
 }
 
-fn from_row(row: &AnyRow) -> Result<UsageEvent, StoreError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<UsageEvent, StoreError> {
     Ok(UsageEvent {
         seq: row.try_get("seq")?,
         draft: UsageDraft {
@@ -158,11 +197,12 @@ fn from_row(row: &AnyRow) -> Result<UsageEvent, StoreError> {
             message_id: row.try_get("message_id")?,
             fingerprint: row.try_get("fingerprint")?,
             user_id: row.try_get("user_id")?,
+            user_ref: row.try_get("user_ref")?,
             model: row.try_get("model")?,
             input_tokens: row.try_get("input_tokens")?,
             output_tokens: row.try_get("output_tokens")?,
             usage_source: row.try_get("usage_source")?,
-            unknown: row.try_get::<String, _>("status")? == "usage_unknown",
+            unknown: row.try_get::<i64, _>("input_tokens")? == 0 && row.try_get::<i64, _>("output_tokens")? == 0,
             cost: amount(row, "cost")?,
             price_version: row.try_get("price_version")?,
             input_per_1k: row.try_get("input_per_1k")?,
@@ -177,11 +217,21 @@ fn from_row(row: &AnyRow) -> Result<UsageEvent, StoreError> {
         charged: amount(row, "charged")?,
         shortfall: amount(row, "shortfall")?,
         balance_after: amount(row, "balance_after")?,
+        resolved_by: row.try_get("resolved_by")?,
+        resolved_at: row.try_get("resolved_at")?,
+        resolution: row.try_get("resolution")?,
         created_at: row.try_get("created_at")?,
     })
 }
 
 impl Store {
+    /// Keeps an event outside the ledger (an unattributed one) unless its
+    /// key exists; returns it with its position when it was inserted.
+    pub async fn insert_usage_record(&self, event: &UsageEvent) -> Result<Option<UsageEvent>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        insert_usage_event(&mut conn, event).await
+    }
+
     /// The event recorded for (app, message), if any.
     pub async fn usage_event(&self, app_id: i64, message_id: &str) -> Result<Option<UsageEvent>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM usage_events WHERE app_id = $1 AND message_id = $2");

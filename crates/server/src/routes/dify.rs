@@ -1,8 +1,9 @@
-//! `POST /api/dify/webhook`: usage reported by a Dify relay, charged once
-//! per (app, message id).
+//! `POST /api/dify/webhook`: usage reported by Dify (its own `message_end`)
+//! or a relay, charged once per (app, message id); usage of a user who is
+//! unknown or disabled is kept `unattributed` for an admin, never dropped.
 
 use super::signature::{verify, KEY_HEADER};
-use super::usage_report::{parse, UsageReport};
+use super::usage_report::{first_difference, fingerprint, reservation_key, AppSources, UsageReport};
 use crate::{ApiError, AppState};
 use axum::body::Body;
 use axum::extract::State;
@@ -10,18 +11,20 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tollway_core::ledger::{Charge, Command, Links, TransferError, TransferId};
+use tollway_core::ledger::{Applied, Charge, ChainError, Command, Links, TransferError, TransferId};
+use tollway_core::pricing::DEFAULT_RULE;
 use tollway_core::usage::UsageSource;
 use tollway_core::{Amount, Asset};
-use tollway_store::directory::App;
-use tollway_store::usage::{UsageDraft, UsageEvent};
-use tollway_store::{Record, Submission};
+use tollway_store::directory::{App, User};
+use tollway_store::usage::{UsageDraft, UsageEvent, UNATTRIBUTED};
+use tollway_store::{CommandOutcome, Record, Submission};
 use utoipa::ToSchema;
 
 /// The webhook's answer; a replay gets the same answer as the original.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookResponse {
-    /// True when the event was recorded (charged or stored as unknown).
+    /// True when the event was recorded (charged, stored as unknown usage,
+    /// or kept unattributed).
     success: bool,
     /// Human-readable outcome.
     message: String,
@@ -29,30 +32,45 @@ pub struct WebhookResponse {
     data: Consumption,
 }
 
-/// A recorded usage event.
+/// A recorded usage event: Tollway's snake_case fields, plus seed 004's
+/// camelCase `consumptionId`, `pointsDeducted` (a JSON number) and
+/// `tokensUsed`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Consumption {
     /// Stable id of the consumption record.
     consumption_id: String,
+    /// The same id (seed 004's name).
+    #[serde(rename = "consumptionId")]
+    consumption_id_seed: String,
     /// The reported message id.
     message_id: String,
-    /// `charged`, `arrears` (part of the cost booked as debt) or `usage_unknown`.
+    /// `charged`, `arrears` (part of the cost booked as debt),
+    /// `usage_unknown`, `unattributed` (user unknown or disabled: kept,
+    /// nothing charged), or, after an admin's review, `dismissed`.
     status: String,
     /// Points taken from the balance (decimal string).
     points_deducted: String,
+    /// The same, as a JSON number (seed 004's name; exact, but above 2^53
+    /// JavaScript rounds it: prefer `points_deducted`).
+    #[serde(rename = "pointsDeducted")]
+    #[schema(value_type = u64)]
+    points_deducted_seed: u128,
     /// Part of the cost the balance could not cover, now owed (decimal string).
     shortfall: String,
     /// Full cost under the applied price (decimal string).
     cost: String,
-    /// Balance right after this charge (decimal string).
+    /// Balance right after this charge (decimal string; 0 when unattributed).
     balance: String,
     /// Input plus output tokens.
     tokens_used: i64,
+    /// The same (seed 004's name).
+    #[serde(rename = "tokensUsed")]
+    tokens_used_seed: i64,
     /// Input tokens.
     input_tokens: i64,
     /// Output tokens.
     output_tokens: i64,
-    /// Model charged.
+    /// Model charged (the priced spelling).
     model: String,
     /// Price rule version applied.
     price_version: Option<i64>,
@@ -62,7 +80,7 @@ pub struct Consumption {
     output_per_1k: Option<String>,
     /// Where token counts came from.
     usage_source: String,
-    /// Reservation settled, if any.
+    /// Reservation settled, if any (the key check-balance answered).
     reservation_id: Option<String>,
 }
 
@@ -71,20 +89,28 @@ fn respond(e: &UsageEvent) -> Json<WebhookResponse> {
     let message = match e.status.as_str() {
         "usage_unknown" => "usage was all zero: recorded as unknown for review, nothing charged",
         "arrears" => "charged what the balance held; the rest is owed as arrears",
+        UNATTRIBUTED => "the user is unknown or disabled: usage kept for an admin to attribute, nothing charged",
+        "dismissed" => "usage kept unattributed and dismissed by an admin, nothing charged",
+        "resolving" => "an admin is attributing this usage to a user",
         _ => "token consumption processed successfully",
     };
+    let tokens = f.input_tokens.saturating_add(f.output_tokens);
+    let id = format!("cons_{}", e.seq);
     Json(WebhookResponse {
         success: true,
         message: message.to_owned(),
         data: Consumption {
-            consumption_id: format!("cons_{}", e.seq),
+            consumption_id_seed: id.clone(),
+            consumption_id: id,
             message_id: f.message_id.clone(),
             status: e.status.clone(),
             points_deducted: e.charged.to_string(),
+            points_deducted_seed: e.charged.units(),
             shortfall: e.shortfall.to_string(),
             cost: f.cost.to_string(),
             balance: e.balance_after.to_string(),
-            tokens_used: f.input_tokens + f.output_tokens,
+            tokens_used: tokens,
+            tokens_used_seed: tokens,
             input_tokens: f.input_tokens,
             output_tokens: f.output_tokens,
             model: f.model.clone(),
@@ -97,21 +123,16 @@ fn respond(e: &UsageEvent) -> Json<WebhookResponse> {
     })
 }
 
-fn fingerprint(r: &UsageReport) -> String {
-    let canonical = serde_json::json!([r.user, r.model, r.usage.input, r.usage.output, r.reservation_id]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
-}
-
-/// The stored event for this key if it matches the report, a conflict if
-/// it does not, or `None` if there is none.
-fn replay(existing: Option<UsageEvent>, fp: &str) -> Result<Option<Json<WebhookResponse>>, ApiError> {
-    match existing {
-        Some(e) if e.draft.fingerprint == fp => Ok(Some(respond(&e))),
-        Some(_) => Err(ApiError::conflict(
+/// The stored event's answer when `report` repeats it; 409
+/// `idempotency_conflict` naming the first field that differs otherwise.
+fn replay(stored: &UsageEvent, report: &UsageReport, user_id: Option<i64>) -> Result<Json<WebhookResponse>, ApiError> {
+    match first_difference(stored, report, user_id) {
+        None => Ok(respond(stored)),
+        Some(field) => Err(ApiError::conflict(
             "idempotency_conflict",
-            "this message id was already reported with different usage",
-        )),
-        None => Ok(None),
+            format!("message id {:?} was already reported with a different {field}", report.message_id),
+        )
+        .with_field(field)),
     }
 }
 
@@ -132,23 +153,85 @@ async fn authenticate_app(state: &AppState, headers: &HeaderMap) -> Result<App, 
     Ok(app)
 }
 
+/// The base id of the charge for (app, message): a digest, never the
+/// client's text.
+fn charge_id(app_id: i64, message_id: &str) -> TransferId {
+    TransferId(format!("dify:{app_id}:{}", &hex::encode(Sha256::digest(message_id.as_bytes()))[..40]))
+}
+
+/// The ledger's refusal of a charge: a key reused with other fields is 409
+/// `idempotency_conflict` naming the ledger field, anything else its code.
+pub(crate) fn ledger_refusal(e: &ChainError) -> ApiError {
+    match e.error {
+        TransferError::ExistsWithDifferentFields { field } => {
+            ApiError::conflict("idempotency_conflict", e.error.to_string()).with_field(field)
+        }
+        _ => ApiError::conflict(e.error.code(), e.error.to_string()),
+    }
+}
+
+/// Charges `draft` to `user_id` through the normal charge path: one
+/// [`Command::Charge`] keyed by (app, message), settling the reservation
+/// the report named (in that user's namespace), at most once however
+/// often it runs. All-zero usage charges nothing and leaves the
+/// reservation to expire; a zero charge still names the wallet, so the
+/// event records the real balance.
+pub(crate) async fn submit_charge(
+    state: &AppState,
+    draft: &UsageDraft,
+    user_id: i64,
+    record: bool,
+) -> Result<CommandOutcome, ApiError> {
+    let reservation = match (&draft.reservation_id, draft.unknown) {
+        (Some(key), false) => TransferId::reservation(user_id, key),
+        _ => None,
+    };
+    let command = Command::Charge(Charge {
+        id: charge_id(draft.app_id, &draft.message_id),
+        user_id,
+        asset: Asset::POINTS,
+        amount: if draft.unknown { Amount::ZERO } else { draft.cost },
+        reservation,
+        links: Links {
+            user_id: Some(user_id),
+            model: Some(draft.model.clone()),
+            request_id: Some(draft.message_id.clone()),
+            price_version: draft.price_version,
+            memo: None,
+        },
+    });
+    let record = record.then(|| Record::Usage(UsageDraft { user_id: Some(user_id), ..draft.clone() }));
+    Ok(state.writer.submit(Submission { command, record }).await?)
+}
+
+/// The event as the charge left it (for an event charged outside the
+/// writer's record, i.e. a resolution).
+pub(crate) fn charged_event(stored: &UsageEvent, user_id: i64, applied: &[Applied], outcome: &CommandOutcome) -> UsageEvent {
+    let draft = UsageDraft {
+        user_id: Some(user_id),
+        transfer_id: (!applied.is_empty()).then(|| charge_id(stored.draft.app_id, &stored.draft.message_id).0),
+        ..stored.draft.clone()
+    };
+    let done = draft.complete(applied, &outcome.accounts, stored.created_at);
+    UsageEvent { seq: stored.seq, resolved_by: stored.resolved_by, resolved_at: stored.resolved_at, resolution: stored.resolution.clone(), ..done }
+}
+
 /// Receives a `message_end` usage event and charges it.
 #[utoipa::path(
     post, path = "/api/dify/webhook", tag = "dify",
-    request_body(content = serde_json::Value, description = "Dify `message_end` event (usage under `metadata.usage`, plus `user` and `model` added by the relay) or the relay shape `{event, data:{message_id, user_id, model_name, input_tokens, output_tokens, …}, request_id}`"),
+    request_body(content = serde_json::Value, description = "Dify's `message_end` event (usage under `metadata.usage`; the user and the model where the app's sources say, by default `user` and `model`) or the relay shape `{event, data:{message_id, user_id, model_name, input_tokens, output_tokens, …}, request_id}`"),
     params(
         ("X-Tollway-Key" = String, Header, description = "The app's API key"),
         ("X-Tollway-Timestamp" = i64, Header, description = "Unix seconds; refused if more than 5 minutes off"),
-        ("X-Tollway-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256(signing secret, \"timestamp.body\")>"),
+        ("X-Tollway-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256(signing secret, \"timestamp.body\")>; for an app naming the user in a header, of \"timestamp.user\\nbody\""),
     ),
     responses(
-        (status = 200, description = "Charged, or recorded as unknown usage; replays get the original answer", body = WebhookResponse),
+        (status = 200, description = "Charged, recorded as unknown usage, or kept unattributed; replays get the original answer", body = WebhookResponse),
         (status = 400, description = "Malformed JSON", body = crate::error::ErrorBody),
         (status = 401, description = "Missing or wrong key, signature or timestamp", body = crate::error::ErrorBody),
-        (status = 404, description = "Unknown user", body = crate::error::ErrorBody),
-        (status = 409, description = "Same message id with different usage", body = crate::error::ErrorBody),
+        (status = 409, description = "Same message id with a different field (named in error.field)", body = crate::error::ErrorBody),
         (status = 413, description = "Body too large", body = crate::error::ErrorBody),
-        (status = 422, description = "Invalid field, token count, price or unknown model", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid field, token count, price, reservation key or unknown model", body = crate::error::ErrorBody),
     )
 )]
 pub async fn webhook(
@@ -161,80 +244,94 @@ pub async fn webhook(
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("body exceeds {limit} bytes"))
     })?;
     let app = authenticate_app(&state, &headers).await?;
+    let sources = AppSources::of(&state, app.id).await?;
     let now_secs = tollway_store::now_ms() / 1000;
-    verify(&headers, &bytes, &app.signing_secret, now_secs, state.config.webhook_tolerance_secs)?;
+    let clock = (now_secs, state.config.webhook_tolerance_secs);
+    verify(&headers, &bytes, &app.signing_secret, clock, sources.signed_user(&headers))?;
     let json: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("malformed_json", format!("body is not valid JSON: {e}")))?;
-    let report = parse(&json)?;
-    let fp = fingerprint(&report);
-    if let Some(answer) = replay(state.store.usage_event(app.id, &report.message_id).await?, &fp)? {
+    let report = sources.read(&json, &headers)?;
+    reservation_key(&report)?;
+    let user = state.store.user_by_handle(&report.user).await?;
+    let user_id = user.as_ref().map(|u| u.id);
+    if let Some(stored) = state.store.usage_event(app.id, &report.message_id).await? {
         state.metrics.usage_events.with_label_values(&["replay"]).inc();
-        return Ok(answer);
-    }
-    let user = state
-        .store
-        .user_by_handle(&report.user)
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_user", format!("no user with handle {:?}", report.user)))?;
-    if !user.enabled {
-        return Err(ApiError::forbidden("user_disabled", "this user is disabled"));
+        return replay(&stored, &report, user_id);
     }
     let rule = state.rule_for(&report.model).await?;
     let cost = rule.cost(report.usage).map_err(|e| ApiError::unprocessable("amount_overflow", e.to_string()))?;
-    let charge_id = format!("dify:{}:{}", app.id, &hex::encode(Sha256::digest(report.message_id.as_bytes()))[..40]);
+    let tokens = |n: u64, field: &str| {
+        i64::try_from(n).map_err(|_| ApiError::unprocessable("invalid_tokens", format!("{field} is too large")).with_field(field))
+    };
     let unknown = report.usage.is_unknown();
     let draft = UsageDraft {
         app_id: app.id,
         message_id: report.message_id.clone(),
-        fingerprint: fp.clone(),
-        user_id: user.id,
-        model: report.model.clone(),
-        input_tokens: i64::try_from(report.usage.input).unwrap_or(i64::MAX),
-        output_tokens: i64::try_from(report.usage.output).unwrap_or(i64::MAX),
+        fingerprint: fingerprint(&report),
+        user_id,
+        user_ref: Some(report.user.clone()),
+        model: if rule.model == DEFAULT_RULE { report.model.clone() } else { rule.model.clone() },
+        input_tokens: tokens(report.usage.input, "input_tokens")?,
+        output_tokens: tokens(report.usage.output, "output_tokens")?,
         usage_source: UsageSource::Upstream.as_str().to_owned(),
         unknown,
         cost: if unknown { Amount::ZERO } else { cost },
         price_version: Some(rule.version),
         input_per_1k: Some(rule.input_per_1k.format(Asset::POINTS)),
         output_per_1k: Some(rule.output_per_1k.format(Asset::POINTS)),
-        transfer_id: (!unknown && !cost.is_zero()).then(|| charge_id.clone()),
+        transfer_id: None,
         reservation_id: report.reservation_id.clone(),
         reported_price: report.reported_price.clone(),
         reported_currency: report.reported_currency.clone(),
         conversation_id: report.conversation_id.clone(),
     };
-    // Unknown usage charges nothing and leaves any reservation to expire
-    // (it is for review, not free); a zero-cost call still settles its
-    // reservation. A zero charge still names the wallet, so the stored
-    // event records the real balance.
-    let command = Command::Charge(Charge {
-        id: TransferId(charge_id),
-        user_id: user.id,
-        asset: Asset::POINTS,
-        amount: if unknown { Amount::ZERO } else { cost },
-        reservation: if unknown { None } else { report.reservation_id.as_deref().and_then(|key| TransferId::reservation(user.id, key)) },
-        links: Links {
-            user_id: Some(user.id),
-            model: Some(report.model.clone()),
-            request_id: Some(report.message_id.clone()),
-            price_version: Some(rule.version),
-            memo: None,
-        },
-    });
-    let outcome = state.writer.submit(Submission { command, record: Some(Record::Usage(draft)) }).await?;
-    if let Err(e) = &outcome.result {
-        if !matches!(e.error, TransferError::ExistsWithDifferentFields { .. }) {
-            return Err(ApiError::conflict(e.error.code(), e.error.to_string()));
-        }
+    match user {
+        Some(user) if user.enabled => charge(&state, draft, &user, &report).await,
+        _ => keep_unattributed(&state, &draft, &report).await,
     }
+}
+
+/// Charges an attributed report and answers with the stored event.
+async fn charge(state: &AppState, draft: UsageDraft, user: &User, report: &UsageReport) -> Result<Json<WebhookResponse>, ApiError> {
+    let draft = UsageDraft {
+        transfer_id: (!draft.unknown && !draft.cost.is_zero()).then(|| charge_id(draft.app_id, &draft.message_id).0),
+        ..draft
+    };
+    let outcome = submit_charge(state, &draft, user.id, true).await?;
     if let Some(event) = &outcome.recorded {
         state.metrics.usage_events.with_label_values(&[event.status.as_str()]).inc();
         state.metrics.points_charged.inc_by(u64::try_from(event.charged.units()).unwrap_or(u64::MAX));
         return Ok(respond(event));
     }
-    // Someone else recorded this message first: answer from their record.
+    // Not recorded: a concurrent report of this message was stored first.
     state.metrics.usage_events.with_label_values(&["replay"]).inc();
-    let stored = state.store.usage_event(app.id, &report.message_id).await?;
-    replay(stored, &fp)?
-        .ok_or_else(|| ApiError::conflict("idempotency_conflict", "this message id conflicts with an earlier charge"))
+    let stored = state.store.usage_event(draft.app_id, &draft.message_id).await?;
+    match (stored, &outcome.result) {
+        // It was kept unattributed, yet this charge went through: attribute
+        // the record to this user, so that it says what the ledger did.
+        (Some(stored), Ok(_)) if stored.status == UNATTRIBUTED && first_difference(&stored, report, Some(user.id)).is_none() => {
+            let note = "attributed by a concurrent report of the same message";
+            let done = super::dify_admin::attribute(state, stored, user.id, None, note).await?;
+            Ok(respond(&done))
+        }
+        (Some(stored), _) => replay(&stored, report, Some(user.id)),
+        (None, Err(e)) => Err(ledger_refusal(e)),
+        (None, Ok(_)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_busy", "the usage record was not stored; retry")),
+    }
+}
+
+/// Keeps a report whose user is unknown or disabled, charging nothing.
+async fn keep_unattributed(state: &AppState, draft: &UsageDraft, report: &UsageReport) -> Result<Json<WebhookResponse>, ApiError> {
+    let event = draft.unattributed(tollway_store::now_ms());
+    if let Some(kept) = state.store.insert_usage_record(&event).await? {
+        tracing::warn!(app_id = kept.draft.app_id, message_id = %kept.draft.message_id, user = %report.user,
+            "usage of an unknown or disabled user kept unattributed");
+        state.metrics.usage_events.with_label_values(&[UNATTRIBUTED]).inc();
+        return Ok(respond(&kept));
+    }
+    state.metrics.usage_events.with_label_values(&["replay"]).inc();
+    let stored = state.store.usage_event(draft.app_id, &draft.message_id).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_busy", "the usage record was not stored; retry")
+    })?;
+    replay(&stored, report, draft.user_id)
 }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod channels;
 pub mod ckb;
 pub mod dify;
+pub mod dify_admin;
 pub mod keys;
 pub mod points;
 pub mod signature;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/ckb/channels/{id}/refund", get(ckb::refund))
         .route("/api/admin/ckb/tasks", get(ckb::tasks))
         .route("/api/dify/webhook", post(dify::webhook))
+        .merge(dify_admin::routes())
         .route("/api/user/points/balance", get(points::balance))
         .route("/api/user/points/estimate", get(points::estimate))
         .route("/api/user/points/check-balance", post(points::check_balance))

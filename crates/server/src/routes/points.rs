@@ -177,6 +177,7 @@ fn reservation_conflict(field: &'static str) -> ApiError {
         "idempotency_conflict",
         format!("reservation_id was already used with a different {field}; use a new reservation_id"),
     )
+    .with_field(field)
 }
 
 fn new_reservation_id() -> String {
