@@ -48,6 +48,7 @@ pub async fn balance(State(state): State<AppState>, CurrentUser(user): CurrentUs
 
 /// Model and token counts to price.
 #[derive(Debug, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct EstimateQuery {
     /// Model name.
     model: String,
@@ -244,6 +245,7 @@ pub async fn check_balance(
 
 /// History filters and paging.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Comma-separated types: grant, adjust, charge, reservation, arrears, arrears_repayment, expiry.
     #[serde(rename = "type")]
