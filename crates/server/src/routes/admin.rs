@@ -363,8 +363,6 @@ pub async fn hourly(State(s): State<AppState>, _: Admin, Query(h): Query<Hours>)
     }
     let now = tollway_store::now_ms();
     let (from, to) = (now - hours * 3_600_000, now + 1);
-    let events = s.store.usage_events_between(from, to).await?;
-    let requests = s.store.requests_between(from, to).await?;
     let mut totals: BTreeMap<(i64, String), HourlyTotal> = BTreeMap::new();
     let mut add = |at: i64, model: &str, request: bool, input: i64, output: i64, charged: Amount, shortfall: Amount| {
         let hour = at - at.rem_euclid(3_600_000);
@@ -389,15 +387,36 @@ pub async fn hourly(State(s): State<AppState>, _: Admin, Query(h): Query<Hours>)
         t.charged = sum(&t.charged, charged);
         t.shortfall = sum(&t.shortfall, shortfall);
     };
-    for e in events {
-        add(e.created_at, &e.draft.model, false, e.draft.input_tokens, e.draft.output_tokens, e.charged, e.shortfall);
+    // Page by page: memory holds one page and the totals, however many
+    // rows the window has.
+    let mut after = 0;
+    loop {
+        let page = s.store.usage_events_between(from, to, after, MONITOR_PAGE).await?;
+        for e in &page {
+            add(e.created_at, &e.draft.model, false, e.draft.input_tokens, e.draft.output_tokens, e.charged, e.shortfall);
+        }
+        match page.last() {
+            Some(e) if page.len() as i64 == MONITOR_PAGE => after = e.seq,
+            _ => break,
+        }
     }
-    for r in requests {
-        let r = r.record;
-        add(r.created_at, &r.model, true, r.input_tokens, r.output_tokens, r.cost, Amount::ZERO);
+    let mut after = 0;
+    loop {
+        let page = s.store.requests_between(from, to, after, MONITOR_PAGE).await?;
+        for r in &page {
+            let r = &r.record;
+            add(r.created_at, &r.model, true, r.input_tokens, r.output_tokens, r.cost, Amount::ZERO);
+        }
+        match page.last() {
+            Some(r) if page.len() as i64 == MONITOR_PAGE => after = r.seq,
+            _ => break,
+        }
     }
     Ok(Json(totals.into_values().collect()))
 }
+
+/// Rows the hourly monitor reads per page.
+const MONITOR_PAGE: i64 = 1_000;
 
 /// A user who owes arrears.
 #[derive(Debug, Serialize, ToSchema)]

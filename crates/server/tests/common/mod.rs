@@ -66,6 +66,9 @@ pub struct Server {
     pub admin: String,
 }
 
+/// The `metrics_token` every test server is configured with.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+
 /// Starts a server on a new, empty database and creates an admin directly
 /// in that database.
 pub async fn spawn(backend: Backend) -> Server {
@@ -74,6 +77,7 @@ pub async fn spawn(backend: Backend) -> Server {
         listen: "127.0.0.1:0".into(),
         database_url: url.clone(),
         expiry_sweep_secs: 1,
+        metrics_token: Some(METRICS_TOKEN.into()),
         ..Config::default()
     };
     let running = tollway_server::start(config).await.expect("server starts");
