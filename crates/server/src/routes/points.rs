@@ -263,6 +263,7 @@ pub struct HistoryQuery {
     limit: Option<i64>,
     /// `json` (default) or `csv`: every matching row from `cursor` on,
     /// streamed page by page (`limit` does not apply).
+    #[param(inline)]
     format: Option<HistoryFormat>,
 }
 
