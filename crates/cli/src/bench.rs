@@ -13,6 +13,7 @@ mod channels_stream;
 mod channels_upstream;
 mod fast_upstream;
 mod gateway;
+mod reads;
 mod sse_client;
 
 use clap::Subcommand;
@@ -43,6 +44,9 @@ pub enum BenchCmd {
     /// CKB Spilman channels: commitments signed and checked per second, and
     /// a channel's whole on-chain cost beside paying each chunk on chain.
     Ckb(ckb::CkbArgs),
+    /// Memory and time of the whole-history reads (CSV export, hourly
+    /// monitor, ledger audit) over `--charges` rows.
+    Reads(Args),
 }
 
 /// What to run the model on.
@@ -127,6 +131,7 @@ pub async fn run(cmd: BenchCmd, _config: &Config) -> anyhow::Result<()> {
         BenchCmd::Model(args) => tokio::task::spawn_blocking(move || model(args)).await?,
         BenchCmd::Gateway(args) => gateway::run(args).await,
         BenchCmd::Channels(args) => channels::run(args).await,
+        BenchCmd::Reads(args) => reads::run(args).await,
         BenchCmd::Ckb(args) => {
             let accept = args.accept.clone();
             let price = args.price;

@@ -15,8 +15,13 @@ pub struct Config {
     pub database_url: String,
     /// Log as JSON lines (`TOLLWAY_LOG_JSON`).
     pub log_json: bool,
-    /// Largest accepted request body, bytes.
+    /// Largest accepted request body on every route, bytes (413
+    /// `body_too_large` above it).
     pub max_body_bytes: usize,
+    /// A bearer token that may read `/metrics` besides admin keys
+    /// (`TOLLWAY_METRICS_TOKEN`; unset: admin keys only).
+    #[serde(default)]
+    pub metrics_token: Option<String>,
     /// How far a webhook timestamp may be from now, seconds.
     pub webhook_tolerance_secs: i64,
     /// Default reservation lifetime, seconds.
@@ -154,6 +159,7 @@ impl Default for Config {
             database_url: "sqlite://data/tollway.db".into(),
             log_json: false,
             max_body_bytes: 64 * 1024,
+            metrics_token: None,
             webhook_tolerance_secs: 300,
             reservation_ttl_secs: 600,
             expiry_sweep_secs: 5,

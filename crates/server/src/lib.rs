@@ -10,7 +10,7 @@ mod error;
 pub mod gateway;
 mod jobs;
 mod metrics;
-mod openapi;
+pub mod openapi;
 pub mod ops;
 pub mod routes;
 mod spend_cap;

@@ -352,7 +352,7 @@ async fn system_endpoints(s: Server) {
     let health = s.get("/health", None).await.ok();
     assert_eq!(health["status"], "ok");
 
-    let metrics = s.get("/metrics", None).await;
+    let metrics = s.get("/metrics", Some(&s.admin)).await;
     assert_eq!(metrics.status, 200);
     assert!(metrics.text.contains("tollway_http_requests_total"), "{}", metrics.text);
     // The /health request above was counted.

@@ -32,3 +32,18 @@ pub(crate) fn positional(dialect: Dialect, offset: usize, n: usize) -> String {
         Dialect::Postgres => placeholders(offset, n),
     }
 }
+
+/// The condition, order and limit of one page of a log table's rows
+/// recorded in `[$1, $2)` after position `$3`, `$4` rows at most. It
+/// walks the primary key (`seq`) from the window's first row, found through
+/// the `created_at` index, so each page costs about its own rows, and the
+/// caller holds one page at a time. The outer time terms are written
+/// `+created_at` so neither database scans the whole window through the
+/// `created_at` index (and sorts it) for every page.
+pub(crate) fn time_window_page(table: &str) -> String {
+    format!(
+        "seq > $3 AND seq >= COALESCE((SELECT MIN(seq) FROM {table} WHERE created_at >= $1), {max}) \
+         AND +created_at >= $1 AND +created_at < $2 ORDER BY seq LIMIT $4",
+        max = i64::MAX
+    )
+}

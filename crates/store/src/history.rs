@@ -1,10 +1,13 @@
 //! Ledger reads: balances, a user's history, and a whole-ledger audit.
 
-use crate::ledger_io::{account_from_row, load_everything, transfer_from_row};
-use crate::{Store, StoreError};
-use sqlx::Row;
-use std::collections::BTreeMap;
-use tollway_core::ledger::{check_invariants, Account, AccountId, InvariantViolation, PendingStatus, Transfer};
+use crate::ledger_io::{account_from_row, transfer_from_row, ACCOUNT_COLUMNS, TRANSFER_COLUMNS};
+use crate::{Dialect, Store, StoreError};
+use sqlx::{AnyConnection, Row};
+use tollway_core::ledger::{check_accounts, Account, AccountId, InvariantViolation, PendingStatus, Replay, Transfer};
+
+/// Transfers the audit reads per page: its memory holds the accounts, the
+/// open holds and one page, whatever the length of the history.
+pub const AUDIT_PAGE: i64 = 5_000;
 
 /// Filters for a user's history.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,7 +38,7 @@ pub struct HistoryEntry {
 pub struct Audit {
     /// Accounts checked.
     pub accounts: usize,
-    /// Transfers replayed.
+    /// Transfers replayed (up to the first violation).
     pub transfers: usize,
     /// The first broken invariant, if any.
     pub violation: Option<InvariantViolation>,
@@ -85,10 +88,9 @@ impl Store {
         before_seq: Option<i64>,
         limit: i64,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        let mut sql = String::from(
-            "SELECT seq, id, debit, credit, amount, asset, kind, pending_id, timeout_secs, expires_at, requested, \
-             status, reason, user_id, model, request_id, price_version, memo, ts FROM transfers \
-             WHERE user_id = $1 AND seq < $2 AND ts >= $3 AND ts < $4 AND ($5 IS NULL OR model = $5)",
+        let mut sql = format!(
+            "SELECT seq, {TRANSFER_COLUMNS} FROM transfers \
+             WHERE user_id = $1 AND seq < $2 AND ts >= $3 AND ts < $4 AND ($5 IS NULL OR model = $5)"
         );
         if !filter.reasons.is_empty() {
             sql.push_str(&format!(" AND reason IN ({})", crate::codec::placeholders(5, filter.reasons.len())));
@@ -133,14 +135,55 @@ impl Store {
             .collect()
     }
 
-    /// Replays the whole ledger and checks every invariant.
+    /// Replays the whole ledger and checks every invariant, reading the
+    /// transfers in pages of [`AUDIT_PAGE`] in commit order, all from one
+    /// snapshot (a read transaction) so concurrent writes cannot make a
+    /// consistent ledger look broken.
     pub async fn audit(&self) -> Result<Audit, StoreError> {
         let mut conn = self.pool().acquire().await?;
-        let (accounts, rows) = load_everything(&mut conn).await?;
-        let holds: BTreeMap<String, PendingStatus> =
-            rows.iter().filter_map(|(t, s)| s.map(|s| (t.id.0.clone(), s))).collect();
-        let transfers: Vec<Transfer> = rows.into_iter().map(|(t, _)| t).collect();
-        let violation = check_invariants(&accounts, &transfers, &holds).err();
-        Ok(Audit { accounts: accounts.len(), transfers: transfers.len(), violation })
+        let begin = match self.dialect() {
+            Dialect::Sqlite => "BEGIN",
+            Dialect::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
+        sqlx::query(begin).execute(&mut *conn).await?;
+        let audit = audit_snapshot(&mut conn).await;
+        if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+            // Never hand a connection still inside a transaction back to the pool.
+            drop(conn.detach());
+        }
+        audit
     }
+}
+
+/// The audit inside its read transaction.
+async fn audit_snapshot(conn: &mut AnyConnection) -> Result<Audit, StoreError> {
+    let accounts: Vec<Account> = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(account_from_row)
+        .collect::<Result<_, _>>()?;
+    let mut violation = check_accounts(&accounts).err();
+    let mut replay = Replay::new();
+    let sql = format!("SELECT seq, {TRANSFER_COLUMNS} FROM transfers WHERE seq > $1 ORDER BY seq LIMIT $2");
+    let mut after = i64::MIN;
+    while violation.is_none() {
+        let rows = sqlx::query(&sql).bind(after).bind(AUDIT_PAGE).fetch_all(&mut *conn).await?;
+        for row in &rows {
+            let (transfer, status) = transfer_from_row(row)?;
+            after = row.try_get("seq")?;
+            if let Err(v) = replay.push(&transfer, status) {
+                violation = Some(v);
+                break;
+            }
+        }
+        if (rows.len() as i64) < AUDIT_PAGE {
+            break;
+        }
+    }
+    let transfers = replay.count();
+    if violation.is_none() {
+        violation = replay.finish(&accounts).err();
+    }
+    Ok(Audit { accounts: accounts.len(), transfers, violation })
 }

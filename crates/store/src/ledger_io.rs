@@ -9,9 +9,9 @@ use tollway_core::ledger::{
     Account, AccountFlags, AccountId, Changes, Links, PendingStatus, Reason, Transfer, TransferId, TransferKind,
 };
 
-const TRANSFER_COLUMNS: &str = "id, debit, credit, amount, asset, kind, pending_id, timeout_secs, expires_at, \
+pub(crate) const TRANSFER_COLUMNS: &str = "id, debit, credit, amount, asset, kind, pending_id, timeout_secs, expires_at, \
      requested, status, reason, user_id, model, request_id, price_version, memo, ts";
-const ACCOUNT_COLUMNS: &str = "id, asset, flags, debits_pending, debits_posted, credits_pending, credits_posted";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, asset, flags, debits_pending, debits_posted, credits_pending, credits_posted";
 /// Rows per multi-row statement. SQLite: small and fixed, so the statement
 /// is prepared once and reused. PostgreSQL: large, to save round trips.
 fn chunk_rows(dialect: Dialect) -> usize {
@@ -212,23 +212,4 @@ pub(crate) async fn persist(conn: &mut AnyConnection, dialect: Dialect, changes:
             .await?;
     }
     Ok(())
-}
-
-/// Every account and transfer, in order, with hold statuses: for audits.
-pub(crate) async fn load_everything(
-    conn: &mut AnyConnection,
-) -> Result<(Vec<Account>, Vec<(Transfer, Option<PendingStatus>)>), StoreError> {
-    let accounts = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"))
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(account_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    let transfers = sqlx::query(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers ORDER BY seq"))
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(transfer_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((accounts, transfers))
 }

@@ -259,12 +259,12 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    /// Events recorded in `[from, to)`, oldest first (for aggregates).
-    pub async fn usage_events_between(&self, from: i64, to: i64) -> Result<Vec<UsageEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM usage_events WHERE created_at >= $1 AND created_at < $2 ORDER BY seq LIMIT 1000000"
-        );
-        let rows = sqlx::query(&sql).bind(from).bind(to).fetch_all(self.pool()).await?;
+    /// A page of the events recorded in `[from, to)`: up to `limit` after
+    /// position `after_seq`, in log order (for aggregates: pass the last
+    /// `seq` of a page to get the next).
+    pub async fn usage_events_between(&self, from: i64, to: i64, after_seq: i64, limit: i64) -> Result<Vec<UsageEvent>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM usage_events WHERE {}", crate::codec::time_window_page("usage_events"));
+        let rows = sqlx::query(&sql).bind(from).bind(to).bind(after_seq).bind(limit).fetch_all(self.pool()).await?;
         rows.iter().map(from_row).collect()
     }
 }

@@ -373,11 +373,17 @@ async fn requests_between_respects_the_window(store: Store) {
         let record = request(&format!("t{at}"), u, None, at);
         w.submit(with_request(grant(&format!("g{i}"), u, 1), &record)).await.expect("io").result.expect("grant");
     }
-    let window = store.requests_between(2_000, 4_000).await.expect("window");
+    let window = store.requests_between(2_000, 4_000, 0, 100).await.expect("window");
     let ids: Vec<_> = window.iter().map(|r| r.record.id.as_str()).collect();
     assert_eq!(ids, ["t2000", "t3000", "t3999"]);
     assert_eq!(window[2].record, request("t3999", u, None, 3_999));
-    assert!(store.requests_between(4_001, 10_000).await.expect("window").is_empty());
+    assert!(store.requests_between(4_001, 10_000, 0, 100).await.expect("window").is_empty());
+    // Paged: two rows, then the rest after the last one's position, then nothing.
+    let first = store.requests_between(2_000, 4_000, 0, 2).await.expect("page");
+    let rest = store.requests_between(2_000, 4_000, first[1].seq, 2).await.expect("page");
+    assert_eq!([first.len(), rest.len()], [2, 1]);
+    assert_eq!(rest[0].record.id, "t3999");
+    assert!(store.requests_between(2_000, 4_000, rest[0].seq, 2).await.expect("page").is_empty());
 }
 
 async fn key_limits_round_trip(store: Store) {

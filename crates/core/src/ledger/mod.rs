@@ -13,6 +13,7 @@ mod command;
 mod error;
 mod ids;
 mod invariants;
+mod replay;
 mod transfer;
 
 pub use account::{Account, AccountFlags, AccountId};
@@ -21,6 +22,7 @@ pub use command::{Charge, Command, Grant};
 pub use error::TransferError;
 pub use ids::{is_client_key, CLIENT_KEY_MAX, CLIENT_KEY_RULE};
 pub use invariants::{check_invariants, InvariantViolation};
+pub use replay::{check_accounts, Replay};
 pub use transfer::{
     Links, Operation, PendingStatus, Reason, Timestamp, Transfer, TransferId, TransferKind, TransferRequest,
 };

@@ -52,6 +52,9 @@ fn now_secs() -> i64 {
 }
 
 /// `GET /v1/models`.
+#[utoipa::path(get, path = "/v1/models", tag = "gateway", security(("api_key" = [])),
+    responses((status = 200, body = crate::openapi::gateway::ModelList),
+              (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn models(State(state): State<AppState>, _caller: Caller) -> Result<Json<Value>, ApiError> {
     let data: Vec<_> = state
         .models
@@ -165,6 +168,27 @@ async fn fund_from_points(state: &AppState, caller: &Caller, rule: PriceRule, re
 
 /// `POST /v1/chat/completions`: paid from points, or from a payment
 /// channel when the `X-Tollway-Channel` header is sent.
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "gateway", security(("api_key" = [])),
+    request_body = crate::openapi::gateway::ChatCompletionRequest,
+    params(
+        ("X-Tollway-Billing" = Option<String>, Header, description = "`chunk`: every chunk carries its billing in a `tollway` field"),
+        ("X-Tollway-Channel" = Option<String>, Header, description = "Pay from a payment channel: the channel's payment data (docs/channels.md)"),
+    ),
+    responses(
+        (status = 200, description = "The answer: whole (JSON) or streamed (server-sent events of `chat.completion.chunk`, then `[DONE]`)",
+            content((crate::openapi::gateway::ChatCompletion = "application/json"), (String = "text/event-stream"))),
+        (status = 400, description = "Invalid request, context too long, unreadable payment header, or refused by the upstream", body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 402, description = "Not enough points, arrears, spending cap, or a channel payment to sign first", body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody),
+        (status = 404, description = "`model_not_found` (also when the embedded model is not loaded), unknown channel", body = crate::error::ErrorBody),
+        (status = 409, description = "Channel state conflicts", body = crate::error::ErrorBody),
+        (status = 413, body = crate::error::ErrorBody),
+        (status = 422, description = "Unknown price for the model, amount overflow", body = crate::error::ErrorBody),
+        (status = 429, description = "Rate limited (with `Retry-After`)", body = crate::error::ErrorBody),
+        (status = 502, description = "`upstream_error`", body = crate::error::ErrorBody),
+        (status = 503, description = "`model_unavailable`, `engine_busy`, `upstream_busy`, `storage_busy`", body = crate::error::ErrorBody),
+    ))]
 pub async fn chat_completions(
     State(state): State<AppState>,
     caller: Caller,

@@ -5,7 +5,8 @@
 use crate::auth::Admin;
 use crate::ops;
 use crate::{ApiError, AppState};
-use axum::extract::{Path, Query, State};
+use super::extract::{Path, Query};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -58,7 +59,8 @@ pub struct CreatedUser {
 
 /// Creates a user with a first API key.
 #[utoipa::path(post, path = "/api/admin/users", tag = "admin", request_body = NewUser, security(("api_key" = [])),
-    responses((status = 200, body = CreatedUser), (status = 409, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = CreatedUser), (status = 409, description = "`already_exists`", body = crate::error::ErrorBody),
+              (status = 422, description = "`invalid_field`: a handle must be 1-64 of [A-Za-z0-9_.@-]", body = crate::error::ErrorBody)))]
 pub async fn create_user(State(s): State<AppState>, _: Admin, b: JsonBody<NewUser>) -> Result<Json<CreatedUser>, ApiError> {
     let req = body(b)?;
     let (user, api_key) = ops::create_user(&s.store, &req.handle, req.admin).await?;
@@ -67,6 +69,7 @@ pub async fn create_user(State(s): State<AppState>, _: Admin, b: JsonBody<NewUse
 
 /// Paging by id.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Return items after this id / before this cursor.
     cursor: Option<i64>,
@@ -156,7 +159,8 @@ pub struct CreatedApp {
 
 /// Registers an app (a Dify relay) that reports usage.
 #[utoipa::path(post, path = "/api/admin/apps", tag = "admin", request_body = NewApp, security(("api_key" = [])),
-    responses((status = 200, body = CreatedApp), (status = 409, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = CreatedApp), (status = 409, description = "`already_exists`", body = crate::error::ErrorBody),
+              (status = 422, description = "`invalid_field`: a name must be 1-64 characters", body = crate::error::ErrorBody)))]
 pub async fn create_app(State(s): State<AppState>, _: Admin, b: JsonBody<NewApp>) -> Result<Json<CreatedApp>, ApiError> {
     let req = body(b)?;
     let (app_id, api_key, signing_secret) = ops::create_app(&s.store, &req.name).await?;
@@ -201,14 +205,18 @@ async fn change(s: &AppState, req: PointsChange, reason: Reason) -> Result<Json<
 
 /// Grants points (repaying arrears first).
 #[utoipa::path(post, path = "/api/admin/points/grant", tag = "admin", request_body = PointsChange, security(("api_key" = [])),
-    responses((status = 200, body = PointsChanged), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = PointsChanged), (status = 404, description = "`unknown_user`", body = crate::error::ErrorBody),
+              (status = 409, description = "`exists_with_different_fields` (the id was used for another change)", body = crate::error::ErrorBody),
+              (status = 422, description = "`invalid_amount`, `invalid_field`", body = crate::error::ErrorBody)))]
 pub async fn grant(State(s): State<AppState>, _: Admin, b: JsonBody<PointsChange>) -> Result<Json<PointsChanged>, ApiError> {
     change(&s, body(b)?, Reason::Grant).await
 }
 
 /// Adjusts points up or down.
 #[utoipa::path(post, path = "/api/admin/points/adjust", tag = "admin", request_body = PointsChange, security(("api_key" = [])),
-    responses((status = 200, body = PointsChanged), (status = 409, body = crate::error::ErrorBody, description = "insufficient_points")))]
+    responses((status = 200, body = PointsChanged), (status = 404, description = "`unknown_user`", body = crate::error::ErrorBody),
+              (status = 409, description = "`insufficient_points`, `exists_with_different_fields`", body = crate::error::ErrorBody),
+              (status = 422, description = "`invalid_amount`, `invalid_field`", body = crate::error::ErrorBody)))]
 pub async fn adjust(State(s): State<AppState>, _: Admin, b: JsonBody<PointsChange>) -> Result<Json<PointsChanged>, ApiError> {
     change(&s, body(b)?, Reason::Adjust).await
 }
@@ -322,6 +330,7 @@ pub async fn usage_unknown(State(s): State<AppState>, _: Admin, Query(p): Query<
 
 /// Hours to aggregate.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Hours {
     /// 1-720, default 24.
     hours: Option<i64>,
@@ -355,8 +364,6 @@ pub async fn hourly(State(s): State<AppState>, _: Admin, Query(h): Query<Hours>)
     }
     let now = tollway_store::now_ms();
     let (from, to) = (now - hours * 3_600_000, now + 1);
-    let events = s.store.usage_events_between(from, to).await?;
-    let requests = s.store.requests_between(from, to).await?;
     let mut totals: BTreeMap<(i64, String), HourlyTotal> = BTreeMap::new();
     let mut add = |at: i64, model: &str, request: bool, input: i64, output: i64, charged: Amount, shortfall: Amount| {
         let hour = at - at.rem_euclid(3_600_000);
@@ -381,15 +388,36 @@ pub async fn hourly(State(s): State<AppState>, _: Admin, Query(h): Query<Hours>)
         t.charged = sum(&t.charged, charged);
         t.shortfall = sum(&t.shortfall, shortfall);
     };
-    for e in events {
-        add(e.created_at, &e.draft.model, false, e.draft.input_tokens, e.draft.output_tokens, e.charged, e.shortfall);
+    // Page by page: memory holds one page and the totals, however many
+    // rows the window has.
+    let mut after = 0;
+    loop {
+        let page = s.store.usage_events_between(from, to, after, MONITOR_PAGE).await?;
+        for e in &page {
+            add(e.created_at, &e.draft.model, false, e.draft.input_tokens, e.draft.output_tokens, e.charged, e.shortfall);
+        }
+        match page.last() {
+            Some(e) if page.len() as i64 == MONITOR_PAGE => after = e.seq,
+            _ => break,
+        }
     }
-    for r in requests {
-        let r = r.record;
-        add(r.created_at, &r.model, true, r.input_tokens, r.output_tokens, r.cost, Amount::ZERO);
+    let mut after = 0;
+    loop {
+        let page = s.store.requests_between(from, to, after, MONITOR_PAGE).await?;
+        for r in &page {
+            let r = &r.record;
+            add(r.created_at, &r.model, true, r.input_tokens, r.output_tokens, r.cost, Amount::ZERO);
+        }
+        match page.last() {
+            Some(r) if page.len() as i64 == MONITOR_PAGE => after = r.seq,
+            _ => break,
+        }
     }
     Ok(Json(totals.into_values().collect()))
 }
+
+/// Rows the hourly monitor reads per page.
+const MONITOR_PAGE: i64 = 1_000;
 
 /// A user who owes arrears.
 #[derive(Debug, Serialize, ToSchema)]

@@ -5,7 +5,8 @@ use crate::auth::{Admin, CurrentUser};
 use crate::channels::ChannelError;
 use crate::{ops, ApiError, AppState};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -102,7 +103,9 @@ async fn own(state: &AppState, user_id: i64, id: &ChannelId) -> Result<StoredCha
 /// the channel's escrow.
 #[utoipa::path(post, path = "/api/channels", tag = "channels", request_body = OpenChannel, security(("api_key" = [])),
     responses((status = 201, description = "The channel"), (status = 400, body = crate::error::ErrorBody),
-        (status = 402, body = crate::error::ErrorBody)))]
+        (status = 402, description = "`insufficient_points` for the deposit", body = crate::error::ErrorBody),
+        (status = 409, description = "`channel_exists`, `wrong_chain`", body = crate::error::ErrorBody),
+        (status = 422, description = "`invalid_amount`: the deposit is not a whole number", body = crate::error::ErrorBody)))]
 pub async fn open(
     State(s): State<AppState>,
     CurrentUser(user): CurrentUser,

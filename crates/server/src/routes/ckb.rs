@@ -7,7 +7,8 @@ use super::channels::{channel_id, json_body};
 use crate::auth::{Admin, CurrentUser};
 use crate::ckb::{funds_of, tx_hex};
 use crate::{ApiError, AppState};
-use axum::extract::{Path, Query, State};
+use super::extract::{Path, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -78,7 +79,7 @@ pub fn ckb_json(c: &StoredCkbChannel) -> Value {
 }
 
 /// The seller's terms: its key, co-funding, fees and the chain's locks.
-#[utoipa::path(get, path = "/api/ckb", tag = "ckb", responses((status = 200, description = "The seller's terms"), (status = 404, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/ckb", tag = "ckb", responses((status = 200, description = "The seller's terms"), (status = 404, description = "`ckb_disabled` (the rail is off)", body = crate::error::ErrorBody)))]
 pub async fn info(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let ckb = s.ckb()?;
     let c = ckb.config();
@@ -99,8 +100,12 @@ pub async fn info(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
 /// Offers a channel: the seller reserves its co-funding cells and fixes
 /// the expiry block.
 #[utoipa::path(post, path = "/api/ckb/channels", tag = "ckb", request_body = OfferRequest, security(("api_key" = [])),
-    responses((status = 201, description = "The offer: the channel and the seller's cells"), (status = 400, body = crate::error::ErrorBody),
-        (status = 503, body = crate::error::ErrorBody)))]
+    responses((status = 201, description = "The offer: the channel and the seller's cells"),
+        (status = 404, description = "`ckb_disabled` (the rail is off), `unknown_channel`", body = crate::error::ErrorBody),
+        (status = 409, description = "The channel's state or the node refused it (docs/api.md)", body = crate::error::ErrorBody),
+        (status = 422, description = "A transaction that does not match the channel", body = crate::error::ErrorBody),
+        (status = 502, description = "`chain_rpc_error`, `settle_failed`", body = crate::error::ErrorBody),
+        (status = 503, description = "`chain_unreachable`, `seller_funds_unavailable`, `storage_busy`", body = crate::error::ErrorBody)))]
 pub async fn offer(
     State(s): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -122,8 +127,12 @@ pub async fn offer(
 /// the seller's inputs signed, and the seller's refund signature.
 #[utoipa::path(post, path = "/api/ckb/channels/{id}/funding", tag = "ckb", request_body = TxBody, security(("api_key" = [])),
     params(("id" = String, Path, description = "Channel id, 0x-hex")),
-    responses((status = 200, description = "{\"funding\", \"refund_signature\"}"), (status = 409, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 200, description = "{\"funding\", \"refund_signature\"}"),
+        (status = 404, description = "`ckb_disabled` (the rail is off), `unknown_channel`", body = crate::error::ErrorBody),
+        (status = 409, description = "The channel's state or the node refused it (docs/api.md)", body = crate::error::ErrorBody),
+        (status = 422, description = "A transaction that does not match the channel", body = crate::error::ErrorBody),
+        (status = 502, description = "`chain_rpc_error`, `settle_failed`", body = crate::error::ErrorBody),
+        (status = 503, description = "`chain_unreachable`, `seller_funds_unavailable`, `storage_busy`", body = crate::error::ErrorBody)))]
 pub async fn funding(
     State(s): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -141,7 +150,12 @@ pub async fn funding(
 /// once it commits.
 #[utoipa::path(post, path = "/api/ckb/channels/{id}/confirm", tag = "ckb", request_body = TxBody, security(("api_key" = [])),
     params(("id" = String, Path, description = "Channel id, 0x-hex")),
-    responses((status = 200, description = "The channel"), (status = 409, body = crate::error::ErrorBody)))]
+    responses((status = 200, description = "The channel"),
+        (status = 404, description = "`ckb_disabled` (the rail is off), `unknown_channel`", body = crate::error::ErrorBody),
+        (status = 409, description = "The channel's state or the node refused it (docs/api.md)", body = crate::error::ErrorBody),
+        (status = 422, description = "A transaction that does not match the channel", body = crate::error::ErrorBody),
+        (status = 502, description = "`chain_rpc_error`, `settle_failed`", body = crate::error::ErrorBody),
+        (status = 503, description = "`chain_unreachable`, `seller_funds_unavailable`, `storage_busy`", body = crate::error::ErrorBody)))]
 pub async fn confirm(
     State(s): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -155,7 +169,7 @@ pub async fn confirm(
 }
 
 /// The caller's CKB channels.
-#[utoipa::path(get, path = "/api/ckb/channels", tag = "ckb", security(("api_key" = [])), responses((status = 200, description = "{\"channels\": [...]}")))]
+#[utoipa::path(get, path = "/api/ckb/channels", tag = "ckb", security(("api_key" = [])), responses((status = 200, description = "{\"channels\": [...]}"), (status = 404, description = "`ckb_disabled` (the rail is off), `unknown_channel`", body = crate::error::ErrorBody)))]
 pub async fn list(State(s): State<AppState>, CurrentUser(user): CurrentUser) -> Result<Json<Value>, ApiError> {
     s.ckb()?;
     let channels = s.store.ckb_channels_of(user.id).await?;
@@ -165,7 +179,7 @@ pub async fn list(State(s): State<AppState>, CurrentUser(user): CurrentUser) -> 
 /// One of the caller's CKB channels.
 #[utoipa::path(get, path = "/api/ckb/channels/{id}", tag = "ckb", security(("api_key" = [])),
     params(("id" = String, Path, description = "Channel id, 0x-hex")),
-    responses((status = 200, description = "The channel"), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, description = "The channel"), (status = 404, description = "`ckb_disabled` (the rail is off), `unknown_channel`", body = crate::error::ErrorBody)))]
 pub async fn show(State(s): State<AppState>, CurrentUser(user): CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = channel_id(&id)?;
     Ok(Json(ckb_json(&s.ckb()?.own(Some(user.id), &id).await?)))
@@ -174,7 +188,12 @@ pub async fn show(State(s): State<AppState>, CurrentUser(user): CurrentUser, Pat
 /// Settles now with the latest commitment (the buyer is done).
 #[utoipa::path(post, path = "/api/ckb/channels/{id}/settle", tag = "ckb", security(("api_key" = [])),
     params(("id" = String, Path, description = "Channel id, 0x-hex")),
-    responses((status = 200, description = "The channel, settling"), (status = 409, body = crate::error::ErrorBody)))]
+    responses((status = 200, description = "The channel, settling"),
+        (status = 404, description = "`ckb_disabled` (the rail is off), `unknown_channel`", body = crate::error::ErrorBody),
+        (status = 409, description = "The channel's state or the node refused it (docs/api.md)", body = crate::error::ErrorBody),
+        (status = 422, description = "A transaction that does not match the channel", body = crate::error::ErrorBody),
+        (status = 502, description = "`chain_rpc_error`, `settle_failed`", body = crate::error::ErrorBody),
+        (status = 503, description = "`chain_unreachable`, `seller_funds_unavailable`, `storage_busy`", body = crate::error::ErrorBody)))]
 pub async fn settle(State(s): State<AppState>, CurrentUser(user): CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = channel_id(&id)?;
     let channel = s.ckb()?.settle(Some(user.id), &id).await?;
@@ -185,7 +204,12 @@ pub async fn settle(State(s): State<AppState>, CurrentUser(user): CurrentUser, P
 /// What the buyer needs to take its refund from the expiry on.
 #[utoipa::path(get, path = "/api/ckb/channels/{id}/refund", tag = "ckb", security(("api_key" = [])),
     params(("id" = String, Path, description = "Channel id, 0x-hex")),
-    responses((status = 200, description = "{\"refund\", \"seller_signature\", \"expiry_block\"}"), (status = 409, body = crate::error::ErrorBody)))]
+    responses((status = 200, description = "{\"refund\", \"seller_signature\", \"expiry_block\"}"),
+        (status = 404, description = "`ckb_disabled` (the rail is off), `unknown_channel`", body = crate::error::ErrorBody),
+        (status = 409, description = "The channel's state or the node refused it (docs/api.md)", body = crate::error::ErrorBody),
+        (status = 422, description = "A transaction that does not match the channel", body = crate::error::ErrorBody),
+        (status = 502, description = "`chain_rpc_error`, `settle_failed`", body = crate::error::ErrorBody),
+        (status = 503, description = "`chain_unreachable`, `seller_funds_unavailable`, `storage_busy`", body = crate::error::ErrorBody)))]
 pub async fn refund(State(s): State<AppState>, CurrentUser(user): CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = channel_id(&id)?;
     let data = s.ckb()?.refund_data(Some(user.id), &id).await?;
@@ -199,7 +223,7 @@ pub async fn refund(State(s): State<AppState>, CurrentUser(user): CurrentUser, P
 /// The CKB jobs' log, newest first.
 #[utoipa::path(get, path = "/api/admin/ckb/tasks", tag = "admin", security(("api_key" = [])),
     params(("task" = Option<String>, Query, description = "ckb_track, ckb_auto_settle or ckb_mark_expired"), ("limit" = Option<u32>, Query, description = "At most this many (default 100)")),
-    responses((status = 200, description = "{\"runs\": [...]}")))]
+    responses((status = 200, description = "{\"runs\": [...]}"), (status = 404, description = "`ckb_disabled` (the rail is off)", body = crate::error::ErrorBody)))]
 pub async fn tasks(State(s): State<AppState>, _: Admin, Query(q): Query<TaskQuery>) -> Result<Json<Value>, ApiError> {
     s.ckb()?;
     let runs = s.store.task_runs(q.task.as_deref(), q.limit.unwrap_or(100).min(1_000)).await?;

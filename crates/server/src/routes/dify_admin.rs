@@ -6,11 +6,11 @@
 use super::dify::{charged_event, ledger_refusal, submit_charge};
 use super::usage_report::AppSources;
 use crate::auth::Admin;
+use super::extract::{Path, Query};
 use crate::{ApiError, AppState};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollway_core::usage_report::Source;
 use tollway_store::attribution::{StoredSources, DISMISSED, RESOLVING};
@@ -21,15 +21,6 @@ type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
 fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
     b.map(|Json(t)| t).map_err(|e| ApiError::bad_request("malformed_json", e.body_text()))
-}
-
-/// The routes of this file, to merge into the router.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/apps/{id}/sources", get(get_sources).put(put_sources))
-        .route("/api/admin/unattributed", get(list))
-        .route("/api/admin/unattributed/{seq}/resolve", post(resolve))
-        .route("/api/admin/unattributed/{seq}/dismiss", post(dismiss))
 }
 
 /// One place: exactly one of `field` (a dotted path into the body),
@@ -115,6 +106,7 @@ pub async fn put_sources(State(s): State<AppState>, _: Admin, Path(id): Path<i64
 
 /// Which events to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `unattributed` (default), `resolving` or `dismissed`.
     status: Option<String>,

@@ -4,7 +4,8 @@
 use crate::auth::{Admin, CurrentUser};
 use crate::spend_cap::{self, KeyView};
 use crate::{ops, ApiError, AppState};
-use axum::extract::{Path, Query, State};
+use super::extract::{Path, Query};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use tollway_store::directory::ApiKey;
@@ -66,6 +67,7 @@ pub async fn set_limits(
 
 /// Paging and filters of the request log.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RequestQuery {
     /// Only this user's requests (admin only).
     user: Option<i64>,

@@ -1,72 +1,95 @@
-//! The router.
+//! The router and the OpenAPI document, from one list of routes.
+//!
+//! Every endpoint is declared once, in [`api`], as `.routes(routes!(module::handler))`:
+//! the handler's `#[utoipa::path(...)]` annotation gives both its place in
+//! the router (method and path) and its operation in `/openapi.json`, so the
+//! two cannot drift apart. Handlers sharing a path (different methods) go in
+//! one `routes!`. A new route file: write the handlers with their
+//! annotations, add `pub mod file;` below and one `.routes(...)` line per
+//! path in [`api`] (and its tag to `openapi.rs` if it is a new one).
 
 pub mod admin;
 pub mod channels;
 pub mod ckb;
 pub mod dify;
 pub mod dify_admin;
+pub mod extract;
 pub mod keys;
 pub mod points;
 pub mod signature;
 pub mod system;
 pub mod usage_report;
 
-use crate::AppState;
+use crate::{gateway, ApiError, AppState};
+use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, patch, post, put};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Every route, with request metrics and tracing.
+/// Every route with its documentation (no state, layers or fallback yet).
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::base())
+        .routes(routes!(system::health))
+        .routes(routes!(system::metrics))
+        .routes(routes!(system::openapi))
+        .routes(routes!(system::docs))
+        .routes(routes!(gateway::models))
+        .routes(routes!(gateway::chat_completions))
+        .routes(routes!(channels::open, channels::list))
+        .routes(routes!(channels::show))
+        .routes(routes!(channels::add_key))
+        .routes(routes!(channels::sub_channel))
+        .routes(routes!(channels::receipt))
+        .routes(routes!(channels::close))
+        .routes(routes!(channels::claim))
+        .routes(routes!(ckb::info))
+        .routes(routes!(ckb::offer, ckb::list))
+        .routes(routes!(ckb::show))
+        .routes(routes!(ckb::funding))
+        .routes(routes!(ckb::confirm))
+        .routes(routes!(ckb::settle))
+        .routes(routes!(ckb::refund))
+        .routes(routes!(ckb::tasks))
+        .routes(routes!(dify::webhook))
+        .routes(routes!(dify_admin::get_sources, dify_admin::put_sources))
+        .routes(routes!(dify_admin::list))
+        .routes(routes!(dify_admin::resolve))
+        .routes(routes!(dify_admin::dismiss))
+        .routes(routes!(points::balance))
+        .routes(routes!(points::estimate))
+        .routes(routes!(points::check_balance))
+        .routes(routes!(points::history))
+        .routes(routes!(admin::create_user, admin::list_users))
+        .routes(routes!(admin::patch_user))
+        .routes(routes!(admin::create_key))
+        .routes(routes!(keys::get_key))
+        .routes(routes!(keys::set_limits))
+        .routes(routes!(keys::admin_requests))
+        .routes(routes!(keys::user_requests))
+        .routes(routes!(admin::create_app))
+        .routes(routes!(admin::grant))
+        .routes(routes!(admin::adjust))
+        .routes(routes!(admin::list_models))
+        .routes(routes!(admin::set_model, admin::delete_model))
+        .routes(routes!(admin::model_history))
+        .routes(routes!(admin::recent))
+        .routes(routes!(admin::hourly))
+        .routes(routes!(admin::usage_unknown))
+        .routes(routes!(admin::arrears))
+        .routes(routes!(admin::audit))
+}
+
+/// Every route, with the body limit, request metrics and tracing.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(system::health))
-        .route("/metrics", get(system::metrics))
-        .route("/openapi.json", get(system::openapi))
-        .route("/docs", get(system::docs))
-        .route("/v1/models", get(crate::gateway::models))
-        .route("/v1/chat/completions", post(crate::gateway::chat_completions))
-        .route("/api/channels", post(channels::open).get(channels::list))
-        .route("/api/channels/{id}", get(channels::show))
-        .route("/api/channels/{id}/keys", post(channels::add_key))
-        .route("/api/channels/{id}/subs/{sub}", get(channels::sub_channel))
-        .route("/api/channels/{id}/receipts", post(channels::receipt))
-        .route("/api/channels/{id}/close", post(channels::close))
-        .route("/api/admin/channels/claims", post(channels::claim))
-        .route("/api/ckb", get(ckb::info))
-        .route("/api/ckb/channels", post(ckb::offer).get(ckb::list))
-        .route("/api/ckb/channels/{id}", get(ckb::show))
-        .route("/api/ckb/channels/{id}/funding", post(ckb::funding))
-        .route("/api/ckb/channels/{id}/confirm", post(ckb::confirm))
-        .route("/api/ckb/channels/{id}/settle", post(ckb::settle))
-        .route("/api/ckb/channels/{id}/refund", get(ckb::refund))
-        .route("/api/admin/ckb/tasks", get(ckb::tasks))
-        .route("/api/dify/webhook", post(dify::webhook))
-        .merge(dify_admin::routes())
-        .route("/api/user/points/balance", get(points::balance))
-        .route("/api/user/points/estimate", get(points::estimate))
-        .route("/api/user/points/check-balance", post(points::check_balance))
-        .route("/api/user/points/history", get(points::history))
-        .route("/api/admin/users", post(admin::create_user).get(admin::list_users))
-        .route("/api/admin/users/{id}", patch(admin::patch_user))
-        .route("/api/admin/users/{id}/keys", post(admin::create_key))
-        .route("/api/admin/keys/{id}", get(keys::get_key))
-        .route("/api/admin/keys/{id}/limits", put(keys::set_limits))
-        .route("/api/admin/requests", get(keys::admin_requests))
-        .route("/api/user/requests", get(keys::user_requests))
-        .route("/api/admin/apps", post(admin::create_app))
-        .route("/api/admin/points/grant", post(admin::grant))
-        .route("/api/admin/points/adjust", post(admin::adjust))
-        .route("/api/admin/models", get(admin::list_models))
-        .route("/api/admin/models/{model}", put(admin::set_model).delete(admin::delete_model))
-        .route("/api/admin/models/{model}/history", get(admin::model_history))
-        .route("/api/admin/consumption/recent", get(admin::recent))
-        .route("/api/admin/consumption/hourly", get(admin::hourly))
-        .route("/api/admin/usage-unknown", get(admin::usage_unknown))
-        .route("/api/admin/arrears", get(admin::arrears))
-        .route("/api/admin/ledger/audit", get(admin::audit))
+    let (router, _) = api().split_for_parts();
+    router
         .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), limit_body))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -77,4 +100,36 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
     let response = next.run(request).await;
     state.metrics.requests.with_label_values(&[&route, response.status().as_str()]).inc();
     response
+}
+
+/// `max_body_bytes` for every route: a larger body (declared or sent) is
+/// 413 `body_too_large` before any handler runs.
+async fn limit_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.config.max_body_bytes;
+    let too_large = || {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("body exceeds {limit} bytes")).into_response()
+    };
+    let declared = request.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(e) if is_length_limit(&e) => return too_large(),
+        Err(e) => return ApiError::bad_request("malformed_body", format!("cannot read the body: {e}")).into_response(),
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+/// Whether reading a body failed on the length limit (not on the connection).
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }

@@ -15,6 +15,7 @@ use tollway_core::ledger::{
 use tollway_core::pricing::PriceRule;
 use tollway_core::usage::{TokenUsage, MAX_TOKENS};
 use tollway_core::{Amount, Asset};
+use futures::StreamExt;
 use tollway_store::history::{HistoryEntry, HistoryFilter};
 use tollway_store::Submission;
 use utoipa::{IntoParams, ToSchema};
@@ -49,6 +50,7 @@ pub async fn balance(State(state): State<AppState>, CurrentUser(user): CurrentUs
 
 /// Model and token counts to price.
 #[derive(Debug, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct EstimateQuery {
     /// Model name.
     model: String,
@@ -273,6 +275,7 @@ pub async fn check_balance(
 
 /// History filters and paging.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Comma-separated types: grant, adjust, charge, reservation, arrears, arrears_repayment, expiry.
     #[serde(rename = "type")]
@@ -287,8 +290,21 @@ pub struct HistoryQuery {
     cursor: Option<i64>,
     /// Page size, 1-500 (default 50).
     limit: Option<i64>,
-    /// `json` (default) or `csv` (all matching rows, up to 100,000).
-    format: Option<String>,
+    /// `json` (default) or `csv`: every matching row from `cursor` on,
+    /// streamed page by page (`limit` does not apply).
+    #[param(inline)]
+    format: Option<HistoryFormat>,
+}
+
+/// How history is answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryFormat {
+    /// Pages of JSON.
+    #[default]
+    Json,
+    /// All of it as CSV.
+    Csv,
 }
 
 /// One history line.
@@ -370,7 +386,8 @@ fn item(entry: &HistoryEntry, wallet: &AccountId) -> HistoryItem {
 
 /// The caller's transfers, newest first, as JSON pages or CSV.
 #[utoipa::path(get, path = "/api/user/points/history", tag = "points", params(HistoryQuery), security(("api_key" = [])),
-    responses((status = 200, body = HistoryPage, description = "JSON page, or text/csv with format=csv"),
+    responses((status = 200, description = "A JSON page, or with `format=csv` every matching row as CSV (streamed)",
+                content((HistoryPage = "application/json"), (String = "text/csv"))),
               (status = 400, body = crate::error::ErrorBody)))]
 pub async fn history(
     State(state): State<AppState>,
@@ -389,48 +406,76 @@ pub async fn history(
         to: parse_time(q.to.as_deref(), "to")?,
     };
     let wallet = AccountId::user_wallet(user.id, P);
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => return Err(ApiError::bad_request("invalid_query", format!("format {other:?}: use json or csv"))),
-    };
-    let limit = if csv { 100_000 } else { q.limit.unwrap_or(50) };
-    if !(1..=500).contains(&limit) && !csv {
+    if q.format.unwrap_or_default() == HistoryFormat::Csv {
+        return csv_export(state, user.id, filter, q.cursor).await;
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request("invalid_query", "limit must be 1-500"));
     }
     let entries = state.store.history(user.id, &filter, q.cursor, limit).await?;
     let items: Vec<HistoryItem> = entries.iter().map(|e| item(e, &wallet)).collect();
-    if csv {
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], to_csv(&items)?).into_response());
-    }
     let next_cursor = if items.len() as i64 == limit { items.last().map(|i| i.seq) } else { None };
     Ok(Json(HistoryPage { items, next_cursor }).into_response())
 }
 
-fn to_csv(items: &[HistoryItem]) -> Result<String, ApiError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+/// Rows of a CSV export read and sent per page.
+pub const CSV_PAGE: i64 = 1_000;
+
+/// The CSV export, streamed: the first page is read before answering (so a
+/// storage error is still a JSON error), then each page is read when the
+/// client has taken the previous one. Memory holds one page whatever the
+/// history's length. A storage error after the answer started breaks the
+/// connection, so a cut-off export never looks complete.
+async fn csv_export(state: AppState, user_id: i64, filter: HistoryFilter, cursor: Option<i64>) -> Result<Response, ApiError> {
+    let first = state.store.history(user_id, &filter, cursor, CSV_PAGE).await?;
+    let wallet = AccountId::user_wallet(user_id, P);
+    let head = csv_lines(&[], true, &wallet)?;
+    let next = (first.len() as i64 == CSV_PAGE).then(|| first.last().map(|e| e.seq)).flatten();
+    let body = csv_lines(&first, false, &wallet)?;
+    let rest = futures::stream::try_unfold(next, move |next| {
+        let (state, filter, wallet) = (state.clone(), filter.clone(), wallet.clone());
+        async move {
+            let Some(before) = next else { return Ok(None) };
+            let page = state.store.history(user_id, &filter, Some(before), CSV_PAGE).await.map_err(|e| {
+                tracing::error!(error = %e, user_id, "CSV export cut short");
+                std::io::Error::other(e.to_string())
+            })?;
+            let next = (page.len() as i64 == CSV_PAGE).then(|| page.last().map(|e| e.seq)).flatten();
+            let bytes = csv_lines(&page, false, &wallet).map_err(|e| std::io::Error::other(e.message))?;
+            Ok(Some((bytes, next)))
+        }
+    });
+    let stream = futures::stream::iter([Ok::<_, std::io::Error>(head), Ok(body)]).chain(rest);
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], axum::body::Body::from_stream(stream)).into_response())
+}
+
+/// CSV lines for `entries`, after the header line when `header`.
+fn csv_lines(entries: &[HistoryEntry], header: bool, wallet: &AccountId) -> Result<Vec<u8>, ApiError> {
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
     fn fail(e: impl std::fmt::Display) -> ApiError {
         ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
     }
-    w.write_record(["seq", "id", "type", "transfer_kind", "amount", "balance_effect", "status", "model", "request_id", "price_version", "memo", "created_at"])
-        .map_err(fail)?;
-    for i in items {
+    if header {
+        w.write_record(["seq", "id", "type", "transfer_kind", "amount", "balance_effect", "status", "model", "request_id", "price_version", "memo", "created_at"])
+            .map_err(fail)?;
+    }
+    for i in entries.iter().map(|e| item(e, wallet)) {
         w.write_record([
             i.seq.to_string(),
-            i.id.clone(),
-            i.kind.clone(),
-            i.transfer_kind.clone(),
-            i.amount.clone(),
-            i.balance_effect.clone(),
-            i.status.clone().unwrap_or_default(),
-            i.model.clone().unwrap_or_default(),
-            i.request_id.clone().unwrap_or_default(),
+            i.id,
+            i.kind,
+            i.transfer_kind,
+            i.amount,
+            i.balance_effect,
+            i.status.unwrap_or_default(),
+            i.model.unwrap_or_default(),
+            i.request_id.unwrap_or_default(),
             i.price_version.map(|v| v.to_string()).unwrap_or_default(),
-            i.memo.clone().unwrap_or_default(),
+            i.memo.unwrap_or_default(),
             i.created_at.to_string(),
         ])
         .map_err(fail)?;
     }
-    let bytes = w.into_inner().map_err(fail)?;
-    String::from_utf8(bytes).map_err(fail)
+    w.into_inner().map_err(fail)
 }

@@ -1,5 +1,6 @@
 //! Health, metrics, the OpenAPI document and the API browser.
 
+use crate::metrics::MetricsReader;
 use crate::{ApiError, AppState};
 use axum::extract::State;
 use axum::http::header;
@@ -34,18 +35,26 @@ async fn sqlx_ping(state: &AppState) -> Result<(), ApiError> {
     })
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus metrics, for an admin key or the configured `metrics_token`
+/// (both sent as `Authorization: Bearer …`).
+#[utoipa::path(get, path = "/metrics", tag = "system", security(("api_key" = [])),
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+              (status = 401, description = "No token, or an unknown one", body = crate::error::ErrorBody),
+              (status = 403, description = "A user key that is not an admin's", body = crate::error::ErrorBody)))]
+pub async fn metrics(State(state): State<AppState>, _: MetricsReader) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }
 
-/// The OpenAPI 3.1 document.
+/// The OpenAPI 3.1 document (this document).
+#[utoipa::path(get, path = "/openapi.json", tag = "system",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object, content_type = "application/json")))]
 pub async fn openapi() -> impl IntoResponse {
     Json(crate::openapi::document())
 }
 
 /// The API browser (a self-contained page; no network needed).
+#[utoipa::path(get, path = "/docs", tag = "system",
+    responses((status = 200, description = "The API browser page", body = String, content_type = "text/html")))]
 pub async fn docs() -> Html<&'static str> {
     Html(include_str!("../../../../web/api.html"))
 }
@@ -53,4 +62,9 @@ pub async fn docs() -> Html<&'static str> {
 /// Unknown paths.
 pub async fn not_found() -> ApiError {
     ApiError::not_found("route_not_found", "no such endpoint; see /docs")
+}
+
+/// A known path with another method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method; see /docs")
 }

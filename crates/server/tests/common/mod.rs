@@ -68,6 +68,9 @@ pub struct Server {
     pub admin: String,
 }
 
+/// The `metrics_token` every test server is configured with.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+
 /// Starts a server on a new, empty database and creates an admin directly
 /// in that database.
 pub async fn spawn(backend: Backend) -> Server {
@@ -82,6 +85,7 @@ pub async fn spawn_configured(backend: Backend, edit: impl FnOnce(&mut Config)) 
         listen: "127.0.0.1:0".into(),
         database_url: url.clone(),
         expiry_sweep_secs: 1,
+        metrics_token: Some(METRICS_TOKEN.into()),
         ..Config::default()
     };
     edit(&mut config);
