@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 phase_start=$(date +%s)
+suite_start=$phase_start
 timings=""
 summary=""
 # phase NAME: records the time since the previous phase ended.
@@ -70,5 +71,14 @@ scripts/contract.sh
 phase schemathesis
 # Every decoder of client-supplied payment data, fuzzed (10 minutes each
 # unless FUZZ_SECONDS says otherwise).
+# Fuzzing gets what is left of a 70-minute budget (TEST_BUDGET_SECONDS),
+# less 5 minutes to build the targets: at most 10 minutes a target (they
+# run side by side), at least 1, unless FUZZ_SECONDS says otherwise.
+if [ -z "${FUZZ_SECONDS:-}" ]; then
+  left=$(( ${TEST_BUDGET_SECONDS:-4200} - ($(date +%s) - suite_start) - 300 ))
+  FUZZ_SECONDS=$(( left > 600 ? 600 : (left < 60 ? 60 : left) ))
+  export FUZZ_SECONDS
+  echo "test.sh: fuzzing ${FUZZ_SECONDS}s per target (time left in the budget)"
+fi
 scripts/fuzz.sh
 phase fuzz

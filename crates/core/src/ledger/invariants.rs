@@ -25,6 +25,9 @@ pub enum InvariantViolation {
     /// resolutions.
     #[error("hold {0} resolved inconsistently")]
     HoldResolution(String),
+    /// A sum of totals would pass 128 bits (a corrupt or forged store).
+    #[error("totals of {0} overflow 128 bits")]
+    Overflow(String),
     /// Account totals do not equal the sum of the transfers.
     #[error("account {0} totals disagree with its transfers")]
     TotalsMismatch(String),

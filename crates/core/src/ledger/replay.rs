@@ -10,6 +10,16 @@ use std::collections::BTreeMap;
 /// debits pending, credits pending.
 type Totals = [u128; 4];
 
+/// Adds `amounts` to `totals` with checked arithmetic: a sum past 128 bits
+/// (only a corrupt or forged store can hold one) is a violation named
+/// after `what`, never a panic or a wrap.
+fn add(totals: &mut Totals, amounts: Totals, what: &str) -> Result<(), InvariantViolation> {
+    for (total, amount) in totals.iter_mut().zip(amounts) {
+        *total = total.checked_add(amount).ok_or_else(|| InvariantViolation::Overflow(what.to_owned()))?;
+    }
+    Ok(())
+}
+
 /// Checks what can be checked from the accounts alone: per asset, debits
 /// equal credits (posted and pending), and no flagged account exceeds its
 /// limit.
@@ -17,10 +27,8 @@ pub fn check_accounts(accounts: &[Account]) -> Result<(), InvariantViolation> {
     let mut sums: BTreeMap<&str, Totals> = BTreeMap::new();
     for a in accounts {
         let s = sums.entry(a.asset.as_str()).or_default();
-        s[0] += a.debits_posted.units();
-        s[1] += a.credits_posted.units();
-        s[2] += a.debits_pending.units();
-        s[3] += a.credits_pending.units();
+        let own = [a.debits_posted.units(), a.credits_posted.units(), a.debits_pending.units(), a.credits_pending.units()];
+        add(s, own, &a.asset)?;
     }
     for (asset, s) in sums {
         for (side, d, c) in [("posted", s[0], s[1]), ("pending", s[2], s[3])] {
@@ -35,8 +43,9 @@ pub fn check_accounts(accounts: &[Account]) -> Result<(), InvariantViolation> {
         }
     }
     for a in accounts {
-        let debits = a.debits_pending.units() + a.debits_posted.units();
-        let credits = a.credits_pending.units() + a.credits_posted.units();
+        let overflow = || InvariantViolation::Overflow(a.id.0.clone());
+        let debits = a.debits_pending.units().checked_add(a.debits_posted.units()).ok_or_else(overflow)?;
+        let credits = a.credits_pending.units().checked_add(a.credits_posted.units()).ok_or_else(overflow)?;
         if (a.flags.debits_must_not_exceed_credits && debits > a.credits_posted.units())
             || (a.flags.credits_must_not_exceed_debits && credits > a.debits_posted.units())
         {
@@ -102,12 +111,8 @@ impl Replay {
                 _ => return Err(InvariantViolation::HoldResolution(hold.0.clone())),
             }
         }
-        let d = self.totals.entry(t.debit.0.clone()).or_default();
-        d[0] += dp;
-        d[2] += dn;
-        let c = self.totals.entry(t.credit.0.clone()).or_default();
-        c[1] += cp;
-        c[3] += cn;
+        add(self.totals.entry(t.debit.0.clone()).or_default(), [dp, 0, dn, 0], &t.debit.0)?;
+        add(self.totals.entry(t.credit.0.clone()).or_default(), [0, cp, 0, cn], &t.credit.0)?;
         Ok(())
     }
 
@@ -130,5 +135,37 @@ impl Replay {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{AccountFlags, AccountId, Links, Reason, TransferId};
+    use crate::money::{Amount, Asset};
+
+    #[test]
+    fn totals_past_128_bits_are_a_violation_not_a_panic() {
+        let huge = |id: &str| Account {
+            debits_posted: Amount::MAX,
+            credits_posted: Amount::MAX,
+            ..Account::new(AccountId(id.into()), Asset::POINTS, AccountFlags::NONE)
+        };
+        let accounts = [huge("a"), huge("b")];
+        assert_eq!(check_accounts(&accounts), Err(InvariantViolation::Overflow("POINTS".into())));
+        let transfer = |id: &str| Transfer {
+            id: TransferId(id.into()),
+            debit: AccountId("a".into()),
+            credit: AccountId("b".into()),
+            amount: Amount::MAX,
+            asset: "POINTS".into(),
+            kind: TransferKind::Single,
+            reason: Reason::Grant,
+            links: Links::default(),
+            timestamp: 0,
+        };
+        let mut replay = Replay::new();
+        replay.push(&transfer("t1"), None).expect("one maximal transfer adds up");
+        assert_eq!(replay.push(&transfer("t2"), None), Err(InvariantViolation::Overflow("a".into())));
     }
 }
