@@ -7,14 +7,15 @@
 //! arrears) under an id derived from the request id, so no retry can ever
 //! charge twice.
 
-use super::meter::P;
 use crate::AppState;
 use std::time::Duration;
 use tollway_core::ledger::{AccountId, Charge, Command, Links, Operation, Reason, TransferError, TransferId, TransferRequest};
-use tollway_core::Amount;
+use tollway_core::{Amount, Asset};
 use tollway_store::requests::RequestRecord;
 use tollway_store::{CommandOutcome, Record, StoreError, Submission};
 
+/// Late charges are in points.
+const P: Asset = Asset::POINTS;
 /// First pause before a retry; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(200);
 /// Longest pause between retries.

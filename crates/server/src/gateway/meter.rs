@@ -21,7 +21,7 @@ use tollway_core::{Amount, Asset};
 use tollway_store::requests::RequestRecord;
 use tollway_store::{Record, Submission};
 
-pub(super) const P: Asset = Asset::POINTS;
+const P: Asset = Asset::POINTS;
 
 /// The most the billing window grows: 8 × `billing_window_tokens`.
 const MAX_WINDOW_GROWTH: u32 = 8;

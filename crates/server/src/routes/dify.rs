@@ -2,6 +2,7 @@
 //! or a relay, charged once per (app, message id); usage of a user who is
 //! unknown or disabled is kept `unattributed` for an admin, never dropped.
 
+use super::dify_charge::{attribute, charge_id, ledger_refusal, submit_charge};
 use super::signature::{verify, KEY_HEADER};
 use super::usage_report::{first_difference, fingerprint, reservation_key, AppSources, UsageReport};
 use crate::{ApiError, AppState};
@@ -153,69 +154,6 @@ async fn authenticate_app(state: &AppState, headers: &HeaderMap) -> Result<App, 
     Ok(app)
 }
 
-/// The base id of the charge for (app, message): a digest, never the
-/// client's text.
-fn charge_id(app_id: i64, message_id: &str) -> TransferId {
-    TransferId(format!("dify:{app_id}:{}", &hex::encode(Sha256::digest(message_id.as_bytes()))[..40]))
-}
-
-/// The ledger's refusal of a charge: a key reused with other fields is 409
-/// `idempotency_conflict` naming the ledger field, anything else its code.
-pub(crate) fn ledger_refusal(e: &ChainError) -> ApiError {
-    match e.error {
-        TransferError::ExistsWithDifferentFields { field } => {
-            ApiError::conflict("idempotency_conflict", e.error.to_string()).with_field(field)
-        }
-        _ => ApiError::conflict(e.error.code(), e.error.to_string()),
-    }
-}
-
-/// Charges `draft` to `user_id` through the normal charge path: one
-/// [`Command::Charge`] keyed by (app, message), settling the reservation
-/// the report named (in that user's namespace), at most once however
-/// often it runs. All-zero usage charges nothing and leaves the
-/// reservation to expire; a zero charge still names the wallet, so the
-/// event records the real balance.
-pub(crate) async fn submit_charge(
-    state: &AppState,
-    draft: &UsageDraft,
-    user_id: i64,
-    record: bool,
-) -> Result<CommandOutcome, ApiError> {
-    let reservation = match (&draft.reservation_id, draft.unknown) {
-        (Some(key), false) => TransferId::reservation(user_id, key),
-        _ => None,
-    };
-    let command = Command::Charge(Charge {
-        id: charge_id(draft.app_id, &draft.message_id),
-        user_id,
-        asset: Asset::POINTS,
-        amount: if draft.unknown { Amount::ZERO } else { draft.cost },
-        reservation,
-        links: Links {
-            user_id: Some(user_id),
-            model: Some(draft.model.clone()),
-            request_id: Some(draft.message_id.clone()),
-            price_version: draft.price_version,
-            memo: None,
-        },
-    });
-    let record = record.then(|| Record::Usage(UsageDraft { user_id: Some(user_id), ..draft.clone() }));
-    Ok(state.writer.submit(Submission { command, record }).await?)
-}
-
-/// The event as the charge left it (for an event charged outside the
-/// writer's record, i.e. a resolution).
-pub(crate) fn charged_event(stored: &UsageEvent, user_id: i64, applied: &[Applied], outcome: &CommandOutcome) -> UsageEvent {
-    let draft = UsageDraft {
-        user_id: Some(user_id),
-        transfer_id: (!applied.is_empty()).then(|| charge_id(stored.draft.app_id, &stored.draft.message_id).0),
-        ..stored.draft.clone()
-    };
-    let done = draft.complete(applied, &outcome.accounts, stored.created_at);
-    UsageEvent { seq: stored.seq, resolved_by: stored.resolved_by, resolved_at: stored.resolved_at, resolution: stored.resolution.clone(), ..done }
-}
-
 /// Receives a `message_end` usage event and charges it.
 #[utoipa::path(
     post, path = "/api/dify/webhook", tag = "dify",
@@ -311,7 +249,7 @@ async fn charge(state: &AppState, draft: UsageDraft, user: &User, report: &Usage
         // the record to this user, so that it says what the ledger did.
         (Some(stored), Ok(_)) if stored.status == UNATTRIBUTED && first_difference(&stored, report, Some(user.id)).is_none() => {
             let note = "attributed by a concurrent report of the same message";
-            let done = super::dify_admin::attribute(state, stored, user.id, None, note).await?;
+            let done = attribute(state, stored, user.id, None, note).await?;
             Ok(respond(&done))
         }
         (Some(stored), _) => replay(&stored, report, Some(user.id)),

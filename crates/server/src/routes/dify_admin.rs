@@ -3,7 +3,7 @@
 //! unknown or disabled), which an admin resolves to a user (charged once,
 //! through the normal charge path) or dismisses with a reason.
 
-use super::dify::{charged_event, ledger_refusal, submit_charge};
+use super::dify_charge::{attribute, event_at, not_unattributed};
 use super::usage_report::AppSources;
 use crate::auth::Admin;
 use super::extract::{Path, Query};
@@ -140,50 +140,6 @@ pub struct Resolution {
     /// Why (kept with the event).
     #[serde(default)]
     note: String,
-}
-
-async fn event_at(s: &AppState, seq: i64) -> Result<UsageEvent, ApiError> {
-    s.store.usage_event_at(seq).await?.ok_or_else(|| ApiError::not_found("unknown_event", format!("no usage event {seq}")))
-}
-
-fn not_unattributed(e: &UsageEvent) -> ApiError {
-    ApiError::conflict("not_unattributed", format!("usage event {} is {}, not unattributed", e.seq, e.status))
-}
-
-/// Charges `event` (unattributed, or being resolved for this user) to
-/// `user_id` and records the outcome; resolving again for the same user
-/// answers the same event, for another user is 409 naming `user`.
-pub(crate) async fn attribute(s: &AppState, event: UsageEvent, user_id: i64, admin: Option<i64>, note: &str) -> Result<UsageEvent, ApiError> {
-    let mut current = event;
-    for _ in 0..4 {
-        let same_user = current.draft.user_id == Some(user_id);
-        match current.status.as_str() {
-            UNATTRIBUTED => match s.store.start_resolution(current.seq, user_id, admin, note, tollway_store::now_ms()).await? {
-                Some(claimed) => return finish(s, claimed, user_id).await,
-                None => current = event_at(s, current.seq).await?,
-            },
-            RESOLVING if same_user => return finish(s, current, user_id).await,
-            DISMISSED => {
-                return Err(ApiError::conflict("usage_dismissed", format!("usage event {} was dismissed", current.seq)))
-            }
-            _ if current.resolved_at.is_none() => return Err(not_unattributed(&current)),
-            _ if same_user => return Ok(current),
-            _ => {
-                return Err(ApiError::conflict("idempotency_conflict", "this event was resolved to another user").with_field("user"))
-            }
-        }
-    }
-    Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_busy", "the event keeps changing; retry"))
-}
-
-async fn finish(s: &AppState, claimed: UsageEvent, user_id: i64) -> Result<UsageEvent, ApiError> {
-    let outcome = submit_charge(s, &claimed.draft, user_id, false).await?;
-    let applied = outcome.result.as_ref().map_err(ledger_refusal)?;
-    let done = charged_event(&claimed, user_id, applied, &outcome);
-    match s.store.finish_resolution(&done).await? {
-        Some(finished) => Ok(finished),
-        None => event_at(s, claimed.seq).await,
-    }
 }
 
 /// Attributes unattributed usage to a user and charges it once, at the

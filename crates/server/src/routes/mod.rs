@@ -13,6 +13,7 @@ pub mod channels;
 pub mod ckb;
 pub mod dify;
 pub mod dify_admin;
+pub mod dify_charge;
 pub mod extract;
 pub mod keys;
 pub mod points;
