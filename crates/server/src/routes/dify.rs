@@ -11,14 +11,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
-use tollway_core::ledger::{Applied, Charge, ChainError, Command, Links, TransferError, TransferId};
 use tollway_core::pricing::DEFAULT_RULE;
 use tollway_core::usage::UsageSource;
 use tollway_core::{Amount, Asset};
 use tollway_store::directory::{App, User};
 use tollway_store::usage::{UsageDraft, UsageEvent, UNATTRIBUTED};
-use tollway_store::{CommandOutcome, Record, Submission};
 use utoipa::ToSchema;
 
 /// The webhook's answer; a replay gets the same answer as the original.

@@ -9,7 +9,6 @@ use crate::auth::Admin;
 use super::extract::{Path, Query};
 use crate::{ApiError, AppState};
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollway_core::usage_report::Source;
