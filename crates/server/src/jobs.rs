@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use std::time::Duration;
-use tollway_core::ledger::{ChainError, Command, Links, Operation, Reason, TransferError, TransferId, TransferRequest};
+use tollway_core::ledger::{ChainError, Command, Links, TransferError, TransferId, TransferRequest};
 use tollway_store::channels::ClaimRequest;
 use tollway_store::history::ExpiredHold;
 use tollway_store::Submission;
@@ -63,13 +63,8 @@ pub async fn expire_holds(state: &AppState) -> Result<usize, tollway_store::Stor
     loop {
         let page = state.store.expired_holds(now, after.as_ref(), SWEEP_PAGE).await?;
         let submissions = page.iter().map(|hold| {
-            let pending_id = TransferId(hold.id.clone());
-            let request = TransferRequest {
-                id: pending_id.derive("expire"),
-                op: Operation::Expire { pending_id },
-                reason: Reason::Expiry,
-                links: Links { user_id: hold.user_id, ..Links::default() },
-            };
+            let links = Links { user_id: hold.user_id, ..Links::default() };
+            let request = TransferRequest::expiry(TransferId(hold.id.clone()), links);
             state.writer.submit(Submission { command: Command::Chain(vec![request]), record: None })
         });
         for (hold, outcome) in page.iter().zip(futures::future::join_all(submissions).await) {

@@ -150,12 +150,8 @@ async fn reservation_settles_and_expires(store: Store) {
     let next = store.expired_holds(tollway_store::now_ms(), Some(&expired[0]), 10).await.expect("list");
     assert_eq!(next, expired[1..].to_vec());
     for id in ["r2", "r3"] {
-        let expire = Command::Chain(vec![TransferRequest {
-            id: TransferId(id.into()).derive("expire"),
-            op: Operation::Expire { pending_id: TransferId(id.into()) },
-            reason: Reason::Expiry,
-            links: Links { user_id: Some(u), ..Links::default() },
-        }]);
+        let links = Links { user_id: Some(u), ..Links::default() };
+        let expire = Command::Chain(vec![TransferRequest::expiry(TransferId(id.into()), links)]);
         w.submit(Submission { command: expire, record: None }).await.expect("io").result.expect("expire");
     }
     assert_eq!(balance(&store, u).await, (Amount::new(80), Amount::new(80)));

@@ -14,7 +14,7 @@
 //! Derived ids are always valid, whatever the base: a base too long for
 //! its suffix is replaced by a digest (`h/{40 hex}`).
 
-use super::TransferId;
+use super::{Links, Operation, Reason, TransferId, TransferRequest};
 
 /// Longest client key.
 pub const CLIENT_KEY_MAX: usize = 64;
@@ -83,6 +83,16 @@ impl TransferId {
 fn is_integer(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl TransferRequest {
+    /// The expiry of `hold`, under the id the system derives for it
+    /// (`{hold}:expire`): the expiry sweep and a late settlement build the
+    /// same request, so whichever comes second is a replay or a harmless
+    /// refusal, never a second release.
+    pub fn expiry(hold: TransferId, links: Links) -> TransferRequest {
+        TransferRequest { id: hold.derive("expire"), op: Operation::Expire { pending_id: hold }, reason: Reason::Expiry, links }
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use crate::AppState;
 use std::time::Duration;
-use tollway_core::ledger::{AccountId, Charge, Command, Links, Operation, Reason, TransferError, TransferId, TransferRequest};
+use tollway_core::ledger::{AccountId, Charge, Command, Links, TransferError, TransferId, TransferRequest};
 use tollway_core::{Amount, Asset};
 use tollway_store::requests::RequestRecord;
 use tollway_store::{CommandOutcome, Record, StoreError, Submission};
@@ -96,8 +96,10 @@ impl Settlement {
         match refusal {
             TransferError::PendingTransferExpired => {
                 // Released before the charge: take it out of the pending
-                // debits (unless the expiry sweep did), then charge.
-                if let Err(e) = self.submit(Command::Chain(vec![self.expiry()]), false).await {
+                // debits (unless the expiry sweep did: the same request, so
+                // a harmless refusal), then charge.
+                let expiry = TransferRequest::expiry(self.hold.clone(), self.links.clone());
+                if let Err(e) = self.submit(Command::Chain(vec![expiry]), false).await {
                     return Tried::Again(e);
                 }
                 self.charge().await
@@ -108,12 +110,6 @@ impl Settlement {
                 Tried::Refused
             }
         }
-    }
-
-    /// The hold's expiry (refused, harmlessly, if the sweep expired it).
-    fn expiry(&self) -> TransferRequest {
-        let op = Operation::Expire { pending_id: self.hold.clone() };
-        TransferRequest { id: self.hold.derive("expire"), op, reason: Reason::Expiry, links: self.links.clone() }
     }
 
     /// Charges the cost without the hold: what the wallet holds, the rest

@@ -219,7 +219,7 @@ pub async fn check_balance(
         let id = TransferId::reservation(user.id, &key)
             .ok_or_else(|| ApiError::unprocessable("invalid_field", format!("reservation_id must be {CLIENT_KEY_RULE}")))?;
         let hold = TransferRequest {
-            id: id.clone(),
+            id,
             op: Operation::Hold {
                 debit: AccountId::user_wallet(user.id, P),
                 credit: AccountId::revenue(P),
