@@ -386,12 +386,7 @@ async fn hostile_numbers_are_refused(s: Server) {
     cases.push(("check-balance u64::MAX".into(), 422, "invalid_tokens", s.post("/api/user/points/check-balance", Some(&hal.key), &check(json!(u64::MAX), json!(60))).await));
     cases.push(("check-balance ttl 2^32".into(), 400, "malformed_json", s.post("/api/user/points/check-balance", Some(&hal.key), &check(json!(1), json!(4_294_967_296u64))).await));
     cases.push(("check-balance ttl 0".into(), 422, "invalid_field", s.post("/api/user/points/check-balance", Some(&hal.key), &check(json!(1), json!(0))).await));
-    let failures: Vec<String> = cases
-        .iter()
-        .filter(|(_, status, code, r)| r.status != *status || r.code() != *code)
-        .map(|(name, status, code, r)| format!("{name}: expected {status} {code}, got {} {}", r.status, r.text))
-        .collect();
-    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert_refusals(&cases);
 
     assert_eq!(s.get("/health", None).await.ok()["status"], "ok");
     assert_eq!(s.balance(&hal).await, json!({"balance": "1000", "available": "1000", "arrears": "0"}));

@@ -211,12 +211,7 @@ async fn bad_input_is_refused_and_writes_nothing(s: Server) {
     cases.push(("grant, non-admin key", 403, "admin_required", s.post("/api/admin/points/grant", Some(&carol.key), &json!({"user": "carol", "amount": "5", "reason": "self", "id": "x"})).await));
     cases.push(("unknown route", 404, "route_not_found", s.get("/api/no/such/route", Some(&carol.key)).await));
 
-    let failures: Vec<String> = cases
-        .iter()
-        .filter(|(_, status, code, r)| r.status != *status || r.code() != *code)
-        .map(|(name, status, code, r)| format!("{name}: expected {status} {code}, got {} {}", r.status, r.text))
-        .collect();
-    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert_refusals(&cases);
 
     let audit = s.audit().await;
     assert_eq!(audit["transfers"].as_u64(), Some(transfers_before), "a refused request wrote transfers");

@@ -96,6 +96,18 @@ pub async fn spawn_configured(backend: Backend, edit: impl FnOnce(&mut Config)) 
     Server { base: format!("http://{}", running.addr), database_url: url, http, admin }
 }
 
+/// Asserts that every `(name, status, code, answer)` case got its
+/// expected status and error code, listing every case that did not.
+#[track_caller]
+pub fn assert_refusals<N: std::fmt::Display>(cases: &[(N, u16, &str, Resp)]) {
+    let failures: Vec<String> = cases
+        .iter()
+        .filter(|(_, status, code, r)| r.status != *status || r.code() != *code)
+        .map(|(name, status, code, r)| format!("{name}: expected {status} {code}, got {} {}", r.status, r.text))
+        .collect();
+    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
+}
+
 pub fn now_secs() -> i64 {
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs();
     i64::try_from(secs).expect("seconds fit i64")
