@@ -33,7 +33,7 @@ impl ChannelRecord {
     /// request; the payee is trusted for nothing.
     pub fn decide(&self, proposal: &SubRav, max_amount: Amount) -> Result<Decision, PayerError> {
         let last = self.base();
-        let limits = PayerLimits { max_amount, budget: self.budget };
+        let limits = PayerLimits { max_amount, entitled: max_amount, budget: self.budget };
         match review(&last, &limits, proposal) {
             Ok(_) if proposal.nonce == last.nonce => Ok(Decision::AlreadySigned),
             Ok(delta) => {

@@ -3,6 +3,7 @@
 //! payer's rules for signing a proposal. Pure: callers persist what these
 //! functions return before acting on it. See docs/channels.md.
 
+mod entitlement;
 mod identity;
 mod payee;
 mod payer;
@@ -12,4 +13,5 @@ pub mod wire;
 pub use identity::{ckb_hash, InvalidKey, KeyId, PayerKey};
 pub use subrav::{BadSignature, ChannelId, DecodeError, SignedSubRav, SubRav, SIGNED_SUBRAV_LEN, SIGNING_DOMAIN, SUBRAV_LEN, SUBRAV_VERSION};
 pub use payee::{Accepted, Channel, ReceiptError, SubChannel, Verdict};
-pub use payer::{review, PayerLimits, Refusal};
+pub use entitlement::{prompt_bound, Entitlement, DEFAULT_SLACK_TOKENS, PROMPT_OVERHEAD_TOKENS};
+pub use payer::{review, PayerLimits, Refusal, MAX_NONCE_GAP};

@@ -3,6 +3,7 @@
 //! bad receipt always gets the same code (docs/channels.md).
 
 use super::identity::KeyId;
+use super::payer::MAX_NONCE_GAP;
 use super::subrav::{ChannelId, SignedSubRav, SubRav, SUBRAV_VERSION};
 use crate::Amount;
 use secp256k1::PublicKey;
@@ -69,6 +70,11 @@ pub enum ReceiptError {
     /// Nonce not above the latest accepted (and not an exact replay).
     #[error("the nonce is not above the latest accepted receipt's")]
     NonceStale,
+    /// Nonce more than [`MAX_NONCE_GAP`] above both the latest accepted
+    /// receipt and the latest proposal (a jump that would exhaust the
+    /// nonces and freeze the sub-channel).
+    #[error("the nonce jumps more than {MAX_NONCE_GAP} above the latest receipt and proposal")]
+    NonceTooFar,
     /// Amount below the latest accepted.
     #[error("the accumulated amount is below the latest accepted receipt's")]
     AmountDecreased,
@@ -90,6 +96,7 @@ impl ReceiptError {
             ReceiptError::BadSignature => "signature_invalid",
             ReceiptError::NonceReused => "idempotency_conflict",
             ReceiptError::NonceStale => "nonce_stale",
+            ReceiptError::NonceTooFar => "nonce_too_far",
             ReceiptError::AmountDecreased => "amount_decreased",
             ReceiptError::ExceedsCollateral => "exceeds_collateral",
         }
@@ -168,6 +175,10 @@ impl Channel {
         if rav.nonce < sub.nonce {
             return Err(ReceiptError::NonceStale);
         }
+        let latest = sub.pending.map_or(sub.nonce, |p| p.nonce.max(sub.nonce));
+        if rav.nonce - latest.min(rav.nonce) > MAX_NONCE_GAP {
+            return Err(ReceiptError::NonceTooFar);
+        }
         if rav.accumulated < sub.accumulated {
             return Err(ReceiptError::AmountDecreased);
         }
@@ -212,7 +223,7 @@ impl Channel {
         let base = sub.pending.map_or(sub.accumulated, |p| p.accumulated);
         let accumulated = base.checked_add(cost).map_err(|_| ReceiptError::ExceedsCollateral)?;
         self.within_collateral(sub, accumulated)?;
-        let nonce = sub.pending.map_or(sub.nonce, |p| p.nonce.max(sub.nonce)).saturating_add(1);
+        let nonce = sub.pending.map_or(sub.nonce, |p| p.nonce.max(sub.nonce)).checked_add(1).ok_or(ReceiptError::NonceTooFar)?;
         Ok(SubRav { nonce, accumulated, ..template })
     }
 }

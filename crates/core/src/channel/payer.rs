@@ -1,17 +1,29 @@
 //! The payer's side: a proposal is signed only if it is for the payer's
-//! own channel and sub-channel, moves the nonce up, never lowers
-//! the amount, adds at most `max_amount`, and keeps the total within the
-//! payer's own budget. The payer checks all of it itself; it trusts the
-//! payee for nothing.
+//! own channel and sub-channel, moves the nonce up (by a bounded step),
+//! never lowers the amount, adds no more than the request may (its
+//! `max_amount`) and no more than what the payer actually received is
+//! worth at the price it agreed to (its entitlement), and keeps the total
+//! within the payer's own budget. The payer checks all of it itself; it
+//! trusts the payee for nothing beyond the documented slack.
 
 use super::subrav::{SubRav, SUBRAV_VERSION};
 use crate::Amount;
 
-/// The payer's own limits.
+/// The largest step a nonce may take: a proposal (or receipt) more than
+/// this above the latest one is refused, so no one can push a
+/// sub-channel's nonce to `u64::MAX` and freeze it.
+pub const MAX_NONCE_GAP: u64 = 1 << 20;
+
+/// The payer's own limits for one review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PayerLimits {
-    /// The most one proposal may add.
+    /// The most this proposal may add: what is left of the request's
+    /// `max_amount`.
     pub max_amount: Amount,
+    /// The most this proposal may add for what the payer received: the
+    /// request's entitlement so far ([`super::Entitlement`]) less what
+    /// the request's receipts already added.
+    pub entitled: Amount,
     /// The most the sub-channel may owe in total.
     pub budget: Amount,
 }
@@ -37,6 +49,9 @@ pub enum Refusal {
     /// The nonce is not above the last signed one.
     #[error("the proposal's nonce is not above the last signed receipt's")]
     NonceNotIncreasing,
+    /// The nonce jumps more than [`MAX_NONCE_GAP`] above the last signed.
+    #[error("the proposal's nonce jumps more than {MAX_NONCE_GAP} above the last signed receipt's")]
+    NonceTooFar,
     /// The amount is below what was already signed.
     #[error("the proposal lowers the accumulated amount")]
     AmountDecreased,
@@ -47,6 +62,14 @@ pub enum Refusal {
         delta: Amount,
         /// The limit.
         max: Amount,
+    },
+    /// The proposal adds more than what was received is worth.
+    #[error("the proposal adds {delta}, more than the {entitled} that what was received is worth at the agreed price")]
+    OverReceived {
+        /// What it adds.
+        delta: Amount,
+        /// What the payer is entitled to be asked for.
+        entitled: Amount,
     },
     /// The total would pass the budget.
     #[error("the proposal's total {accumulated} passes the budget of {budget}")]
@@ -68,8 +91,10 @@ impl Refusal {
             Refusal::WrongEpoch => "wrong_epoch",
             Refusal::WrongSubChannel => "wrong_sub_channel",
             Refusal::NonceNotIncreasing => "nonce_not_increasing",
+            Refusal::NonceTooFar => "nonce_too_far",
             Refusal::AmountDecreased => "amount_decreased",
             Refusal::OverMaxAmount { .. } => "over_max_amount",
+            Refusal::OverReceived { .. } => "over_received",
             Refusal::OverBudget { .. } => "over_budget",
         }
     }
@@ -78,7 +103,7 @@ impl Refusal {
 /// Reviews `proposal` against `last`, the latest receipt the payer signed
 /// on that sub-channel (before the first: nonce 0, amount 0); returns what
 /// signing it adds (0 for `last` proposed again, which may be re-signed
-/// harmlessly).
+/// harmlessly). The checks run in the order of docs/channels.md.
 pub fn review(last: &SubRav, limits: &PayerLimits, proposal: &SubRav) -> Result<Amount, Refusal> {
     if proposal.version != SUBRAV_VERSION {
         return Err(Refusal::UnsupportedVersion);
@@ -101,12 +126,18 @@ pub fn review(last: &SubRav, limits: &PayerLimits, proposal: &SubRav) -> Result<
     if proposal.nonce <= last.nonce {
         return Err(Refusal::NonceNotIncreasing);
     }
+    if proposal.nonce - last.nonce > MAX_NONCE_GAP {
+        return Err(Refusal::NonceTooFar);
+    }
     if proposal.accumulated < last.accumulated {
         return Err(Refusal::AmountDecreased);
     }
     let delta = proposal.accumulated.saturating_sub(last.accumulated);
     if delta > limits.max_amount {
         return Err(Refusal::OverMaxAmount { delta, max: limits.max_amount });
+    }
+    if delta > limits.entitled {
+        return Err(Refusal::OverReceived { delta, entitled: limits.entitled });
     }
     if proposal.accumulated > limits.budget {
         return Err(Refusal::OverBudget { accumulated: proposal.accumulated, budget: limits.budget });

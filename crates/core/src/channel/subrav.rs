@@ -19,7 +19,7 @@
 
 use super::identity::{ckb_hash, KeyId, PayerKey};
 use crate::Amount;
-use secp256k1::ecdsa::Signature;
+use secp256k1::ecdsa::{RecoverableSignature, RecoveryId, Signature};
 use secp256k1::{Message, PublicKey, SECP256K1};
 use std::fmt;
 
@@ -175,15 +175,24 @@ impl SignedSubRav {
     }
 
     /// Checks the signature against `key`, which must also be the
-    /// sub-channel's key (its id equal to `sub_channel`). High-S
-    /// signatures are refused (no malleable twins).
+    /// sub-channel's key (its id equal to `sub_channel`). Only one byte
+    /// string verifies for a receipt: high-S signatures are refused, and
+    /// the recovery id must be the one that recovers `key` (otherwise four
+    /// copies differing in the last byte would all verify, and a payee
+    /// could hand the payer back a receipt it does not recognise).
     pub fn verify(&self, key: &PublicKey) -> Result<(), BadSignature> {
         if KeyId::of(key) != self.rav.sub_channel {
             return Err(BadSignature);
         }
         let signature = Signature::from_compact(&self.signature[..64]).map_err(|_| BadSignature)?;
         let message = Message::from_digest(self.rav.signing_hash());
-        SECP256K1.verify_ecdsa(&message, &signature, key).map_err(|_| BadSignature)
+        SECP256K1.verify_ecdsa(&message, &signature, key).map_err(|_| BadSignature)?;
+        let recovery = RecoveryId::try_from(i32::from(self.signature[64])).map_err(|_| BadSignature)?;
+        let recoverable = RecoverableSignature::from_compact(&self.signature[..64], recovery).map_err(|_| BadSignature)?;
+        match SECP256K1.recover_ecdsa(&message, &recoverable) {
+            Ok(recovered) if recovered == *key => Ok(()),
+            _ => Err(BadSignature),
+        }
     }
 }
 
@@ -273,6 +282,22 @@ mod tests {
         }
         assert_ne!(twin.signature, signed.signature);
         assert_eq!(twin.verify(&k.public()), Err(BadSignature));
+    }
+
+    #[test]
+    fn only_the_recovery_id_that_recovers_the_key_verifies() {
+        let (k, rav) = vector();
+        let signed = rav.sign(&k);
+        let twins: Vec<_> = (0u8..4)
+            .filter(|v| *v != signed.signature[64])
+            .map(|v| {
+                let mut twin = signed;
+                twin.signature[64] = v;
+                SignedSubRav::decode(&twin.encode()).expect("decodes").verify(&k.public())
+            })
+            .collect();
+        assert_eq!(twins, vec![Err(BadSignature); 3], "the other three recovery ids");
+        assert_eq!(signed.verify(&k.public()), Ok(()));
     }
 
     #[test]

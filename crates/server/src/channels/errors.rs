@@ -42,6 +42,7 @@ fn receipt_status(e: ReceiptError) -> StatusCode {
         | ReceiptError::EpochMismatch
         | ReceiptError::NonceReused
         | ReceiptError::NonceStale
+        | ReceiptError::NonceTooFar
         | ReceiptError::AmountDecreased => StatusCode::CONFLICT,
     }
 }
