@@ -217,7 +217,8 @@ impl Bench {
         let epoch = v["epoch"].as_u64().ok_or_else(|| anyhow::anyhow!("no epoch in {v}"))?;
         let last = SubRav { version: SUBRAV_VERSION, chain_id, channel_id: channel, epoch, sub_channel: key.id(), nonce: 0, accumulated: Amount::ZERO };
         let header = encode_header(&PaymentData { channel, sub_channel: key.id(), max_amount: None, receipt: None });
-        let limits = PayerLimits { max_amount: Amount::new(MAX_AMOUNT), budget: Amount::new(DEPOSIT) };
+        // The benchmark measures the payee: its payer does not count what it receives.
+        let limits = PayerLimits { max_amount: Amount::new(MAX_AMOUNT), entitled: Amount::new(MAX_AMOUNT), budget: Amount::new(DEPOSIT) };
         Ok(Payer { key, channel, last, limits, header, receipts_url: self.url(&format!("/api/channels/{channel}/receipts")) })
     }
 
