@@ -130,13 +130,15 @@ impl FundingPlan {
             return Err(mismatch("the seller's offered cells are not all spent"));
         }
         let seller_lock = scripts.sighash.script(&KeyId::of(&self.seller).0);
-        let returned: u64 = tx
+        // Checked: hostile capacities must not overflow (a panic in debug,
+        // a wrapped total that could match in release).
+        let returned = tx
             .outputs()
             .into_iter()
             .skip(1)
             .filter(|o| o.lock() == seller_lock)
-            .map(|o| Unpack::<u64>::unpack(&o.capacity()))
-            .sum();
+            .try_fold(0u64, |sum, o| sum.checked_add(o.capacity().unpack()))
+            .ok_or_else(|| mismatch("the outputs' capacities overflow"))?;
         let change = total(&self.seller_cells).unwrap_or(u64::MAX).saturating_sub(funds.seller_cofund);
         if returned != change {
             return Err(mismatch("the seller's change is not returned in full"));
@@ -162,4 +164,53 @@ pub fn sign_inputs(tx: &TransactionView, group: &[usize], key: &PayerKey) -> Tra
         *slot = signed;
     }
     tx.as_advanced_builder().set_witnesses(witnesses).build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ckb::scripts::ScriptRef;
+    use ckb_types::core::ScriptHashType;
+    use tollway_core::ckb::CKB;
+
+    fn scripts() -> LockScripts {
+        let script = |byte: u8| ScriptRef { code_hash: [byte; 32].pack(), hash_type: ScriptHashType::Type, cell_deps: Vec::new() };
+        LockScripts { sighash: script(1), multisig: script(2) }
+    }
+
+    fn plan(seller_cell: u64) -> FundingPlan {
+        let key = |n: u8| PayerKey::from_bytes([n; 32]).expect("key");
+        let cell = |n: u8, capacity| LiveCell { out_point: OutPoint::new([n; 32].pack(), 0), capacity };
+        FundingPlan {
+            buyer: key(1).public(),
+            seller: key(2).public(),
+            funds: ChannelFunds { buyer_deposit: 1_061 * CKB, seller_cofund: 61 * CKB, fee: 1_000 },
+            buyer_cells: vec![cell(1, 2_000 * CKB)],
+            seller_cells: vec![cell(2, seller_cell)],
+            fee_rate: tollway_core::ckb::MIN_FEE_RATE,
+        }
+    }
+
+    /// The attacker's funding: two more outputs to the seller, `u64::MAX`
+    /// and 1, so the seller's outputs sum past `u64::MAX` and, wrapped,
+    /// to exactly the change owed. Refused as a mismatch, no panic.
+    #[test]
+    fn overflowing_output_capacities_are_a_mismatch_not_a_panic() {
+        let scripts = scripts();
+        let plan = plan(61 * CKB + 100 * CKB);
+        let honest = plan.build(&scripts).expect("build");
+        assert!(plan.check(&scripts, &honest).is_ok());
+        let seller_lock = scripts.sighash.script(&KeyId::of(&plan.seller).0);
+        let hostile = |capacity: u64| CellOutput::new_builder().capacity(capacity).lock(seller_lock.clone()).build();
+        let tx = honest
+            .as_advanced_builder()
+            .output(hostile(u64::MAX))
+            .output_data(Bytes::new().pack())
+            .output(hostile(1))
+            .output_data(Bytes::new().pack())
+            .build();
+        let refused = plan.check(&scripts, &tx).expect_err("overflowing capacities");
+        assert_eq!(refused.code(), "funding_mismatch");
+        assert!(refused.to_string().contains("overflow"), "{refused}");
+    }
 }
