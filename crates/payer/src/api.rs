@@ -5,9 +5,13 @@ use crate::error::PayerError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::time::Duration;
 use tollway_core::channel::wire::PaymentDue;
 use tollway_core::channel::{ChannelId, KeyId, SignedSubRav};
 use tollway_core::Amount;
+
+/// How long a plain API call may take.
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A channel as the payee shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

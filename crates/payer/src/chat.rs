@@ -3,13 +3,13 @@
 //! `payment_required` pause) to the background signer, and reads on.
 
 use crate::api::{self, base, transport};
-use crate::client::{request_limit, with_stream, HttpSink, Payer};
+use crate::client::{allowance_for, with_stream, Payer};
 use crate::error::PayerError;
-use crate::signer::{Signer, SignerReport};
+use crate::signer::{HttpSink, Signer, SignerReport};
 use serde_json::Value;
 use std::time::Duration;
 use tollway_core::channel::wire::{decode_json, encode_header, PaymentData, PaymentDue, PAYMENT_HEADER};
-use tollway_core::channel::{ChannelId, SubRav};
+use tollway_core::channel::{ChannelId, Refusal, SubRav};
 use tollway_core::sse::{SseDecoder, SseEvent};
 use tollway_core::Amount;
 
@@ -77,6 +77,8 @@ pub(crate) struct StreamReader {
     pub pauses: u32,
     /// An error the payee reported in the stream.
     pub error: Option<(String, String)>,
+    /// The highest total proposed so far (with content or in a pause).
+    pub proposed: Amount,
 }
 
 impl StreamReader {
@@ -87,6 +89,7 @@ impl StreamReader {
             let due: PaymentDue = decode_json(event.data.as_bytes())
                 .map_err(|e| PayerError::Protocol(format!("a payment_required event: {e}")))?;
             self.pauses += 1;
+            self.proposed = self.proposed.max(due.proposal.accumulated);
             step.due = Some(due);
             return Ok(step);
         }
@@ -116,6 +119,12 @@ impl StreamReader {
         if let Some(tollway) = chunk.get("tollway").filter(|t| t.is_object()) {
             match serde_json::from_value::<PaymentDue>(tollway.clone()) {
                 Ok(due) => {
+                    // A chunk without content delivers nothing: it may
+                    // repeat a proposal, never raise one.
+                    if step.text.is_none() && due.proposal.accumulated > self.proposed {
+                        return Err(PayerError::Refused(Refusal::OverReceived { delta: due.proposal.accumulated.saturating_sub(self.proposed), entitled: Amount::ZERO }));
+                    }
+                    self.proposed = self.proposed.max(due.proposal.accumulated);
                     self.cost = due.cost;
                     if due.stopped.is_some() {
                         self.stopped.clone_from(&due.stopped);
@@ -165,10 +174,10 @@ impl Payer {
             Err(e) if e.is_transient() => {}
             Err(e) => return Err(e),
         }
-        let max = request_limit(&record, max_amount);
         let body = with_stream(request, true)?;
+        let allowance = allowance_for(&record, &body, max_amount, false)?;
         let url = format!("{}/v1/chat/completions", base(&record.server));
-        let data = PaymentData { channel: record.channel, sub_channel: record.sub_channel, max_amount: Some(max), receipt: None };
+        let data = PaymentData { channel: record.channel, sub_channel: record.sub_channel, max_amount: Some(allowance.max_amount()), receipt: None };
         let mut response = self
             .http
             .post(&url)
@@ -183,7 +192,7 @@ impl Payer {
             let bytes = response.bytes().await.map_err(|e| transport(&url, e))?;
             return Err(api::api_error(status, &bytes));
         }
-        let mut signer = Signer::spawn(self.state.clone(), record.channel, max, HttpSink::new(self.http.clone(), &record));
+        let mut signer = Signer::spawn(self.state.clone(), record.channel, allowance, HttpSink::new(self.http.clone(), &record));
         let mut decoder = SseDecoder::new();
         let mut reader = StreamReader::default();
         let mut done = false;
@@ -210,6 +219,7 @@ impl Payer {
                 match reader.step(event) {
                     Ok(step) => {
                         if let Some(text) = step.text {
+                            signer.receive(&text);
                             on_text(&text);
                         }
                         if let Some(due) = step.due {
@@ -291,6 +301,9 @@ mod tests {
         assert_eq!((one.text.as_deref(), one.due.map(|d| d.proposal.nonce)), (Some("Hel"), Some(1)));
         let pause = SseEvent { event: Some("payment_required".into()), data: json!(PaymentDue { required: Some(Amount::new(10)), ..due(1, 12) }).to_string() };
         assert_eq!(reader.step(&pause).expect("pause").due.and_then(|d| d.required), Some(Amount::new(10)));
+        let two = reader.step(&chunk("lo", Some(json!(due(2, 20))))).expect("chunk");
+        assert_eq!(two.due.map(|d| d.proposal.nonce), Some(2));
+        // The last chunk repeats the latest proposal with why it stopped.
         let mut last_due = due(2, 20);
         last_due.stopped = Some("max_amount_reached".into());
         let last = json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}], "tollway": last_due});
@@ -298,9 +311,20 @@ mod tests {
         let usage = json!({"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}});
         reader.step(&SseEvent { event: None, data: usage.to_string() }).expect("usage");
         assert!(reader.step(&SseEvent { event: None, data: "[DONE]".into() }).expect("done").done);
-        assert_eq!((reader.chunks, reader.pauses, reader.cost), (1, 1, Amount::new(20)));
+        assert_eq!((reader.chunks, reader.pauses, reader.cost), (2, 1, Amount::new(20)));
         assert_eq!((reader.prompt_tokens, reader.completion_tokens), (Some(7), Some(3)));
         assert_eq!((reader.finish_reason.as_deref(), reader.stopped.as_deref()), (Some("length"), Some("max_amount_reached")));
+    }
+
+    #[test]
+    fn a_chunk_without_content_may_not_raise_the_proposal() {
+        let mut reader = StreamReader::default();
+        reader.step(&chunk("Hi", Some(json!(due(1, 10))))).expect("content");
+        let repeat = json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "tollway": due(1, 10)});
+        assert!(reader.step(&SseEvent { event: None, data: repeat.to_string() }).is_ok(), "the same proposal again");
+        let raise = json!({"choices": [{"index": 0, "delta": {}, "finish_reason": null}], "tollway": due(2, 11)});
+        let refused = reader.step(&SseEvent { event: None, data: raise.to_string() });
+        assert_eq!(refused.map_err(|e| e.code().to_owned()).err(), Some("over_received".to_owned()));
     }
 
     #[test]

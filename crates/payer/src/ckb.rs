@@ -5,8 +5,10 @@
 //! after the expiry the buyer takes its refund alone.
 
 use crate::api::{base, call};
-use crate::client::{Payer, CALL_TIMEOUT};
+use crate::api::CALL_TIMEOUT;
+use crate::client::Payer;
 use crate::error::PayerError;
+use crate::ckb_record::CkbRecord;
 use crate::state::{ChannelRecord, Secret};
 use ckb_types::core::TransactionView;
 use ckb_types::packed::Transaction;
@@ -14,48 +16,11 @@ use ckb_types::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tollway_chain::ckb::spilman::{input_indices, parse_out_point, sign_inputs, ChannelTerms, FundingPlan, LiveCell, TxError};
-use tollway_chain::ckb::{LockScripts, Rpc, TxStatus};
-use tollway_core::channel::wire::{parse_hex, parse_public_key, public_key_hex, Commitment};
-use tollway_core::channel::{ChannelId, PayerKey, SignedSubRav};
+use tollway_chain::ckb::{Rpc, TxStatus};
+use tollway_core::channel::wire::{parse_hex, parse_public_key, public_key_hex};
+use tollway_core::channel::{ChannelId, PayerKey};
 use tollway_core::ckb::{occupied_capacity, ChannelFunds, Since, CKB};
 use tollway_core::Amount;
-
-/// What the buyer keeps of a CKB channel: everything to rebuild every
-/// commitment and the refund without the seller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CkbRecord {
-    /// The buyer's node (JSON-RPC with the indexer).
-    pub rpc_url: String,
-    /// The chain's system locks, as read from that node's genesis.
-    pub scripts: LockScripts,
-    /// The seller's public key, `0x` hex.
-    pub seller_key: String,
-    /// What the buyer put in, shannons.
-    pub buyer_deposit: u64,
-    /// What the seller put in, shannons.
-    pub seller_cofund: u64,
-    /// The fee of a commitment or the refund, shannons.
-    pub fee: u64,
-    /// The block from which the refund is valid.
-    pub expiry_block: u64,
-    /// The channel cell, `0x<tx hash>:<index>`.
-    pub cell: String,
-    /// The seller's signature over the refund, `0x` hex.
-    pub refund_seller_signature: String,
-    /// The refund's hash once sent.
-    #[serde(default)]
-    pub refund_tx_hash: Option<String>,
-}
-
-impl CkbRecord {
-    /// The channel's terms, with the buyer's key.
-    pub fn terms(&self, buyer: &PayerKey) -> Result<ChannelTerms, PayerError> {
-        let seller = parse_public_key(&self.seller_key).map_err(PayerError::Protocol)?;
-        let cell = parse_out_point(&self.cell).ok_or_else(|| PayerError::Protocol(format!("stored cell {}", self.cell)))?;
-        let funds = ChannelFunds { buyer_deposit: self.buyer_deposit, seller_cofund: self.seller_cofund, fee: self.fee };
-        Ok(ChannelTerms { buyer: buyer.public(), seller, funds, expiry: Since::AbsoluteBlock(self.expiry_block), cell })
-    }
-}
 
 /// Opening a CKB channel.
 #[derive(Debug, Clone)]
@@ -99,6 +64,12 @@ struct OfferAnswer {
     fee_rate: u64,
 }
 
+/// The part of the seller's published terms (`GET /api/ckb`) the payer pins.
+#[derive(Deserialize)]
+struct SellerInfo {
+    shannons_per_point: u64,
+}
+
 #[derive(Deserialize)]
 struct FundingAnswer {
     funding: String,
@@ -138,18 +109,6 @@ fn signature(text: &str) -> Result<[u8; 65], PayerError> {
     parse_hex(text).map_err(|e| PayerError::Protocol(format!("signature: {e}")))
 }
 
-/// The commitment a receipt on a CKB channel carries: the buyer-signed
-/// commitment paying the receipt's total.
-pub fn commitment_for(record: &ChannelRecord, receipt: &SignedSubRav) -> Result<Option<Commitment>, PayerError> {
-    let Some(ckb) = &record.ckb else { return Ok(None) };
-    let key = record.key()?;
-    let terms = ckb.terms(&key)?;
-    let total = u64::try_from(receipt.rav.accumulated.units()).map_err(|_| TxError::Funds(tollway_core::ckb::SplitError::ExceedsChannel))?;
-    let tx = terms.commitment(&ckb.scripts, total)?;
-    let half = terms.with_signatures(&tx, Some(&terms.sign(&tx, &key)), None);
-    Ok(Some(Commitment(half.data().as_slice().to_vec())))
-}
-
 impl Payer {
     /// Opens a CKB channel: asks the payee for an offer, checks it, builds
     /// the funding from the wallet's cells, has the seller check it and
@@ -163,6 +122,9 @@ impl Payer {
         let key = PayerKey::from_bytes(secret).map_err(|e| PayerError::InvalidArgument(format!("wallet secret: {e}")))?;
         let rpc = Rpc::new(request.rpc_url.clone());
         let scripts = rpc.lock_scripts().await?;
+        let info_url = format!("{server}/api/ckb");
+        let info: SellerInfo = call(&info_url, self.http.get(&info_url).timeout(CALL_TIMEOUT)).await?;
+        let prices = self.published_prices(&server, &request.api_key, Some(info.shannons_per_point)).await?;
         let url = format!("{server}/api/ckb/channels");
         let body = json!({"key": public_key_hex(&key.public()), "deposit": request.deposit.to_string(), "duration_secs": request.duration_secs});
         let offer: OfferAnswer = call(&url, self.http.post(&url).timeout(CALL_TIMEOUT).bearer_auth(&request.api_key).json(&body)).await?;
@@ -233,6 +195,8 @@ impl Payer {
                 refund_seller_signature: answer.refund_signature.clone(),
                 refund_tx_hash: None,
             }),
+            prices,
+            slack_tokens: tollway_core::channel::DEFAULT_SLACK_TOKENS,
         };
         let remote = self.remote(&record).await?;
         let record = ChannelRecord { chain_id: remote.chain_id, ..record };

@@ -1,21 +1,21 @@
 //! The payer: its channels at payees over HTTP, with the state file as
 //! its memory.
 
-use crate::api::{self, base, call, transport, ReceiptAck, RemoteChannel, RemoteSub};
+use crate::api::{self, base, call, transport, ReceiptAck, RemoteChannel, RemoteSub, CALL_TIMEOUT};
 use crate::error::PayerError;
-use crate::signer::ReceiptSink;
-use crate::signing::Decision;
+use crate::signer::{HttpSink, ReceiptSink};
+use crate::review::{Allowance, Decision};
 use crate::state::{ChannelRecord, PayerState, Secret, StateFile};
 use rand::RngCore;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
-use tollway_core::channel::wire::{decode_header, encode_header, public_key_hex, PaymentData, PaymentDue, ReceiptSubmission, PAYMENT_HEADER};
+use tollway_core::channel::wire::{decode_header, encode_header, public_key_hex, PaymentData, PaymentDue, PAYMENT_HEADER};
 use tollway_core::channel::{ChannelId, PayerKey, SignedSubRav, SubRav};
-use tollway_core::Amount;
+use tollway_core::channel::{prompt_bound, Entitlement, DEFAULT_SLACK_TOKENS};
+use tollway_core::pricing::{Price, PriceRule};
+use tollway_core::usage::TokenUsage;
+use tollway_core::{Amount, Asset};
 
-/// How long a plain API call may take.
-pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a whole (non-streamed) completion may take.
 const COMPLETE_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -93,13 +93,11 @@ pub struct Completion {
     pub response: Value,
     /// The answer's text.
     pub text: String,
-    /// The payee's proposal for this answer.
-    pub due: Option<PaymentDue>,
-    /// The receipt signed for it, sent with the next request.
-    pub signed: Option<SignedSubRav>,
-    /// A proposal left from before that had to be signed first (the
-    /// payee answered 402 `payment_required`).
-    pub paid_before: Option<SubRav>,
+    /// The proposals signed for it, in order (work left unsigned by an
+    /// earlier request first, if any, then the answer's).
+    pub paid_for: Vec<SubRav>,
+    /// What this request's receipts added to the sub-channel's total.
+    pub paid: Amount,
 }
 
 /// The payer SDK: opens channels, pays for requests with signed receipts,
@@ -108,29 +106,6 @@ pub struct Completion {
 pub struct Payer {
     pub(crate) state: StateFile,
     pub(crate) http: reqwest::Client,
-}
-
-/// Posts receipts to a payee's `POST /api/channels/{id}/receipts`.
-#[derive(Debug, Clone)]
-pub(crate) struct HttpSink {
-    http: reqwest::Client,
-    url: String,
-    /// The channel (a CKB channel's receipts carry their commitment).
-    record: Arc<ChannelRecord>,
-}
-
-impl HttpSink {
-    pub(crate) fn new(http: reqwest::Client, record: &ChannelRecord) -> HttpSink {
-        HttpSink { http, url: format!("{}/api/channels/{}/receipts", base(&record.server), record.channel), record: Arc::new(record.clone()) }
-    }
-}
-
-impl ReceiptSink for HttpSink {
-    async fn post(&self, receipt: SignedSubRav) -> Result<ReceiptAck, PayerError> {
-        let commitment = crate::ckb::commitment_for(&self.record, &receipt)?;
-        let request = self.http.post(&self.url).timeout(CALL_TIMEOUT).json(&ReceiptSubmission { receipt, commitment });
-        call(&self.url, request).await
-    }
 }
 
 /// A fresh random payer key.
@@ -149,10 +124,34 @@ pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// The most a request may add when the caller gives no `max_amount`:
-/// the record's default, else what is left of the budget.
-pub(crate) fn request_limit(record: &ChannelRecord, max_amount: Option<Amount>) -> Amount {
-    max_amount.or(record.max_amount).unwrap_or_else(|| record.budget.saturating_sub(record.signed_total()))
+/// Output tokens a whole answer is paid for before it is seen, and the
+/// default cap of a request, when the request sets no `max_tokens`.
+pub const DEFAULT_MAX_TOKENS: u64 = 1024;
+
+/// The request's `max_tokens` (or `max_completion_tokens`), if it sets one.
+fn max_tokens(request: &Value) -> Option<u64> {
+    request.get("max_tokens").or_else(|| request.get("max_completion_tokens")).and_then(Value::as_u64)
+}
+
+/// The allowance of one request on `record`: the pinned price of its
+/// model, its prompt's bound, and its cap: `max_amount` if given, else
+/// the record's default, else what the prompt and `max_tokens` (default
+/// [`DEFAULT_MAX_TOKENS`]) cost at the pinned price; never more than is
+/// left of the budget. A whole answer is paid before it is seen, so its
+/// entitlement includes `max_tokens` of output at once.
+pub(crate) fn allowance_for(record: &ChannelRecord, request: &Value, max_amount: Option<Amount>, whole: bool) -> Result<Allowance, PayerError> {
+    let model = request.get("model").and_then(Value::as_str).ok_or_else(|| PayerError::InvalidArgument("the chat request names no model".into()))?;
+    let rule = record.price_for(model)?;
+    let messages = serde_json::to_vec(request.get("messages").unwrap_or(&Value::Null)).map_err(|e| PayerError::InvalidArgument(e.to_string()))?;
+    let prompt = prompt_bound(&messages);
+    let tokens = max_tokens(request).unwrap_or(DEFAULT_MAX_TOKENS);
+    let mut entitlement = Entitlement::new(rule.clone(), prompt, record.slack_tokens);
+    if whole {
+        entitlement.prepay(tokens);
+    }
+    let priced = || rule.cost(TokenUsage { input: prompt, output: tokens.saturating_add(record.slack_tokens) }).unwrap_or(Amount::MAX);
+    let cap = max_amount.or(record.max_amount).unwrap_or_else(priced);
+    Ok(Allowance::new(cap.min(record.budget.saturating_sub(record.signed_total())), entitlement))
 }
 
 /// `request` as a JSON object with `stream` set.
@@ -226,6 +225,7 @@ impl Payer {
         if request.max_amount.is_some_and(|m| m.is_zero()) {
             return Err(PayerError::InvalidArgument("max_amount must be above 0".into()));
         }
+        let prices = self.published_prices(&server, &request.api_key, None).await?;
         let (key, secret) = fresh_key()?;
         let url = format!("{server}/api/channels");
         let body = json!({"deposit": request.deposit.to_string(), "key": public_key_hex(&key.public())});
@@ -251,6 +251,8 @@ impl Payer {
             open: remote.open,
             opened_at: now_secs(),
             ckb: None,
+            prices,
+            slack_tokens: DEFAULT_SLACK_TOKENS,
         };
         self.save_new(record.clone()).await?;
         Ok(record)
@@ -415,16 +417,17 @@ impl Payer {
         Ok(Closed { channel: remote, flushed })
     }
 
-    /// Reviews a proposal and, if it is to be signed, persists the receipt
-    /// as the latest signed; the decision.
-    pub(crate) async fn sign(&self, channel: ChannelId, proposal: SubRav, max_amount: Amount) -> Result<Decision, PayerError> {
+    /// Reviews a proposal within `left` ([`Allowance::left`]) and, if it
+    /// is to be signed, persists the receipt as the latest signed; the
+    /// decision.
+    pub(crate) async fn sign(&self, channel: ChannelId, proposal: SubRav, left: (Amount, Amount)) -> Result<Decision, PayerError> {
         self.state
             .update_async(move |s| {
                 let r = s.get_mut(&channel)?;
                 if !r.open {
                     return Err(PayerError::ChannelClosed(channel.to_string()));
                 }
-                let decision = r.decide(&proposal, max_amount)?;
+                let decision = r.decide(&proposal, left)?;
                 if let Decision::Sign { receipt, .. } = decision {
                     r.latest_signed = Some(receipt);
                 }
@@ -433,31 +436,66 @@ impl Payer {
             .await
     }
 
-    /// A whole (non-streamed) chat completion paid from the channel,
-    /// postpaid one request behind: the receipt for the previous answer
-    /// goes with this request, the proposal for this answer comes back in
-    /// the response header and is signed (and sent with the next request,
-    /// or by [`Payer::close`] / [`Payer::recover`]). If the payee first
-    /// wants an older proposal signed (402 `payment_required`), it is
-    /// reviewed, signed and the request retried once.
+    /// The payee's published prices (`GET /api/prices`), in the channel's
+    /// asset: points, or `units_per_point` of a CKB channel's shannons.
+    pub(crate) async fn published_prices(&self, server: &str, api_key: &str, units_per_point: Option<u64>) -> Result<Vec<PriceRule>, PayerError> {
+        #[derive(serde::Deserialize)]
+        struct Published {
+            model: String,
+            version: i64,
+            input_per_1k: String,
+            output_per_1k: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct List {
+            prices: Vec<Published>,
+        }
+        let url = format!("{server}/api/prices");
+        let list: List = call(&url, self.http.get(&url).timeout(CALL_TIMEOUT).bearer_auth(api_key)).await?;
+        let price = |text: &str| Price::parse(text, Asset::POINTS).map_err(|e| PayerError::Protocol(format!("a published price {text:?}: {e}")));
+        let mut rules = Vec::new();
+        for p in list.prices {
+            let rule = PriceRule { model: p.model, version: p.version, input_per_1k: price(&p.input_per_1k)?, output_per_1k: price(&p.output_per_1k)?, effective_from: 0, active: true };
+            rules.push(match units_per_point {
+                Some(rate) => rule.converted(rate).map_err(|e| PayerError::Protocol(format!("a published price in shannons: {e}")))?,
+                None => rule,
+            });
+        }
+        Ok(rules)
+    }
+
+    /// A whole (non-streamed) chat completion paid from the channel. The
+    /// payee makes the answer and hands it over only once paid: the first
+    /// response is 402 with the proposal for its cost (plus any work an
+    /// earlier request left unsigned). The proposal is reviewed within the
+    /// request's allowance (its cap, and the prompt plus `max_tokens` at
+    /// the pinned price: a whole answer is paid before it is seen),
+    /// signed, sent (in the header; on a CKB channel posted with its
+    /// commitment first), and the same request sent again gets the
+    /// answer. Every proposal signed counts against the same request's
+    /// cap. A request without `max_tokens` gets [`DEFAULT_MAX_TOKENS`].
     pub async fn complete(&self, selector: Option<&str>, request: Value, max_amount: Option<Amount>) -> Result<Completion, PayerError> {
         let record = self.local(selector).await?;
         if !record.open {
             return Err(PayerError::ChannelClosed(record.channel.to_string()));
         }
-        let max = request_limit(&record, max_amount);
-        let body = with_stream(request, false)?;
+        let mut body = with_stream(request, false)?;
+        if max_tokens(&body).is_none() {
+            body["max_tokens"] = json!(DEFAULT_MAX_TOKENS);
+        }
+        let mut allowance = allowance_for(&record, &body, max_amount, true)?;
         let url = format!("{}/v1/chat/completions", base(&record.server));
         let mut receipt = record.unconfirmed();
-        let mut paid_before = None;
-        let response = loop {
+        let mut paid_for = Vec::new();
+        for _ in 0..4 {
             // A CKB channel's receipt goes with its commitment to the receipts endpoint.
             if record.ckb.is_some() {
                 if let Some(r) = receipt.take() {
                     self.post_receipt(&record, r).await?;
                 }
             }
-            let data = PaymentData { channel: record.channel, sub_channel: record.sub_channel, max_amount: Some(max), receipt };
+            let (max_left, entitled_left) = allowance.left();
+            let data = PaymentData { channel: record.channel, sub_channel: record.sub_channel, max_amount: Some(max_left.min(entitled_left)), receipt };
             let response = self
                 .http
                 .post(&url)
@@ -468,53 +506,38 @@ impl Payer {
                 .send()
                 .await
                 .map_err(|e| transport(&url, e))?;
-            let due = payment_due(&response)?;
-            if response.status().as_u16() == 402 && paid_before.is_none() {
-                if let Some(due) = &due {
-                    match self.sign(record.channel, due.proposal, max).await? {
-                        Decision::Sign { receipt: signed, .. } => {
-                            receipt = Some(signed);
-                            paid_before = Some(due.proposal);
-                            continue;
-                        }
-                        // Already signed but not yet accepted: send it.
-                        Decision::AlreadySigned => {
-                            receipt = self.local(Some(&record.channel.to_string())).await?.latest_signed;
-                            paid_before = Some(due.proposal);
-                            continue;
-                        }
-                        Decision::Superseded => {}
+            let status = response.status().as_u16();
+            if let (402, Some(due)) = (status, payment_due(&response)?) {
+                receipt = match self.sign(record.channel, due.proposal, allowance.left()).await? {
+                    Decision::Sign { receipt, delta } => {
+                        allowance.add(delta);
+                        paid_for.push(due.proposal);
+                        Some(receipt)
                     }
-                }
+                    // Signed before but not yet accepted: send it again.
+                    Decision::AlreadySigned | Decision::Superseded => self.local(Some(&record.channel.to_string())).await?.latest_signed,
+                };
+                continue;
             }
-            break (response, due);
-        };
-        let (response, due) = response;
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|e| transport(&url, e))?;
-        if !(200..300).contains(&status) {
-            return Err(api::api_error(status, &bytes));
+            let bytes = response.bytes().await.map_err(|e| transport(&url, e))?;
+            if !(200..300).contains(&status) {
+                return Err(api::api_error(status, &bytes));
+            }
+            let response: Value = serde_json::from_slice(&bytes).map_err(|e| PayerError::Protocol(format!("{url}: {e}")))?;
+            if let Some(sent) = receipt {
+                // Answered: the payee accepted the receipt sent with it.
+                let channel = record.channel;
+                self.state
+                    .update_async(move |s| {
+                        s.get_mut(&channel)?.note_accepted(sent);
+                        Ok(())
+                    })
+                    .await?;
+            }
+            let text = response["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_owned();
+            return Ok(Completion { response, text, paid_for, paid: allowance.added() });
         }
-        let response: Value = serde_json::from_slice(&bytes).map_err(|e| PayerError::Protocol(format!("{url}: {e}")))?;
-        if let Some(sent) = receipt {
-            // Admitted: the payee accepted the receipt sent with it.
-            let channel = record.channel;
-            self.state
-                .update_async(move |s| {
-                    s.get_mut(&channel)?.note_accepted(sent);
-                    Ok(())
-                })
-                .await?;
-        }
-        let signed = match &due {
-            Some(d) => match self.sign(record.channel, d.proposal, max).await? {
-                Decision::Sign { receipt, .. } => Some(receipt),
-                Decision::AlreadySigned | Decision::Superseded => None,
-            },
-            None => None,
-        };
-        let text = response["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_owned();
-        Ok(Completion { response, text, due, signed, paid_before })
+        Err(PayerError::Protocol("the payee still asked for payment after four receipts".into()))
     }
 }
 

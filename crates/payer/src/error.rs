@@ -44,6 +44,10 @@ pub enum PayerError {
     /// An argument that cannot be used.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The payee published no price for the model when the channel
+    /// opened: the payer cannot bound what it would be asked to sign.
+    #[error("no price for model {0:?} was published when the channel opened")]
+    UnpricedModel(String),
     /// The server could not be reached, or the connection broke.
     #[error("cannot reach {url}: {message}")]
     Transport {
@@ -103,6 +107,7 @@ impl PayerError {
             PayerError::NoDefaultChannel => "no_default_channel",
             PayerError::ChannelClosed(_) => "channel_closed",
             PayerError::InvalidArgument(_) => "invalid_argument",
+            PayerError::UnpricedModel(_) => "unpriced_model",
             PayerError::Transport { .. } => "unreachable",
             PayerError::Api { code, .. } => code,
             PayerError::Protocol(_) => "protocol_error",

@@ -16,22 +16,32 @@
 //! keys), written atomically under a lock; a receipt is durable before it
 //! is sent, so after a crash no other receipt is ever signed with its nonce.
 
+// Layers, each using only those above it: the state file (with the CKB
+// terms it keeps), then the review of a proposal, then the background
+// signer, then the client (open, close, recover, whole answers), then
+// streams and CKB opening. The CLI sits on top.
 mod api;
+mod ckb_record;
+mod error;
+mod state;
+
+mod review;
+
+mod signer;
+
+mod client;
+
 mod chat;
 mod ckb;
-mod client;
-mod error;
-mod signer;
-mod signing;
-mod state;
 
 pub use api::{ReceiptAck, RemoteChannel, RemoteSub};
 pub use chat::ChatSummary;
-pub use ckb::{commitment_for, CkbOpenRequest, CkbRecord, RemoteCkbChannel};
+pub use ckb::{CkbOpenRequest, RemoteCkbChannel};
+pub use ckb_record::{commitment_for, CkbRecord};
 pub use client::{ChannelView, Closed, Completion, OpenRequest, Payer, Recovery, RecoveryAction};
 pub use error::PayerError;
 pub use signer::{ReceiptSink, Signer, SignerReport};
-pub use signing::{Decision, Newest};
+pub use review::{Allowance, Decision, Newest};
 pub use state::{ChannelRecord, PayerState, Secret, StateFile, HOME_ENV, STATE_FILE, STATE_VERSION};
 pub use tollway_core::channel::wire::PaymentDue;
 pub use tollway_core::channel::{ChannelId, KeyId, Refusal, SignedSubRav, SubRav};

@@ -4,9 +4,11 @@
 //! arrive while it is busy are coalesced: receipts are cumulative, so only
 //! the newest is signed.
 
-use crate::api::ReceiptAck;
+use crate::api::{base, call, ReceiptAck, CALL_TIMEOUT};
+use crate::state::ChannelRecord;
+use tollway_core::channel::wire::ReceiptSubmission;
 use crate::error::PayerError;
-use crate::signing::{Decision, Newest};
+use crate::review::{Allowance, Decision, Newest};
 use crate::state::StateFile;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -21,6 +23,30 @@ use tollway_core::Amount;
 pub trait ReceiptSink: Send + Sync + 'static {
     /// Delivers one receipt; the payee's acknowledgement.
     fn post(&self, receipt: SignedSubRav) -> impl Future<Output = Result<ReceiptAck, PayerError>> + Send;
+}
+
+/// Posts receipts to a payee's `POST /api/channels/{id}/receipts`.
+#[derive(Debug, Clone)]
+pub struct HttpSink {
+    http: reqwest::Client,
+    url: String,
+    /// The channel (a CKB channel's receipts carry their commitment).
+    record: Arc<ChannelRecord>,
+}
+
+impl HttpSink {
+    /// Posts to `record`'s payee with `http`.
+    pub fn new(http: reqwest::Client, record: &ChannelRecord) -> HttpSink {
+        HttpSink { http, url: format!("{}/api/channels/{}/receipts", base(&record.server), record.channel), record: Arc::new(record.clone()) }
+    }
+}
+
+impl ReceiptSink for HttpSink {
+    async fn post(&self, receipt: SignedSubRav) -> Result<ReceiptAck, PayerError> {
+        let commitment = crate::ckb_record::commitment_for(&self.record, &receipt)?;
+        let request = self.http.post(&self.url).timeout(CALL_TIMEOUT).json(&ReceiptSubmission { receipt, commitment });
+        call(&self.url, request).await
+    }
 }
 
 /// What a signer did.
@@ -50,6 +76,9 @@ struct Slot {
 struct Shared {
     slot: Mutex<Slot>,
     wake: Notify,
+    /// The request's allowance: the reader counts what it received, the
+    /// worker what it signed.
+    allowance: Mutex<Allowance>,
 }
 
 /// A running signer for one request on one channel.
@@ -60,12 +89,13 @@ pub struct Signer {
 }
 
 impl Signer {
-    /// Starts signing proposals for `channel` (whose record is in `state`);
-    /// `max_amount` is the most this request's receipts may add.
-    pub fn spawn<S: ReceiptSink>(state: StateFile, channel: ChannelId, max_amount: Amount, sink: S) -> Signer {
-        let shared = Arc::new(Shared { slot: Mutex::new(Slot { newest: Newest::new(), closed: false }), wake: Notify::new() });
+    /// Starts signing proposals for `channel` (whose record is in `state`)
+    /// within the request's `allowance`.
+    pub fn spawn<S: ReceiptSink>(state: StateFile, channel: ChannelId, allowance: Allowance, sink: S) -> Signer {
+        let slot = Mutex::new(Slot { newest: Newest::new(), closed: false });
+        let shared = Arc::new(Shared { slot, wake: Notify::new(), allowance: Mutex::new(allowance) });
         let (failed_tx, failed) = watch::channel(false);
-        let worker = Worker { shared: shared.clone(), state, channel, max_amount, sink, report: SignerReport::default(), confirmed: None };
+        let worker = Worker { shared: shared.clone(), state, channel, sink, report: SignerReport::default(), confirmed: None };
         let task = tokio::spawn(async move {
             let result = worker.run().await;
             if result.is_err() {
@@ -78,6 +108,12 @@ impl Signer {
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
         self.shared.slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts content received (before handing over the proposal that
+    /// came with it).
+    pub fn receive(&self, content: &str) {
+        self.shared.allowance().receive(content);
     }
 
     /// Hands over a proposal; returns at once.
@@ -105,11 +141,16 @@ impl Signer {
     }
 }
 
+impl Shared {
+    fn allowance(&self) -> std::sync::MutexGuard<'_, Allowance> {
+        self.allowance.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 struct Worker<S> {
     shared: Arc<Shared>,
     state: StateFile,
     channel: ChannelId,
-    max_amount: Amount,
     sink: S,
     report: SignerReport,
     /// The latest receipt the payee acknowledged in this run.
@@ -151,7 +192,7 @@ impl<S: ReceiptSink> Worker<S> {
 
     /// Reviews, persists, then posts one proposal.
     async fn handle(&mut self, due: PaymentDue) -> Result<(), PayerError> {
-        let max_left = self.max_amount.saturating_sub(self.report.added);
+        let left = { self.shared.allowance().left() };
         let channel = self.channel;
         let (decision, latest) = self
             .state
@@ -160,7 +201,7 @@ impl<S: ReceiptSink> Worker<S> {
                 if !record.open {
                     return Err(PayerError::ChannelClosed(channel.to_string()));
                 }
-                let decision = record.decide(&due.proposal, max_left)?;
+                let decision = record.decide(&due.proposal, left)?;
                 if let Decision::Sign { receipt, .. } = decision {
                     // Durable before it leaves: never a second receipt for this nonce.
                     record.latest_signed = Some(receipt);
@@ -172,7 +213,11 @@ impl<S: ReceiptSink> Worker<S> {
         match decision {
             Decision::Sign { receipt, delta } => {
                 self.report.receipts += 1;
-                self.report.added = self.report.added.checked_add(delta).unwrap_or(Amount::MAX);
+                self.report.added = {
+                    let mut allowance = self.shared.allowance();
+                    allowance.add(delta);
+                    allowance.added()
+                };
                 self.post(receipt).await
             }
             Decision::AlreadySigned | Decision::Superseded => {
@@ -220,7 +265,7 @@ impl<S: ReceiptSink> Worker<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::tests::{key, record, TempDir};
+    use crate::state::tests::{generous, key, record, TempDir};
     use std::sync::atomic::{AtomicBool, Ordering};
     use tollway_core::channel::SubRav;
 
@@ -286,7 +331,7 @@ mod tests {
     async fn the_newest_proposal_is_signed_and_older_ones_skipped() {
         let (_dir, state) = setup();
         let payee = FakePayee::new(false);
-        let signer = Signer::spawn(state.clone(), channel(), Amount::new(100), payee.clone());
+        let signer = Signer::spawn(state.clone(), channel(), generous(100), payee.clone());
         signer.offer(due(1, 10));
         // Let the signer take the first and block posting it.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -317,7 +362,7 @@ mod tests {
         let payee = FakePayee::new(true);
         // Fails the first post and both of its retries.
         payee.fail_transiently.store(3, Ordering::SeqCst);
-        let signer = Signer::spawn(state.clone(), channel(), Amount::new(100), payee.clone());
+        let signer = Signer::spawn(state.clone(), channel(), generous(100), payee.clone());
         signer.offer(due(1, 10));
         tokio::time::sleep(std::time::Duration::from_millis(800)).await;
         assert!(payee.posted().is_empty());
@@ -339,7 +384,7 @@ mod tests {
     async fn a_refusal_stops_the_signer_before_anything_is_signed() {
         let (_dir, state) = setup();
         let payee = FakePayee::new(true);
-        let mut signer = Signer::spawn(state.clone(), channel(), Amount::new(100), payee.clone());
+        let mut signer = Signer::spawn(state.clone(), channel(), generous(100), payee.clone());
         signer.offer(due(1, 60));
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         signer.offer(due(2, 161));
@@ -361,7 +406,7 @@ mod tests {
         ] {
             let (_dir, state) = setup();
             let payee = FakePayee::new(true);
-            let signer = Signer::spawn(state.clone(), channel(), Amount::new(5000), payee.clone());
+            let signer = Signer::spawn(state.clone(), channel(), generous(5000), payee.clone());
             signer.offer(proposal);
             let e = signer.finish().await.expect_err("refused");
             assert_eq!(e.code(), code);
@@ -375,7 +420,7 @@ mod tests {
         let (_dir, state) = setup();
         let payee = FakePayee::new(true);
         payee.refuse.store(true, Ordering::SeqCst);
-        let signer = Signer::spawn(state.clone(), channel(), Amount::new(100), payee.clone());
+        let signer = Signer::spawn(state.clone(), channel(), generous(100), payee.clone());
         signer.offer(due(1, 10));
         assert_eq!(signer.finish().await.expect_err("refused").code(), "channel_closed");
     }

@@ -11,7 +11,8 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use tollway_core::channel::{ChannelId, KeyId, PayerKey, SignedSubRav, SubRav, SUBRAV_VERSION};
+use tollway_core::channel::{ChannelId, KeyId, PayerKey, SignedSubRav, SubRav, DEFAULT_SLACK_TOKENS, SUBRAV_VERSION};
+use tollway_core::pricing::{PriceRule, DEFAULT_RULE};
 use tollway_core::Amount;
 
 /// The state file's format version.
@@ -88,7 +89,20 @@ pub struct ChannelRecord {
     pub opened_at: i64,
     /// A CKB-backed channel's chain side (`None` on the ledger rail).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ckb: Option<crate::ckb::CkbRecord>,
+    pub ckb: Option<crate::ckb_record::CkbRecord>,
+    /// The payee's prices when the channel opened (`GET /api/prices`), in
+    /// the channel's asset: the payer signs no increase beyond what it
+    /// received at these prices.
+    #[serde(default)]
+    pub prices: Vec<PriceRule>,
+    /// Output tokens paid beyond what was received
+    /// ([`DEFAULT_SLACK_TOKENS`] unless set at open).
+    #[serde(default = "default_slack")]
+    pub slack_tokens: u64,
+}
+
+fn default_slack() -> u64 {
+    DEFAULT_SLACK_TOKENS
 }
 
 impl ChannelRecord {
@@ -114,6 +128,17 @@ impl ChannelRecord {
                 accumulated: Amount::ZERO,
             },
         }
+    }
+
+    /// The pinned price of `model`: the rule of that name (ignoring ASCII
+    /// case, as the payee matches), else the default rule `*`;
+    /// `unpriced_model` when the payee published neither when the channel
+    /// opened.
+    pub fn price_for(&self, model: &str) -> Result<PriceRule, PayerError> {
+        let exact = self.prices.iter().find(|r| r.model == model);
+        let any_case = || self.prices.iter().find(|r| r.model.eq_ignore_ascii_case(model));
+        let default = || self.prices.iter().find(|r| r.model == DEFAULT_RULE);
+        exact.or_else(any_case).or_else(default).cloned().ok_or_else(|| PayerError::UnpricedModel(model.to_owned()))
     }
 
     /// The total of the latest signed receipt.
@@ -419,7 +444,23 @@ pub(crate) mod tests {
             open: true,
             opened_at: 1,
             ckb: None,
+            prices: Vec::new(),
+            slack_tokens: DEFAULT_SLACK_TOKENS,
         }
+    }
+
+    /// An allowance of `max` per request that does not limit by what was
+    /// received (a price too large to compute saturates the entitlement).
+    pub fn generous(max: u128) -> crate::review::Allowance {
+        let rule = PriceRule {
+            model: "m".into(),
+            version: 1,
+            input_per_1k: tollway_core::pricing::Price(u128::MAX),
+            output_per_1k: tollway_core::pricing::Price(u128::MAX),
+            effective_from: 0,
+            active: true,
+        };
+        crate::review::Allowance::new(Amount::new(max), tollway_core::channel::Entitlement::new(rule, 1, 1))
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub struct ChannelConfig {
     pub window_tokens: u64,
     /// How long a paused stream waits for a receipt.
     pub pay_timeout_secs: u64,
+    /// How long a whole answer is held for its payment (and kept for the
+    /// same request to fetch again).
+    pub held_answer_secs: u64,
     /// How often accepted receipts are claimed.
     pub claim_interval_secs: u64,
     /// A channel owing at least this much unclaimed is claimed at once.
@@ -90,6 +93,7 @@ impl Default for ChannelConfig {
             chain_id: 0x0074_6f6c_6c77_6179,
             window_tokens: 16,
             pay_timeout_secs: 30,
+            held_answer_secs: 600,
             claim_interval_secs: 60,
             claim_threshold: tollway_core::Amount::new(100_000),
         }
@@ -127,6 +131,10 @@ pub struct CkbConfig {
     pub offer_ttl_secs: u64,
     /// How often the jobs look at the chain, seconds.
     pub job_interval_secs: u64,
+    /// Blocks a funding (or the reclaim of a given-up offer) must have,
+    /// its own included, before the channel is active (or abandoned);
+    /// 0 and 1 both mean the block that commits it.
+    pub funding_confirmations: u64,
 }
 
 impl Default for CkbConfig {
@@ -140,10 +148,11 @@ impl Default for CkbConfig {
             shannons_per_point: 100_000,
             block_interval_secs: 8,
             settle_margin_secs: 900,
-            min_duration_secs: 600,
+            min_duration_secs: 1_800,
             max_duration_secs: 30 * 86_400,
             offer_ttl_secs: 600,
             job_interval_secs: 5,
+            funding_confirmations: 10,
         }
     }
 }

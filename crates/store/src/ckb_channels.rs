@@ -42,6 +42,10 @@ pub struct NewCkbChannel {
     /// `0x<tx hash>:<index>`; reserved until the funding is sent or the
     /// channel ends.
     pub seller_cells: Vec<String>,
+    /// When (Unix ms) the channel stops taking receipts, whatever the
+    /// chain says: the local deadline that holds while the node is
+    /// unreachable.
+    pub pay_until: i64,
 }
 
 /// A CKB-backed channel as stored.
@@ -67,6 +71,9 @@ pub struct StoredCkbChannel {
     pub expiry_block: u64,
     /// The seller's cells offered for the co-funding (out points).
     pub seller_cells: Vec<String>,
+    /// When (Unix ms) it stops taking receipts, whatever the chain says
+    /// (`None`: stored before migration 0007, only the chain bounds it).
+    pub pay_until: Option<i64>,
     /// The funding transaction the seller checked and signed (molecule
     /// bytes), from `refund_signed` on.
     pub funding_tx: Option<Vec<u8>>,
@@ -81,7 +88,9 @@ pub struct StoredCkbChannel {
     pub latest_cumulative: u64,
     /// The latest commitment, signed by the buyer (molecule bytes).
     pub latest_commitment: Option<Vec<u8>>,
-    /// The settlement or refund transaction sent (molecule bytes).
+    /// The settlement or refund transaction sent (molecule bytes); for an
+    /// offer given up after the seller signed its funding, the reclaim
+    /// spending the seller's offered cells back to itself.
     pub closing_tx: Option<Vec<u8>>,
     /// Its hash.
     pub closing_tx_hash: Option<[u8; 32]>,
@@ -98,7 +107,7 @@ const RESERVING: [SpilmanState; 3] = [SpilmanState::Proposed, SpilmanState::Refu
 /// A CKB channel with its channel's payer and its sub-channel's key (NULL
 /// when the sub-channel is missing, which is corrupt).
 const SELECT: &str = "SELECT k.id, c.user_id, k.state, s.public_key AS buyer_key, k.seller_key, k.buyer_deposit, \
-     k.seller_cofund, k.fee, k.expiry_block, k.seller_cells, k.funding_tx, k.funding_tx_hash, k.cell, \
+     k.seller_cofund, k.fee, k.expiry_block, k.seller_cells, k.pay_until, k.funding_tx, k.funding_tx_hash, k.cell, \
      k.refund_seller_signature, k.latest_cumulative, k.latest_commitment, k.closing_tx, k.closing_tx_hash, \
      k.created_at, k.updated_at \
      FROM ckb_channels k JOIN channels c ON c.id = k.id LEFT JOIN sub_channels s ON s.channel_id = k.id";
@@ -148,6 +157,7 @@ fn from_row(row: &AnyRow) -> Result<StoredCkbChannel, StoreError> {
         fee: number(row, "fee")?,
         expiry_block: number(row, "expiry_block")?,
         seller_cells: serde_json::from_str(&cells).map_err(|e| corrupt("seller_cells", e))?,
+        pay_until: row.try_get("pay_until")?,
         funding_tx: opt_bytes(row, "funding_tx")?,
         funding_tx_hash: opt_fixed(row, "funding_tx_hash")?,
         cell: row.try_get("cell")?,
@@ -350,7 +360,28 @@ impl Store {
     ) -> Result<bool, StoreError> {
         retrying("ckb channel state", || async {
             let mut conn = begin_write(self).await?;
-            let result = set_state_in(&mut conn, id, from, to, closing).await;
+            let result = set_state_in(&mut conn, id, from, to, closing, None).await;
+            finish(conn, result).await
+        })
+        .await
+    }
+
+    /// [`Store::set_ckb_state`] for a settlement: also a compare-and-set
+    /// on the latest commitment, which must still pay `cumulative` (the
+    /// one `settlement` completes). `Ok(false)`: the state moved or a
+    /// later receipt's commitment was kept meanwhile, and nothing was
+    /// written: settle again with the new latest.
+    pub async fn set_ckb_settling(
+        &self,
+        id: &ChannelId,
+        from: SpilmanState,
+        to: SpilmanState,
+        settlement: (&[u8], [u8; 32]),
+        cumulative: u64,
+    ) -> Result<bool, StoreError> {
+        retrying("ckb channel settlement", || async {
+            let mut conn = begin_write(self).await?;
+            let result = set_state_in(&mut conn, id, from, to, Some(settlement), Some(cumulative)).await;
             finish(conn, result).await
         })
         .await
@@ -418,7 +449,7 @@ async fn open_in(conn: &mut AnyConnection, new: &NewCkbChannel, cells: &str) -> 
     insert_sub_channel(conn, &channel.id, &channel.key, now).await?;
     sqlx::query(
         "INSERT INTO ckb_channels (id, state, seller_key, buyer_deposit, seller_cofund, fee, expiry_block, seller_cells, \
-         latest_cumulative, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+         pay_until, latest_cumulative, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
     )
     .bind(channel.id.to_string())
     .bind(SpilmanState::Proposed.name())
@@ -428,6 +459,7 @@ async fn open_in(conn: &mut AnyConnection, new: &NewCkbChannel, cells: &str) -> 
     .bind(new.fee.to_string())
     .bind(new.expiry_block.to_string())
     .bind(cells)
+    .bind(new.pay_until)
     .bind(nonce_text(0))
     .bind(now)
     .execute(&mut *conn)
@@ -441,19 +473,24 @@ async fn set_state_in(
     from: SpilmanState,
     to: SpilmanState,
     closing: Option<(&[u8], [u8; 32])>,
+    latest: Option<u64>,
 ) -> Result<bool, StoreError> {
     let now = now_ms();
+    // A settlement is also a compare-and-set on the latest commitment.
+    let with_closing = format!(
+        "UPDATE ckb_channels SET state = $1, closing_tx = $2, closing_tx_hash = $3, updated_at = $4 \
+         WHERE id = $5 AND state = $6{}",
+        if latest.is_some() { " AND latest_cumulative = $7" } else { "" }
+    );
     let query = match closing {
-        Some((tx, hash)) => sqlx::query(
-            "UPDATE ckb_channels SET state = $1, closing_tx = $2, closing_tx_hash = $3, updated_at = $4 \
-             WHERE id = $5 AND state = $6",
-        )
-        .bind(to.name())
-        .bind(hex_of(tx))
-        .bind(hex_of(&hash)),
+        Some((tx, hash)) => sqlx::query(&with_closing).bind(to.name()).bind(hex_of(tx)).bind(hex_of(&hash)),
         None => sqlx::query("UPDATE ckb_channels SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4").bind(to.name()),
     };
-    let updated = query.bind(now).bind(id.to_string()).bind(from.name()).execute(&mut *conn).await?;
+    let mut query = query.bind(now).bind(id.to_string()).bind(from.name());
+    if let Some(latest) = latest {
+        query = query.bind(nonce_text(latest));
+    }
+    let updated = query.execute(&mut *conn).await?;
     if updated.rows_affected() == 0 {
         return lost(conn, id).await;
     }

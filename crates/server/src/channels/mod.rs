@@ -141,6 +141,22 @@ impl Channels {
         Ok(())
     }
 
+    /// Runs `f` under the channel's lock (no receipt is accepted
+    /// meanwhile), then re-reads the channel before letting go: for a
+    /// change made in the store that must not race a receipt (a CKB
+    /// settlement).
+    pub async fn exclusively<R, E: From<ChannelError>>(&self, id: &ChannelId, f: impl AsyncFnOnce() -> Result<R, E>) -> Result<R, E> {
+        let slot = self.slot(id);
+        let mut guard = slot.lock().await;
+        let result = f().await;
+        let stored = self.store.channel(id).await.map_err(ChannelError::from)?.ok_or(ChannelError::UnknownChannel)?;
+        match guard.as_mut() {
+            Some(loaded) => loaded.refresh(&stored),
+            None => *guard = Some(Loaded::new(&stored)),
+        }
+        result
+    }
+
     /// The channel's owner, asset and whether it is open.
     pub async fn owner(&self, id: &ChannelId) -> Result<(i64, Asset, bool), ChannelError> {
         self.with(id, async |l| Ok((l.user_id, l.asset, l.channel.open))).await

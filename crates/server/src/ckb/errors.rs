@@ -50,6 +50,17 @@ pub enum CkbError {
     /// says which and why).
     #[error("{0}")]
     SettleFailed(String),
+    /// A job could not follow some channels (the detail says which and
+    /// why); the others were followed.
+    #[error("{0}")]
+    JobFailed(String),
+    /// The channel's local payment deadline has passed: it takes no more
+    /// receipts, even while the node cannot say where the chain is.
+    #[error("this channel stopped taking receipts at {pay_until} (Unix ms): its expiry is too near to settle safely")]
+    ChannelExpiring {
+        /// The deadline, Unix ms.
+        pay_until: i64,
+    },
     /// The move is not allowed in the channel's state.
     #[error(transparent)]
     State(#[from] NotAllowed),
@@ -96,6 +107,8 @@ impl From<CkbError> for ApiError {
             CkbError::CommitmentAmountMismatch { .. } => ApiError::conflict("commitment_amount_mismatch", message),
             CkbError::NothingToSettle => ApiError::conflict("nothing_to_settle", message),
             CkbError::SettleFailed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "settle_failed", message),
+            CkbError::JobFailed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "ckb_job_failed", message),
+            CkbError::ChannelExpiring { .. } => ApiError::conflict("channel_expiring", message),
             CkbError::State(s) => ApiError::conflict(s.code(), message),
             CkbError::Tx(t) => ApiError::new(tx_status(&t), t.code(), message),
             CkbError::Chain(c) => match c.rejection() {

@@ -59,7 +59,7 @@ async fn log(ckb: &Ckb, task: &str, started_at: i64, result: Result<String, CkbE
 
 /// Moves `channel` by `events`, then reloads its receipt state (a channel
 /// takes payments only while active).
-async fn moved(state: &AppState, ckb: &Ckb, channel: &StoredCkbChannel, events: &[E]) -> Result<(), CkbError> {
+pub(super) async fn moved(state: &AppState, ckb: &Ckb, channel: &StoredCkbChannel, events: &[E]) -> Result<(), CkbError> {
     ckb.advance(channel, events, None).await?;
     state.channels.reload(&channel.id).await?;
     Ok(())
@@ -69,52 +69,80 @@ fn hash_of(bytes: &[u8; 32]) -> ckb_types::packed::Byte32 {
     ckb_types::prelude::Pack::pack(bytes)
 }
 
-/// Follows the chain; how many channels moved.
+/// The states the tracking follows.
+const TRACKED: [S; 7] = [S::Proposed, S::RefundSigned, S::Funding, S::Settling { after_expiry: false }, S::Settling { after_expiry: true }, S::Active, S::Expired];
+
+/// Follows the chain; how many channels moved. One channel's failure is
+/// logged and the others are still followed (the failures together are
+/// the run's error).
 async fn track(state: &AppState, ckb: &Ckb) -> Result<usize, CkbError> {
-    let mut moves = 0;
+    let tip = ckb.rpc.tip_block_number().await?;
+    let (mut moves, mut failed) = (0, Vec::new());
+    for channel in ckb.store.ckb_channels_in(&TRACKED).await? {
+        match track_one(state, ckb, &channel, tip).await {
+            Ok(moved) => moves += usize::from(moved),
+            Err(e) => {
+                tracing::warn!(channel = %channel.id, error = %e, "cannot follow a CKB channel");
+                failed.push(format!("{}: {e}", channel.id));
+            }
+        }
+    }
+    match failed.is_empty() {
+        true => Ok(moves),
+        false => Err(CkbError::JobFailed(format!("{moves} channels moved; failed {} [{}]", failed.len(), failed.join("; ")))),
+    }
+}
+
+/// Whether a transaction in block `block` has the configured depth at
+/// `tip` (its own block counts).
+pub(super) fn deep_enough(ckb: &Ckb, block: u64, tip: u64) -> bool {
+    tip.saturating_sub(block).saturating_add(1) >= ckb.config.funding_confirmations
+}
+
+/// Follows one channel; whether it moved.
+async fn track_one(state: &AppState, ckb: &Ckb, channel: &StoredCkbChannel, tip: u64) -> Result<bool, CkbError> {
     let stale_before = now_ms() - i64::try_from(ckb.config.offer_ttl_secs.saturating_mul(1_000)).unwrap_or(i64::MAX);
-    for channel in ckb.store.ckb_channels_in(&[S::Proposed, S::RefundSigned, S::Funding]).await? {
-        let status = match &channel.funding_tx_hash {
-            Some(hash) => ckb.rpc.tx_status(&hash_of(hash)).await?,
-            None => TxStatus::Unknown,
-        };
-        let events: &[E] = match (channel.state, status) {
-            (S::RefundSigned, TxStatus::Committed(_)) => &[E::FundingSent, E::FundingCommitted],
-            (S::Funding, TxStatus::Committed(_)) => &[E::FundingCommitted],
-            (_, TxStatus::Unknown | TxStatus::Rejected(_)) if channel.updated_at < stale_before => &[E::FundingDropped],
-            _ => continue,
-        };
-        moved(state, ckb, &channel, events).await?;
-        moves += 1;
-    }
-    for channel in ckb.store.ckb_channels_in(&[S::Settling { after_expiry: false }, S::Settling { after_expiry: true }]).await? {
-        let Some(closing) = channel.closing_tx.as_deref() else { continue };
-        let settlement = transaction(closing)?;
-        match ckb.rpc.tx_status(&settlement.hash()).await? {
-            TxStatus::Committed(_) => {
-                moved(state, ckb, &channel, &[E::SettleCommitted]).await?;
-                moves += 1;
-            }
-            TxStatus::Pending | TxStatus::Proposed => {}
-            TxStatus::Unknown | TxStatus::Rejected(_) => {
-                if cell_live(ckb, &channel).await? {
-                    ckb.send_closing(&settlement).await?;
-                } else {
-                    // Spent by someone else: the buyer's refund won.
-                    moved(state, ckb, &channel, &[E::TxDropped, E::RefundSent, E::RefundCommitted]).await?;
-                    moves += 1;
+    match channel.state {
+        // Nothing signed yet: a stale offer is simply given up.
+        S::Proposed if channel.updated_at < stale_before => moved(state, ckb, channel, &[E::FundingDropped]).await.map(|_| true),
+        S::RefundSigned | S::Funding => {
+            let status = match &channel.funding_tx_hash {
+                Some(hash) => ckb.rpc.tx_status(&hash_of(hash)).await?,
+                None => TxStatus::Unknown,
+            };
+            let events: &[E] = match status {
+                TxStatus::Committed(block) if deep_enough(ckb, block, tip) => match channel.state {
+                    S::RefundSigned => &[E::FundingSent, E::FundingCommitted],
+                    _ => &[E::FundingCommitted],
+                },
+                TxStatus::Committed(_) | TxStatus::Pending | TxStatus::Proposed => return Ok(false),
+                // Given up (or being given up: its reclaim is stored): the
+                // seller signed this funding, so its cells are spent back
+                // before the channel is abandoned.
+                TxStatus::Unknown | TxStatus::Rejected(_) if channel.closing_tx.is_some() || channel.updated_at < stale_before => {
+                    return ckb.give_up(state, channel, tip).await;
                 }
+                TxStatus::Unknown | TxStatus::Rejected(_) => return Ok(false),
+            };
+            moved(state, ckb, channel, events).await.map(|_| true)
+        }
+        S::Settling { .. } => {
+            let Some(closing) = channel.closing_tx.as_deref() else { return Ok(false) };
+            let settlement = transaction(closing)?;
+            match ckb.rpc.tx_status(&settlement.hash()).await? {
+                TxStatus::Committed(_) => moved(state, ckb, channel, &[E::SettleCommitted]).await.map(|_| true),
+                TxStatus::Pending | TxStatus::Proposed => Ok(false),
+                TxStatus::Unknown | TxStatus::Rejected(_) if cell_live(ckb, channel).await? => ckb.send_closing(&settlement).await.map(|_| false),
+                // Spent by someone else: the buyer's refund won.
+                TxStatus::Unknown | TxStatus::Rejected(_) => moved(state, ckb, channel, &[E::TxDropped, E::RefundSent, E::RefundCommitted]).await.map(|_| true),
             }
         }
-    }
-    for channel in ckb.store.ckb_channels_in(&[S::Active, S::Expired]).await? {
-        if !cell_live(ckb, &channel).await? {
+        S::Active | S::Expired if !cell_live(ckb, channel).await? => {
             let events: &[E] = if channel.state == S::Active { &[E::ExpiryReached, E::RefundSent, E::RefundCommitted] } else { &[E::RefundSent, E::RefundCommitted] };
-            moved(state, ckb, &channel, events).await?;
-            moves += 1;
+            moved(state, ckb, channel, events).await.map(|_| true)
         }
+        _ => Ok(false),
     }
-    Ok(moves)
 }
 
 async fn cell_live(ckb: &Ckb, channel: &StoredCkbChannel) -> Result<bool, CkbError> {
@@ -136,7 +164,7 @@ async fn auto_settle(state: &AppState, ckb: &Ckb) -> Result<String, CkbError> {
             continue;
         }
         // One channel's failure must not keep the others from settling.
-        match ckb.settle(None, &channel.id).await {
+        match ckb.settle(&state.channels, None, &channel.id).await {
             Ok(_) => settled.push(format!("{} ({} shannons)", channel.id, channel.latest_cumulative)),
             Err(e) => failed.push(format!("{}: {e}", channel.id)),
         }
@@ -149,17 +177,26 @@ async fn auto_settle(state: &AppState, ckb: &Ckb) -> Result<String, CkbError> {
     }
 }
 
-/// Marks channels whose refund can now enter the pool (from three blocks
-/// before the expiry: the pool judges a `since` by the earliest block
-/// that could commit the transaction).
+/// Marks expired (no more receipts) the channels whose refund can now
+/// enter the pool (from three blocks before the expiry: the pool judges a
+/// `since` by the earliest block that could commit the transaction), and
+/// those past their local payment deadline, which needs no node: when the
+/// node is unreachable the deadline still applies, and the run fails
+/// after it.
 async fn mark_expired(state: &AppState, ckb: &Ckb) -> Result<usize, CkbError> {
-    let tip = ckb.rpc.tip_block_number().await?;
+    let tip = ckb.rpc.tip_block_number().await;
+    let now = now_ms();
     let mut expired = 0;
     for channel in ckb.store.ckb_channels_in(&[S::Active, S::Settling { after_expiry: false }]).await? {
-        if tip.saturating_add(3) >= channel.expiry_block {
+        let by_chain = tip.as_ref().is_ok_and(|tip| tip.saturating_add(3) >= channel.expiry_block);
+        let by_clock = channel.pay_until.is_some_and(|deadline| now >= deadline);
+        if by_chain || by_clock {
             moved(state, ckb, &channel, &[E::ExpiryReached]).await?;
             expired += 1;
         }
     }
-    Ok(expired)
+    match tip {
+        Ok(_) => Ok(expired),
+        Err(e) => Err(CkbError::JobFailed(format!("{expired} channels expired by their local deadline; the node: {e}"))),
+    }
 }

@@ -9,6 +9,7 @@ mod errors;
 pub mod jobs;
 mod open;
 mod pay;
+mod reclaim;
 
 pub use errors::CkbError;
 pub use pay::{check_receipt_commitment, tx_hex, RefundData};
@@ -115,6 +116,14 @@ impl Ckb {
     /// The rail's settings.
     pub fn config(&self) -> &CkbConfig {
         &self.config
+    }
+
+    /// The shortest and longest channel life a buyer may ask for,
+    /// seconds: the configured bounds, the shortest above the settle
+    /// margin (a channel takes receipts until its margin begins).
+    pub fn duration_bounds(&self) -> (u64, u64) {
+        let min = self.config.min_duration_secs.max(self.config.settle_margin_secs.saturating_add(1));
+        (min, self.config.max_duration_secs.max(min))
     }
 
     /// The terms of a funded channel (cached).

@@ -31,6 +31,14 @@ pub struct FundingSigned {
     pub refund_signature: [u8; 65],
 }
 
+/// The local payment deadline of a channel offered now for
+/// `duration_secs`: receipts are taken until its settle margin begins
+/// (Unix ms), by the wall clock, whatever the node says.
+fn pay_until(duration_secs: u64, settle_margin_secs: u64) -> i64 {
+    let secs = i64::try_from(duration_secs.saturating_sub(settle_margin_secs)).unwrap_or(i64::MAX);
+    tollway_store::now_ms().saturating_add(secs.saturating_mul(1_000))
+}
+
 fn plain_cell() -> u64 {
     occupied_capacity(20, None, 0).unwrap_or(u64::MAX)
 }
@@ -40,7 +48,7 @@ impl Ckb {
     /// seller and fixes the expiry block (`duration_secs` from now at the
     /// configured block interval).
     pub async fn offer(&self, user_id: i64, buyer: PublicKey, deposit: u64, duration_secs: u64) -> Result<Offer, CkbError> {
-        let (min, max) = (self.config.min_duration_secs, self.config.max_duration_secs);
+        let (min, max) = self.duration_bounds();
         if duration_secs < min || duration_secs > max {
             return Err(CkbError::InvalidDuration { min, max });
         }
@@ -66,6 +74,7 @@ impl Ckb {
             fee: funds.fee,
             expiry_block,
             seller_cells: seller_cells.iter().map(|c| out_point_text(&c.out_point)).collect(),
+            pay_until: pay_until(duration_secs, self.config.settle_margin_secs),
         };
         let channel = self.store.open_ckb_channel(&new).await?;
         Ok(Offer { channel, seller_cells })

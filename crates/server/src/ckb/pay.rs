@@ -3,13 +3,15 @@
 //! buyer needs to take its refund.
 
 use super::{transaction, tx_bytes, Ckb, CkbError};
+use crate::channels::Channels;
 use ckb_types::core::TransactionView;
+use ckb_types::prelude::*;
 use tollway_chain::ckb::spilman::ChannelTerms;
 use tollway_chain::ckb::{LockScripts, Rejection};
 use tollway_core::channel::wire::Commitment;
 use tollway_core::channel::{ChannelId, SignedSubRav};
 use tollway_core::ckb::{SpilmanEvent, SpilmanState};
-use tollway_store::{KeptCommitment, StoredCkbChannel};
+use tollway_store::{now_ms, KeptCommitment, StoredCkbChannel};
 
 /// What the buyer needs to take its refund from the expiry on.
 #[derive(Debug, Clone)]
@@ -29,29 +31,52 @@ impl Ckb {
     }
 
     /// Checks the commitment sent with a receipt on a CKB channel
-    /// ([`check_receipt_commitment`]). What to keep with the receipt (in
-    /// the same transaction).
+    /// ([`check_receipt_commitment`]), after the channel's local payment
+    /// deadline (`channel_expiring` from then on, whether or not the node
+    /// answers). What to keep with the receipt (in the same transaction).
     pub fn check_commitment(&self, channel: &StoredCkbChannel, receipt: &SignedSubRav, commitment: Option<&Commitment>) -> Result<KeptCommitment, CkbError> {
+        if let Some(pay_until) = channel.pay_until.filter(|t| now_ms() >= *t) {
+            return Err(CkbError::ChannelExpiring { pay_until });
+        }
         check_receipt_commitment(&*self.terms_of(channel)?, &self.scripts, receipt, commitment)
     }
 
-    /// Settles: completes the latest commitment with the seller's
-    /// signature, stores it with the new state, then sends it. Sending
-    /// again after a restart is the jobs' work.
-    pub async fn settle(&self, user_id: Option<i64>, id: &ChannelId) -> Result<StoredCkbChannel, CkbError> {
-        let channel = self.own(user_id, id).await?;
-        if matches!(channel.state, SpilmanState::Settling { .. } | SpilmanState::Settled) {
-            return Ok(channel);
+    /// Settles: under the channel's lock in `channels` (no receipt is
+    /// accepted meanwhile), completes the latest commitment with the
+    /// seller's signature and stores it with the new state, a
+    /// compare-and-set on the state and on the latest commitment's total
+    /// (a receipt kept by another process in between makes it start
+    /// again with the new latest); then sends it. Sending again after a
+    /// restart is the jobs' work.
+    pub async fn settle(&self, channels: &Channels, user_id: Option<i64>, id: &ChannelId) -> Result<StoredCkbChannel, CkbError> {
+        self.own(user_id, id).await?;
+        let settlement = channels.exclusively(id, async || self.store_settlement(id).await).await?;
+        if let Some(settlement) = settlement {
+            self.send_closing(&settlement).await?;
         }
-        tollway_core::ckb::apply(channel.state, SpilmanEvent::SettleSent)?;
-        let latest = channel.latest_commitment.as_deref().filter(|_| channel.latest_cumulative > 0).ok_or(CkbError::NothingToSettle)?;
-        let terms = self.terms_of(&channel)?;
-        let half = transaction(latest)?;
-        let checked = terms.check_commitment(&self.scripts, &half)?;
-        let settlement = terms.with_signatures(&half, Some(&checked.buyer_signature), Some(&terms.sign(&half, &self.seller)));
-        self.advance(&channel, &[SpilmanEvent::SettleSent], Some(&settlement)).await?;
-        self.send_closing(&settlement).await?;
         self.own(user_id, id).await
+    }
+
+    /// Stores the settlement with the latest commitment; `None` if the
+    /// channel is settling or settled already.
+    async fn store_settlement(&self, id: &ChannelId) -> Result<Option<TransactionView>, CkbError> {
+        for _ in 0..3 {
+            let channel = self.own(None, id).await?;
+            if matches!(channel.state, SpilmanState::Settling { .. } | SpilmanState::Settled) {
+                return Ok(None);
+            }
+            let to = tollway_core::ckb::apply(channel.state, SpilmanEvent::SettleSent)?.to;
+            let latest = channel.latest_commitment.as_deref().filter(|_| channel.latest_cumulative > 0).ok_or(CkbError::NothingToSettle)?;
+            let terms = self.terms_of(&channel)?;
+            let half = transaction(latest)?;
+            let checked = terms.check_commitment(&self.scripts, &half)?;
+            let settlement = terms.with_signatures(&half, Some(&checked.buyer_signature), Some(&terms.sign(&half, &self.seller)));
+            let hash: ckb_types::H256 = settlement.hash().unpack();
+            if self.store.set_ckb_settling(id, channel.state, to, (&tx_bytes(&settlement), hash.0), channel.latest_cumulative).await? {
+                return Ok(Some(settlement));
+            }
+        }
+        Err(crate::channels::ChannelError::Contended.into())
     }
 
     /// Sends a settlement (again): known to the node already is fine.

@@ -3,6 +3,7 @@
 //! the signed receipt for the latest proposal, and may cap the request
 //! (`max_amount`). See docs/channels.md, "Paying for chat completions".
 
+use super::held::{self, Held};
 use super::meter::Shortage;
 use super::paid::ChannelMeter;
 use crate::channels::ChannelError;
@@ -35,8 +36,6 @@ pub enum Admission {
         accepted: watch::Receiver<Amount>,
         /// The cost of W output tokens.
         window: Amount,
-        /// The cost of the prompt.
-        prompt: Amount,
     },
     /// Answered without serving (402 with the proposal to sign first).
     Answered(Response),
@@ -47,7 +46,7 @@ fn mismatch() -> ApiError {
 }
 
 /// 402 `payment_required` with the proposal to sign in the header.
-fn payment_required(due: &PaymentDue) -> Response {
+pub(super) fn payment_required(due: &PaymentDue) -> Response {
     let body = json!({"error": {"code": "payment_required", "message": "sign the pending proposal (in the X-Tollway-Channel header) and send it with the request"}});
     let mut response = (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&encode_header(due)) {
@@ -58,14 +57,16 @@ fn payment_required(due: &PaymentDue) -> Response {
 
 /// Checks the channel is the caller's and open, accepts the receipt sent
 /// with the request, and sets the request's limits. A whole answer is
-/// postpaid one request behind: an unsigned proposal must be signed first.
+/// handed over once paid: the same request (`request_hash`) again finds
+/// its held answer, returned if paid, else 402 again; any other unsigned
+/// proposal must be signed before new work starts.
 pub async fn admit(
     state: &AppState,
     user_id: i64,
     data: PaymentData,
     rule: PriceRule,
     prompt_tokens: u64,
-    stream: bool,
+    request_hash: Option<&str>,
 ) -> Result<Admission, ApiError> {
     let channels = &state.channels;
     let (owner, asset, open) = channels.owner(&data.channel).await?;
@@ -97,10 +98,19 @@ pub async fn admit(
         channels.accept(receipt).await?;
     }
     let (pending, accepted) = channels.pending(&data.channel, &data.sub_channel).await?;
-    if let (Some(proposal), false) = (pending, stream) {
-        let cost = proposal.accumulated.saturating_sub(accepted);
-        let due = PaymentDue { proposal, cost, accepted, required: Some(proposal.accumulated), stopped: None };
-        return Ok(Admission::Answered(payment_required(&due)));
+    if let Some(hash) = request_hash {
+        let proposal = match (held::lookup(state, &data.channel, &data.sub_channel, hash, accepted).await?, pending) {
+            (Some(Held::Paid(answer)), _) => return Ok(Admission::Answered(answer)),
+            (_, Some(proposal)) => Some(proposal),
+            // Held but no longer proposed (the proposal was lost): propose what it lacks.
+            (Some(Held::Waiting(total)), None) => Some(channels.propose(&data.channel, &data.sub_channel, total.saturating_sub(accepted)).await?.0),
+            (None, None) => None,
+        };
+        if let Some(proposal) = proposal {
+            let cost = proposal.accumulated.saturating_sub(accepted);
+            let due = PaymentDue { proposal, cost, accepted, required: Some(proposal.accumulated), stopped: None };
+            return Ok(Admission::Answered(payment_required(&due)));
+        }
     }
     let room = channels.room(&data.channel).await?;
     let limit = match data.max_amount {
@@ -115,8 +125,7 @@ pub async fn admit(
     }
     let window = rule.cost(TokenUsage { input: 0, output: state.config.channels.window_tokens.max(1) });
     let window = window.map_err(|e| ApiError::unprocessable("amount_overflow", e.to_string()))?;
-    let prompt = rule.cost(TokenUsage { input: prompt_tokens, output: 0 }).map_err(|e| ApiError::unprocessable("amount_overflow", e.to_string()))?;
     let watch = channels.watch(&data.channel, &data.sub_channel).await?;
     let meter = ChannelMeter::new(state, data.channel, data.sub_channel, rule, prompt_tokens, limit);
-    Ok(Admission::Admitted { meter: Box::new(meter), accepted: watch, window, prompt })
+    Ok(Admission::Admitted { meter: Box::new(meter), accepted: watch, window })
 }

@@ -4,6 +4,7 @@
 
 mod channel_mode;
 pub mod engine;
+mod held;
 mod late;
 mod limits;
 mod meter;
@@ -155,7 +156,13 @@ enum Funding {
     /// A points hold.
     Points(Box<Meter>),
     /// A payment channel.
-    Channel { meter: Box<ChannelMeter>, accepted: tokio::sync::watch::Receiver<tollway_core::Amount>, window: tollway_core::Amount, prompt: tollway_core::Amount },
+    Channel {
+        meter: Box<ChannelMeter>,
+        accepted: tokio::sync::watch::Receiver<tollway_core::Amount>,
+        window: tollway_core::Amount,
+        /// A whole answer's request hash (it is held until paid).
+        request_hash: Option<String>,
+    },
 }
 
 /// Admits a points-paid request: the first hold placed in one step with
@@ -212,10 +219,13 @@ pub async fn chat_completions(
     let request_id = format!("chatcmpl-{}", crate::ops::new_secret(""));
     let funding = match channel {
         None => fund_from_points(&state, &caller, rule.clone(), &request_id, &plan).await?,
-        Some(data) => match channel_mode::admit(&state, caller.user.id, data, rule.clone(), plan.prompt_tokens, req.stream).await? {
-            Admission::Answered(response) => return Ok(response),
-            Admission::Admitted { meter, accepted, window, prompt } => Funding::Channel { meter, accepted, window, prompt },
-        },
+        Some(data) => {
+            let hash = (!req.stream).then(|| held::request_hash(&raw));
+            match channel_mode::admit(&state, caller.user.id, data, rule.clone(), plan.prompt_tokens, hash.as_deref()).await? {
+                Admission::Answered(response) => return Ok(response),
+                Admission::Admitted { meter, accepted, window } => Funding::Channel { meter, accepted, window, request_hash: hash },
+            }
+        }
     };
     let record = RequestRecord {
         id: request_id.clone(),
@@ -257,14 +267,14 @@ pub async fn chat_completions(
     let reply = Reply { state: state.clone(), key: caller.key, prompt_tokens: plan.prompt_tokens, billing, counter, record };
     let timeout = std::time::Duration::from_secs(state.config.channels.pay_timeout_secs.max(1));
     match (funding, req.stream) {
-        (Funding::Points(meter), false) => reply::whole(Payment::Points(meter), pieces, reply).await,
-        (Funding::Channel { meter, .. }, false) => reply::whole(Payment::Channel(meter), pieces, reply).await,
+        (Funding::Points(meter), false) => reply::whole(Payment::Points(meter), pieces, reply, None).await,
+        (Funding::Channel { meter, request_hash, .. }, false) => reply::whole(Payment::Channel(meter), pieces, reply, request_hash).await,
         (funding, true) => {
             let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
             let pay = move |events: &tokio::sync::mpsc::Sender<axum::response::sse::Event>| match funding {
                 Funding::Points(meter) => Payment::Points(meter),
-                Funding::Channel { mut meter, accepted, window, prompt } => {
-                    meter.streaming(Window { unpaid: window, prompt, timeout, events: events.clone(), accepted });
+                Funding::Channel { mut meter, accepted, window, .. } => {
+                    meter.streaming(Window { unpaid: window, timeout, events: events.clone(), accepted });
                     Payment::Channel(meter)
                 }
             };

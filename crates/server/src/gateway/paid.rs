@@ -1,10 +1,12 @@
 //! Metering an answer paid from a payment channel (docs/channels.md,
-//! "Paying for chat completions"). A stream proposes the new total with
-//! every chunk and never runs more than a window ahead of the accepted
-//! total: when the next chunk would, it pauses with a `payment_required`
-//! event and waits for a receipt. A whole answer is postpaid: one proposal
-//! for its cost at the end. Either stops at the request's `max_amount` and
-//! at what the collateral still covers.
+//! "Paying for chat completions"). A stream proposes its prompt before the
+//! first token and the new total with every chunk, and never lets what it
+//! delivered run more than a window (W output tokens at the price) ahead
+//! of the accepted total, prompt included: when the next chunk would, it
+//! pauses with a `payment_required` event and waits for a receipt. A whole
+//! answer gets one proposal for its cost at the end and is handed over
+//! only once that is paid (`super::held`). Either stops at the request's
+//! `max_amount` and at what the collateral still covers.
 
 use super::meter::Shortage;
 use crate::channels::ChannelError;
@@ -20,10 +22,8 @@ use tollway_core::Amount;
 
 /// How a stream is kept within its window.
 pub struct Window {
-    /// Cost of W output tokens: what may always be delivered unpaid.
+    /// Cost of W output tokens: the most ever delivered unpaid.
     pub unpaid: Amount,
-    /// Cost of the prompt: also allowed unpaid until the prompt is paid.
-    pub prompt: Amount,
     /// How long a pause waits for a receipt.
     pub timeout: Duration,
     /// Where the pause event goes.
@@ -47,9 +47,6 @@ pub struct ChannelMeter {
     cost: Amount,
     /// The request's latest proposal and the accepted total then.
     last: Option<(SubRav, Amount)>,
-    /// The sub-channel total at which this request's prompt is paid (set
-    /// with the first proposal).
-    prompt_paid_at: Option<Amount>,
 }
 
 fn channel_failure(e: ChannelError) -> ApiError {
@@ -60,7 +57,7 @@ impl ChannelMeter {
     /// A meter for a request on `sub` of `channel`; `limit` is the most it
     /// may cost and what stops it there.
     pub fn new(state: &AppState, channel: ChannelId, sub: KeyId, rule: PriceRule, prompt_tokens: u64, limit: (Amount, Shortage)) -> ChannelMeter {
-        ChannelMeter { state: state.clone(), channel, sub, rule, prompt_tokens, limit, window: None, cost: Amount::ZERO, last: None, prompt_paid_at: None }
+        ChannelMeter { state: state.clone(), channel, sub, rule, prompt_tokens, limit, window: None, cost: Amount::ZERO, last: None }
     }
 
     /// Makes it a stream's meter, kept within `window`.
@@ -80,28 +77,53 @@ impl ChannelMeter {
         self.cost
     }
 
+    /// The channel and sub-channel paid from.
+    pub fn paid_from(&self) -> (ChannelId, KeyId) {
+        (self.channel, self.sub)
+    }
+
     /// Makes sure `output` tokens may be delivered: within the request's
     /// limit and, for a stream, within the window (pausing for payment if
-    /// needed); a stream's proposal for them is recorded.
+    /// needed); a stream's proposal for them is recorded. Before a
+    /// stream's first token its prompt is proposed on its own, so a
+    /// prompt dearer than the window is paid before any output is sent.
     pub async fn cover(&mut self, output: u64) -> Result<Result<(), Shortage>, ApiError> {
         let cost = self.cost(output)?;
         if cost > self.limit.0 {
             return Ok(Err(self.limit.1));
         }
-        let delta = cost.saturating_sub(self.cost);
         if self.window.is_some() {
+            if self.last.is_none() {
+                let prompt = self.cost(0)?;
+                if !prompt.is_zero() {
+                    if let Err(stop) = self.propose(prompt).await? {
+                        return Ok(Err(stop));
+                    }
+                    self.cost = prompt;
+                }
+            }
+            let delta = cost.saturating_sub(self.cost);
             if let Err(stop) = self.wait_for_window(delta).await? {
                 return Ok(Err(stop));
             }
-            let channels = self.state.channels.clone();
-            match channels.propose(&self.channel, &self.sub, delta).await {
-                Ok(proposed) => self.last = Some(proposed),
-                Err(ChannelError::Receipt(ReceiptError::ExceedsCollateral)) => return Ok(Err(Shortage::Collateral)),
-                Err(e) => return Err(channel_failure(e)),
+            if let Err(stop) = self.propose(delta).await? {
+                return Ok(Err(stop));
             }
         }
         self.cost = cost;
         Ok(Ok(()))
+    }
+
+    /// Proposes `delta` more and records the proposal as this request's latest.
+    async fn propose(&mut self, delta: Amount) -> Result<Result<(), Shortage>, ApiError> {
+        match self.state.channels.propose(&self.channel, &self.sub, delta).await {
+            Ok(proposed) => {
+                self.last = Some(proposed);
+                Ok(Ok(()))
+            }
+            Err(ChannelError::Receipt(ReceiptError::ExceedsCollateral)) => Ok(Err(Shortage::Collateral)),
+            Err(e) => Err(channel_failure(e)),
+        }
     }
 
     /// Waits until delivering `delta` more leaves at most the window
@@ -115,12 +137,8 @@ impl ChannelMeter {
             Err(ChannelError::Receipt(ReceiptError::ExceedsCollateral)) => return Ok(Err(Shortage::Collateral)),
             Err(e) => return Err(channel_failure(e)),
         };
-        // Before the first proposal nothing of this request is owed yet.
-        let prompt_paid_at = *self.prompt_paid_at.get_or_insert_with(|| quote.pending.checked_add(window.prompt).unwrap_or(Amount::MAX));
-        let accepted_now = *window.accepted.borrow();
-        let allowance = if accepted_now >= prompt_paid_at { window.unpaid } else { window.unpaid.checked_add(window.prompt).unwrap_or(Amount::MAX) };
-        let required = quote.proposal.accumulated.saturating_sub(allowance).min(quote.pending);
-        if accepted_now >= required {
+        let required = quote.proposal.accumulated.saturating_sub(window.unpaid).min(quote.pending);
+        if *window.accepted.borrow() >= required {
             return Ok(Ok(()));
         }
         channels.persist_pending(&self.channel, &self.sub).await.map_err(channel_failure)?;

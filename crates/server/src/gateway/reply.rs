@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::future::Future;
 use tokio::sync::mpsc;
-use tollway_core::channel::wire::{encode_header, PaymentDue, PAYMENT_HEADER};
+use tollway_core::channel::wire::PaymentDue;
 use tollway_core::ledger::Command;
 use tollway_core::usage::{TokenUsage, UsageSource};
 use tollway_store::directory::ApiKey;
@@ -285,9 +285,14 @@ impl Deliver for Collect {
 }
 
 /// A whole (non-streamed) answer. If the client goes away, this future is
-/// dropped and the guard releases the hold. A channel's proposal for the
-/// answer's cost is also in the `X-Tollway-Channel` response header.
-pub async fn whole(payment: Payment, mut pieces: Pieces, reply: Reply) -> Result<Response, ApiError> {
+/// dropped and the guard releases the hold. An answer paid from a channel
+/// (`request_hash` set) is held until its proposal is paid
+/// (`super::held`): the answer now is 402 with the proposal to sign.
+pub async fn whole(payment: Payment, mut pieces: Pieces, reply: Reply, request_hash: Option<String>) -> Result<Response, ApiError> {
+    let paid_from = match &payment {
+        Payment::Channel(meter) => Some(meter.paid_from()),
+        Payment::Points(_) => None,
+    };
     let mut guard = PaymentGuard::new(payment, reply.record.clone());
     let mut content = Collect(String::new());
     let outcome = drive(&mut pieces, guard.payment()?, &reply, &mut content).await;
@@ -300,7 +305,7 @@ pub async fn whole(payment: Payment, mut pieces: Pieces, reply: Reply) -> Result
         };
         return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", message));
     };
-    let mut response = Json(json!({
+    let body = json!({
         "id": reply.id(),
         "object": "chat.completion",
         "created": now_secs(),
@@ -308,12 +313,11 @@ pub async fn whole(payment: Payment, mut pieces: Pieces, reply: Reply) -> Result
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content.0}, "finish_reason": outcome.ending.finish_reason()}],
         "usage": usage_json(done.usage),
         "tollway": done.tollway,
-    }))
-    .into_response();
-    if let Some(value) = done.due.and_then(|d| axum::http::HeaderValue::from_str(&encode_header(&d)).ok()) {
-        response.headers_mut().insert(PAYMENT_HEADER, value);
+    });
+    match (paid_from, request_hash, done.due) {
+        (Some(from), Some(hash), Some(due)) if due.proposal.accumulated > due.accepted => super::held::hold(&reply.state, from, &hash, &due, &body).await,
+        _ => Ok(Json(body).into_response()),
     }
-    Ok(response)
 }
 
 /// Sends chunks to the HTTP body.

@@ -83,6 +83,7 @@ pub fn ckb_json(c: &StoredCkbChannel) -> Value {
 pub async fn info(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
     let ckb = s.ckb()?;
     let c = ckb.config();
+    let (min_duration, max_duration) = ckb.duration_bounds();
     Ok(Json(json!({
         "seller_key": public_key_hex(&ckb.seller_key()),
         "chain_id": c.chain_id,
@@ -92,8 +93,9 @@ pub async fn info(State(s): State<AppState>) -> Result<Json<Value>, ApiError> {
         "shannons_per_point": c.shannons_per_point,
         "block_interval_secs": c.block_interval_secs,
         "settle_margin_secs": c.settle_margin_secs,
-        "min_duration_secs": c.min_duration_secs,
-        "max_duration_secs": c.max_duration_secs,
+        "min_duration_secs": min_duration,
+        "max_duration_secs": max_duration,
+        "funding_confirmations": c.funding_confirmations,
     })))
 }
 
@@ -196,7 +198,7 @@ pub async fn show(State(s): State<AppState>, CurrentUser(user): CurrentUser, Pat
         (status = 503, description = "`chain_unreachable`, `seller_funds_unavailable`, `storage_busy`", body = crate::error::ErrorBody)))]
 pub async fn settle(State(s): State<AppState>, CurrentUser(user): CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = channel_id(&id)?;
-    let channel = s.ckb()?.settle(Some(user.id), &id).await?;
+    let channel = s.ckb()?.settle(&s.channels, Some(user.id), &id).await?;
     s.channels.reload(&id).await?;
     Ok(Json(ckb_json(&channel)))
 }

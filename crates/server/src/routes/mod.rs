@@ -17,6 +17,7 @@ pub mod dify_charge;
 pub mod extract;
 pub mod keys;
 pub mod points;
+pub mod prices;
 pub mod signature;
 pub mod system;
 pub mod usage_report;
@@ -47,6 +48,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(channels::receipt))
         .routes(routes!(channels::close))
         .routes(routes!(channels::claim))
+        .routes(routes!(prices::list))
         .routes(routes!(ckb::info))
         .routes(routes!(ckb::offer, ckb::list))
         .routes(routes!(ckb::show))

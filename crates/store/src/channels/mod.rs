@@ -17,10 +17,12 @@
 //!
 //! [`AccountId::channel_escrow`]: tollway_core::ledger::AccountId::channel_escrow
 
+mod held;
 mod lifecycle;
 mod rows;
 mod settle;
 
+pub use held::HeldAnswer;
 use secp256k1::PublicKey;
 use std::collections::BTreeMap;
 use tollway_core::channel::{Channel, ChannelId, KeyId, SignedSubRav, SubChannel, SubRav};

@@ -1,11 +1,60 @@
 //! Deciding whether to sign a proposal, and keeping only the newest one
-//! while the signer is busy. Pure: no I/O.
+//! while the signer is busy. Pure: no I/O. Every signature the payer
+//! makes passes [`ChannelRecord::decide`] with the request's
+//! [`Allowance`]: its `max_amount`, and what it received at the price
+//! pinned when the channel opened (docs/channels.md, "What each side
+//! risks").
 
 use crate::error::PayerError;
 use crate::state::ChannelRecord;
 use tollway_core::channel::wire::PaymentDue;
-use tollway_core::channel::{review, PayerLimits, Refusal, SignedSubRav, SubRav};
+use tollway_core::channel::{review, Entitlement, PayerLimits, Refusal, SignedSubRav, SubRav};
 use tollway_core::Amount;
+
+/// One request's running allowance: the most it may add in all
+/// (`max_amount`), what it received (its entitlement), and what its
+/// receipts added so far (a 402 proposal signed before the answer counts
+/// too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowance {
+    max_amount: Amount,
+    entitlement: Entitlement,
+    added: Amount,
+}
+
+impl Allowance {
+    /// A request that may add at most `max_amount`, and no more than
+    /// `entitlement` says it received.
+    pub fn new(max_amount: Amount, entitlement: Entitlement) -> Allowance {
+        Allowance { max_amount, entitlement, added: Amount::ZERO }
+    }
+
+    /// Counts received content.
+    pub fn receive(&mut self, content: &str) {
+        self.entitlement.receive(content);
+    }
+
+    /// Records what a signed receipt added.
+    pub fn add(&mut self, delta: Amount) {
+        self.added = self.added.checked_add(delta).unwrap_or(Amount::MAX);
+    }
+
+    /// What the request's receipts added so far.
+    pub fn added(&self) -> Amount {
+        self.added
+    }
+
+    /// The request's cap.
+    pub fn max_amount(&self) -> Amount {
+        self.max_amount
+    }
+
+    /// What the next receipt may add: what is left of the cap, and of the
+    /// entitlement.
+    pub fn left(&self) -> (Amount, Amount) {
+        (self.max_amount.saturating_sub(self.added), self.entitlement.amount().saturating_sub(self.added))
+    }
+}
 
 /// What to do with a proposal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,12 +77,13 @@ pub enum Decision {
 
 impl ChannelRecord {
     /// Reviews `proposal` against the latest signed receipt with the
-    /// payer's own limits: `max_amount` is what the current request may
-    /// still add, the budget the record's. A refusal is final for the
-    /// request; the payee is trusted for nothing.
-    pub fn decide(&self, proposal: &SubRav, max_amount: Amount) -> Result<Decision, PayerError> {
+    /// payer's own limits: `(max_left, entitled_left)` what the current
+    /// request may still add under its cap and for what it received
+    /// ([`Allowance::left`]), the budget the record's. A refusal is final
+    /// for the request.
+    pub fn decide(&self, proposal: &SubRav, (max_left, entitled_left): (Amount, Amount)) -> Result<Decision, PayerError> {
         let last = self.base();
-        let limits = PayerLimits { max_amount, entitled: max_amount, budget: self.budget };
+        let limits = PayerLimits { max_amount: max_left, entitled: entitled_left, budget: self.budget };
         match review(&last, &limits, proposal) {
             Ok(_) if proposal.nonce == last.nonce => Ok(Decision::AlreadySigned),
             Ok(delta) => {
@@ -121,7 +171,7 @@ mod tests {
     fn a_fair_proposal_is_signed_with_the_payers_key() {
         let r = record(1);
         let p = proposal(1, 60);
-        match r.decide(&p, Amount::new(100)) {
+        match r.decide(&p, (Amount::new(100), Amount::MAX)) {
             Ok(Decision::Sign { receipt, delta }) => {
                 assert_eq!(receipt.rav, p);
                 assert_eq!(delta, Amount::new(60));
@@ -136,7 +186,7 @@ mod tests {
         let mut r = record(1);
         r.latest_signed = Some(proposal(3, 500).sign(&key(1)));
         let max = Amount::new(100);
-        let code = |r: &ChannelRecord, p: &SubRav| r.decide(p, max).map_err(|e| e.code().to_owned());
+        let code = |r: &ChannelRecord, p: &SubRav| r.decide(p, (max, Amount::MAX)).map_err(|e| e.code().to_owned());
         assert_eq!(code(&r, &proposal(4, 601)), Err("over_max_amount".to_owned()), "adds 101 > 100");
         assert_eq!(code(&r, &proposal(4, 600)).map(|d| matches!(d, Decision::Sign { .. })), Ok(true), "adds exactly 100");
         r.latest_signed = Some(proposal(3, 950).sign(&key(1)));
@@ -154,13 +204,34 @@ mod tests {
     }
 
     #[test]
+    fn an_increase_beyond_what_was_received_is_refused_even_within_max_amount() {
+        let r = record(1);
+        let rule = tollway_core::pricing::PriceRule {
+            model: "m".into(),
+            version: 1,
+            input_per_1k: tollway_core::pricing::Price(0),
+            output_per_1k: tollway_core::pricing::Price::parse("1000", tollway_core::Asset::POINTS).expect("price"),
+            effective_from: 0,
+            active: true,
+        };
+        let mut allowance = Allowance::new(Amount::new(1_000), Entitlement::new(rule, 0, 0));
+        // Nothing received: an empty chunk's proposal takes nothing.
+        assert_eq!(r.decide(&proposal(1, 1), allowance.left()).map_err(|e| e.code().to_owned()).err(), Some("over_received".to_owned()));
+        allowance.receive("hi");
+        assert!(matches!(r.decide(&proposal(1, 3), allowance.left()), Ok(Decision::Sign { .. })), "2 bytes + 1 = 3 tokens");
+        assert_eq!(r.decide(&proposal(1, 4), allowance.left()).map_err(|e| e.code().to_owned()).err(), Some("over_received".to_owned()));
+        allowance.add(Amount::new(3));
+        assert_eq!(allowance.left(), (Amount::new(997), Amount::ZERO));
+    }
+
+    #[test]
     fn the_latest_signed_again_or_an_older_proposal_is_not_signed() {
         let mut r = record(1);
         r.latest_signed = Some(proposal(3, 500).sign(&key(1)));
-        assert!(matches!(r.decide(&proposal(3, 500), Amount::ZERO), Ok(Decision::AlreadySigned)));
+        assert!(matches!(r.decide(&proposal(3, 500), (Amount::ZERO, Amount::ZERO)), Ok(Decision::AlreadySigned)));
         // Same nonce for another amount, or an older nonce: never signed.
-        assert!(matches!(r.decide(&proposal(3, 520), Amount::new(100)), Ok(Decision::Superseded)));
-        assert!(matches!(r.decide(&proposal(2, 400), Amount::new(100)), Ok(Decision::Superseded)));
+        assert!(matches!(r.decide(&proposal(3, 520), (Amount::new(100), Amount::MAX)), Ok(Decision::Superseded)));
+        assert!(matches!(r.decide(&proposal(2, 400), (Amount::new(100), Amount::MAX)), Ok(Decision::Superseded)));
     }
 
     #[test]
