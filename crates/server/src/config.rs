@@ -78,6 +78,9 @@ pub struct ChannelConfig {
     pub window_tokens: u64,
     /// How long a paused stream waits for a receipt.
     pub pay_timeout_secs: u64,
+    /// How long a whole answer is held for its payment (and kept for the
+    /// same request to fetch again).
+    pub held_answer_secs: u64,
     /// How often accepted receipts are claimed.
     pub claim_interval_secs: u64,
     /// A channel owing at least this much unclaimed is claimed at once.
@@ -90,6 +93,7 @@ impl Default for ChannelConfig {
             chain_id: 0x0074_6f6c_6c77_6179,
             window_tokens: 16,
             pay_timeout_secs: 30,
+            held_answer_secs: 600,
             claim_interval_secs: 60,
             claim_threshold: tollway_core::Amount::new(100_000),
         }
