@@ -49,6 +49,7 @@ fn new_ckb_channel(user_id: i64, buyer: &PayerKey, cells: &[String]) -> NewCkbCh
         fee: 1_000,
         expiry_block: 12_345,
         seller_cells: cells.to_vec(),
+        pay_until: 1_700_000_000_000,
     }
 }
 
@@ -109,6 +110,7 @@ async fn open_reads_back_every_field(store: Store) {
     assert_eq!((opened.buyer_key, opened.seller_key), (buyer.public(), key(0xee).public()));
     assert_eq!((opened.buyer_deposit, opened.seller_cofund, opened.fee), (1_000 * SHANNONS, 61 * SHANNONS, 1_000));
     assert_eq!((opened.expiry_block, opened.seller_cells.as_slice()), (12_345, cells.as_slice()));
+    assert_eq!(opened.pay_until, Some(1_700_000_000_000));
     assert_eq!((&opened.funding_tx, opened.funding_tx_hash, &opened.cell, opened.refund_seller_signature), (&None, None, &None, None));
     assert_eq!((opened.latest_cumulative, &opened.latest_commitment), (0, &None));
     assert_eq!((&opened.closing_tx, opened.closing_tx_hash), (&None, None));
@@ -454,6 +456,36 @@ async fn a_receipt_and_its_commitment_commit_together(store: Store) {
     assert_eq!(latest().await, (700, Some(vec![3; 3])));
 }
 
+/// The attacker's timing: a receipt (with its commitment) accepted after
+/// the settler read the latest commitment and before it stored the
+/// settlement. The settlement is a compare-and-set on the latest total:
+/// the stale one is refused and nothing is written; the settlement with
+/// the new latest is stored, and no receipt is accepted after it.
+async fn settling_is_compare_and_set_on_the_latest_commitment(store: Store) {
+    let user = user(&store, "liv").await;
+    let buyer = key(8);
+    let id = store.open_ckb_channel(&new_ckb_channel(user, &buyer, &[])).await.expect("open").id;
+    activate(&store, &id).await;
+    let writer = ReceiptWriter::spawn(store.clone(), WriterConfig::default());
+    let kept = |cumulative: u64| Some(KeptCommitment { cumulative, tx: vec![cumulative as u8; 3] });
+    assert!(writer.accept_with_commitment(id, receipt(id, &buyer, 1, 500), 0, kept(500)).await.expect("accept"));
+    let read = store.ckb_channel(&id).await.expect("read").expect("channel");
+    assert_eq!(read.latest_cumulative, 500);
+    // The receipt in between.
+    assert!(writer.accept_with_commitment(id, receipt(id, &buyer, 2, 700), 1, kept(700)).await.expect("accept"));
+    let settling = SpilmanState::Settling { after_expiry: false };
+    let stale = store.set_ckb_settling(&id, SpilmanState::Active, settling, (&[5], [5; 32]), read.latest_cumulative).await.expect("settle");
+    assert!(!stale, "a settlement with the commitment for 500 after a receipt for 700 is refused");
+    let now = store.ckb_channel(&id).await.expect("read").expect("channel");
+    assert_eq!((now.state, &now.closing_tx, now.latest_cumulative), (SpilmanState::Active, &None, 700), "nothing written");
+    assert!(store.set_ckb_settling(&id, SpilmanState::Active, settling, (&[7], [7; 32]), 700).await.expect("settle"));
+    // From then on the channel takes no receipt (and keeps no commitment).
+    assert!(!writer.accept_with_commitment(id, receipt(id, &buyer, 3, 900), 2, kept(900)).await.expect("after"));
+    let settled = store.ckb_channel(&id).await.expect("read").expect("channel");
+    assert_eq!((settled.state, settled.closing_tx, settled.latest_cumulative), (settling, Some(vec![7]), 700));
+    assert_eq!(code(store.set_ckb_settling(&new_channel_id(), SpilmanState::Active, settling, (&[1], [1; 32]), 1).await), "unknown_channel");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -482,4 +514,5 @@ on_both_backends!(
     ledger_close_refuses_ckb_channels,
     task_runs_newest_first,
     a_receipt_and_its_commitment_commit_together,
+    settling_is_compare_and_set_on_the_latest_commitment,
 );

@@ -76,6 +76,7 @@ async fn buyers(store: &Store, scripts: &LockScripts, args: &AcceptArgs, price: 
                     fee: funds.fee,
                     expiry_block: 1_000_000,
                     seller_cells: Vec::new(),
+                    pay_until: i64::MAX,
                 };
                 store.open_ckb_channel(&new).await?;
                 store.set_ckb_funding(&channel, &[0], channel.0, &out_point_text(&cell), [0; 65]).await?;

@@ -147,6 +147,39 @@ impl FundingPlan {
     }
 }
 
+/// The seller's reclaim of an offer it gave up after signing its funding:
+/// `cells` (all the seller's plain cells) spent to one plain cell of the
+/// seller's, less the fee at `fee_rate`, signed by `seller`. Once it
+/// commits, the funding the seller signed can never commit (an input is
+/// spent). The cells must leave at least 61 CKB after the fee
+/// (`insufficient_funds` otherwise: add another of the seller's cells).
+pub fn reclaim(scripts: &LockScripts, seller: &PayerKey, cells: &[LiveCell], fee_rate: u64) -> Result<TransactionView, TxError> {
+    let held = total(cells).ok_or_else(|| TxError::FundingMismatch("the cells' capacities overflow".into()))?;
+    let lock = scripts.sighash.script(&seller.id().0);
+    let build = |fee: Shannons| {
+        let output = CellOutput::new_builder().capacity(held.saturating_sub(fee)).lock(lock.clone()).build();
+        let mut witnesses = vec![Bytes::new(); cells.len()];
+        if let Some(first) = witnesses.first_mut() {
+            *first = placeholder_witness(sighash_placeholder()).as_bytes();
+        }
+        TransactionBuilder::default()
+            .cell_deps(scripts.sighash.cell_deps.clone())
+            .inputs(cells.iter().map(|c| CellInput::new(c.out_point.clone(), 0)))
+            .output(output)
+            .output_data(Bytes::new().pack())
+            .witnesses(witnesses.into_iter().map(|w| w.pack()))
+            .build()
+    };
+    let size = build(0).data().as_slice().len() as u64;
+    let fee = fee_for_size(size, fee_rate).ok_or(TxError::InsufficientFunds { available: held, needed: u64::MAX })?;
+    let needed = plain_cell().saturating_add(fee);
+    if cells.is_empty() || held < needed {
+        return Err(TxError::InsufficientFunds { available: held, needed });
+    }
+    let unsigned = build(fee);
+    Ok(sign_inputs(&unsigned, &(0..cells.len()).collect::<Vec<_>>(), seller))
+}
+
 /// The indices of the inputs of `tx` that spend `cells`.
 pub fn input_indices(tx: &TransactionView, cells: &[LiveCell]) -> Vec<usize> {
     tx.input_pts_iter().enumerate().filter(|(_, p)| cells.iter().any(|c| &c.out_point == p)).map(|(i, _)| i).collect()

@@ -8,5 +8,5 @@ mod funding;
 mod terms;
 
 pub use error::TxError;
-pub use funding::{channel_lock_args, input_indices, sign_inputs, FundingPlan, LiveCell};
+pub use funding::{channel_lock_args, input_indices, reclaim, sign_inputs, FundingPlan, LiveCell};
 pub use terms::{out_point_text, parse_out_point, ChannelTerms, CheckedCommitment};
