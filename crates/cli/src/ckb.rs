@@ -37,9 +37,16 @@ pub enum CkbCmd {
         /// The default most one request may cost, shannons.
         #[arg(long)]
         max_amount: Option<String>,
-        /// The largest commitment fee accepted, shannons.
+        /// The most the channel's fees may cost (funding + commitment fee), shannons.
         #[arg(long, default_value_t = 100_000)]
         max_fee: u64,
+        /// The highest funding fee rate accepted, shannons per 1,000 bytes.
+        #[arg(long, default_value_t = tollway_core::ckb::DEFAULT_MAX_FEE_RATE)]
+        max_fee_rate: u64,
+        /// The chain's block interval, seconds: the offer's expiry may be at
+        /// most the duration in blocks, plus 20 blocks of slack.
+        #[arg(long, default_value_t = 8)]
+        block_interval: u64,
         /// How long to wait for the funding to commit, seconds.
         #[arg(long, default_value_t = 120)]
         wait: u64,
@@ -65,7 +72,7 @@ pub enum CkbCmd {
 pub async fn run(cmd: CkbCmd, opts: &PayerOpts) -> anyhow::Result<()> {
     let payer = payer(opts)?;
     match cmd {
-        CkbCmd::Open { server, api_key, ckb_rpc, wallet_secret, deposit, duration, budget, max_amount, max_fee, wait } => {
+        CkbCmd::Open { server, api_key, ckb_rpc, wallet_secret, deposit, duration, budget, max_amount, max_fee, max_fee_rate, block_interval, wait } => {
             let request = CkbOpenRequest {
                 server,
                 api_key,
@@ -76,6 +83,8 @@ pub async fn run(cmd: CkbCmd, opts: &PayerOpts) -> anyhow::Result<()> {
                 budget: budget.as_deref().map(|b| amount(b, "budget")).transpose()?,
                 max_amount: max_amount.as_deref().map(|m| amount(m, "max-amount")).transpose()?,
                 max_fee,
+                max_fee_rate,
+                block_interval_secs: block_interval,
             };
             let record = payer.open_ckb(request).await.map_err(fail)?;
             let id = record.channel.to_string();

@@ -135,6 +135,8 @@ fn open_request(server: &Server, shop: &Shop, chain: &Chain, deposit: u64, durat
         budget: None,
         max_amount: None,
         max_fee: 100_000,
+        max_fee_rate: tollway_core::ckb::DEFAULT_MAX_FEE_RATE,
+        block_interval_secs: 1,
     }
 }
 

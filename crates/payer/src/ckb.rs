@@ -19,7 +19,7 @@ use tollway_chain::ckb::spilman::{input_indices, parse_out_point, sign_inputs, C
 use tollway_chain::ckb::{Rpc, TxStatus};
 use tollway_core::channel::wire::{parse_hex, parse_public_key, public_key_hex};
 use tollway_core::channel::{ChannelId, PayerKey};
-use tollway_core::ckb::{occupied_capacity, ChannelFunds, Since, CKB};
+use tollway_core::ckb::{check_offer, occupied_capacity, ChannelFunds, OfferLimits, OfferTerms, Since, CKB};
 use tollway_core::Amount;
 
 /// Opening a CKB channel.
@@ -43,8 +43,14 @@ pub struct CkbOpenRequest {
     pub budget: Option<Amount>,
     /// The default most one request may add.
     pub max_amount: Option<Amount>,
-    /// The largest commitment fee accepted from the seller, shannons.
+    /// The most the channel's fees may cost, shannons: the funding fee
+    /// plus the commitment (or refund) fee.
     pub max_fee: u64,
+    /// The highest funding fee rate accepted, shannons per 1,000 bytes.
+    pub max_fee_rate: u64,
+    /// The chain's block interval as the buyer knows it, seconds: the
+    /// offer's expiry may be at most the duration in blocks (plus slack).
+    pub block_interval_secs: u64,
 }
 
 #[derive(Deserialize)]
@@ -129,13 +135,10 @@ impl Payer {
         let body = json!({"key": public_key_hex(&key.public()), "deposit": request.deposit.to_string(), "duration_secs": request.duration_secs});
         let offer: OfferAnswer = call(&url, self.http.post(&url).timeout(CALL_TIMEOUT).bearer_auth(&request.api_key).json(&body)).await?;
         let funds = ChannelFunds { buyer_deposit: request.deposit, seller_cofund: number(&offer.cofund, "cofund")?, fee: number(&offer.fee, "fee")? };
-        if funds.fee > request.max_fee {
-            return Err(PayerError::InvalidArgument(format!("the seller asks a commitment fee of {} shannons, above the {} accepted", funds.fee, request.max_fee)));
-        }
         let tip = rpc.tip_block_number().await?;
-        if offer.expiry_block <= tip {
-            return Err(PayerError::Protocol(format!("the offer expires at block {}, the tip is {tip}", offer.expiry_block)));
-        }
+        let limits = OfferLimits { block_interval_secs: request.block_interval_secs, max_fee_rate: request.max_fee_rate, max_fee: request.max_fee };
+        let check = |funding_fee| check_offer(&OfferTerms { tip, expiry_block: offer.expiry_block, duration_secs: request.duration_secs, fee_rate: offer.fee_rate, commitment_fee: funds.fee, funding_fee }, &limits);
+        check(0).map_err(|e| PayerError::Protocol(format!("{}: {e}", e.code())))?;
         let seller = parse_public_key(&offer.seller_key).map_err(PayerError::Protocol)?;
         let seller_lock = scripts.sighash.script(&tollway_core::channel::KeyId::of(&seller).0);
         let mut seller_cells = Vec::new();
@@ -152,6 +155,7 @@ impl Payer {
         let buyer_cells = rpc.live_cells(&scripts.sighash.script(&key.id().0), request.deposit.saturating_add(plain).saturating_add(CKB)).await?;
         let plan = FundingPlan { buyer: key.public(), seller, funds, buyer_cells, seller_cells, fee_rate: offer.fee_rate };
         let unsigned = plan.build(&scripts)?;
+        check(plan.fee(&unsigned).unwrap_or(u64::MAX)).map_err(|e| PayerError::Protocol(format!("{}: {e}", e.code())))?;
         let cell = plan.check(&scripts, &unsigned)?;
         let terms = ChannelTerms { buyer: key.public(), seller, funds, expiry: Since::AbsoluteBlock(offer.expiry_block), cell };
 

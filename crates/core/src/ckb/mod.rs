@@ -5,12 +5,14 @@
 
 pub mod capacity;
 pub mod multisig;
+pub mod offer;
 pub mod since;
 pub mod spilman;
 pub mod split;
 
 pub use capacity::{fee_for_size, occupied_capacity, Shannons, CKB, MIN_FEE_RATE};
 pub use multisig::{MultisigError, MultisigScript};
+pub use offer::{check_offer, latest_expiry, OfferError, OfferLimits, OfferTerms, DEFAULT_MAX_FEE_RATE, EXPIRY_SLACK_BLOCKS};
 pub use since::{EpochFraction, Since, SinceError};
 pub use split::{ChannelFunds, Split, SplitError};
 pub use spilman::{apply, next_state, NotAllowed, SpilmanEvent, SpilmanState, Transition};

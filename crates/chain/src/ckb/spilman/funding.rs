@@ -106,6 +106,15 @@ impl FundingPlan {
         self.with_fee(scripts, fee)
     }
 
+    /// The fee `tx` pays if it spends exactly this plan's cells: their
+    /// capacity less its outputs' (`None` if that is negative or
+    /// overflows).
+    pub fn fee(&self, tx: &TransactionView) -> Option<Shannons> {
+        let held = total(&self.buyer_cells)?.checked_add(total(&self.seller_cells)?)?;
+        let paid_out = tx.outputs().into_iter().try_fold(0u64, |sum, o| sum.checked_add(o.capacity().unpack()))?;
+        held.checked_sub(paid_out)
+    }
+
     /// Checks, as the seller, a funding transaction the buyer built: output
     /// 0 is the channel cell with the agreed capacity and 2-of-2 lock, the
     /// seller's inputs are exactly its offered cells, and its change (if
