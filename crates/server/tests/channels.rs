@@ -1,6 +1,6 @@
 //! Payment channels against a real server and the real embedded model
 //! (`TOLLWAY_TEST_MODEL`): receipts over HTTP, per-chunk paid streams with
-//! pause and resume, postpaid whole answers, claims and close. Prices are 1
+//! pause and resume, whole answers held until paid, claims and close. Prices are 1
 //! point per input token and 2 per output token. The payer here is a few
 //! lines over the pure rules (`tollway_core::channel`), so the server is
 //! tested on its own; the SDK and CLI are tested in crates/cli.
@@ -92,7 +92,8 @@ impl Payer {
         let channel: ChannelId = v["id"].as_str().expect("id").parse().expect("channel id");
         let chain_id = v["chain_id"].as_u64().expect("chain id");
         let last = SubRav { version: SUBRAV_VERSION, chain_id, channel_id: channel, epoch: 1, sub_channel: key.id(), nonce: 0, accumulated: Amount::ZERO };
-        Payer { key, channel, last, limits: PayerLimits { max_amount: Amount::new(u128::from(deposit)), budget: Amount::new(u128::from(deposit)) } }
+        let deposit = Amount::new(u128::from(deposit));
+        Payer { key, channel, last, limits: PayerLimits { max_amount: deposit, entitled: deposit, budget: deposit } }
     }
 
     fn header(&self, receipt: Option<SignedSubRav>) -> String {
@@ -202,13 +203,14 @@ async fn a_stream_paid_per_chunk_is_owed_exactly_price_times_tokens() {
     let payee = spawn(1_000_000, 16, 30).await;
     let mut payer = Payer::open(&payee, 100_000, 1).await;
     let seen = paid_stream(&payee, &mut payer, ask(STORY, 500), true).await;
-    assert_eq!(seen.pauses, 0, "a payer that pays every chunk never waits");
+    let prompt_pause = u64::from(seen.prompt_tokens + 2 > 2 * 16);
+    assert_eq!(seen.pauses, prompt_pause, "a payer that pays every chunk waits only for a prompt dearer than the window");
     assert_eq!(seen.completion_tokens, seen.chunks, "one paid chunk per token");
     assert_eq!(seen.completion_tokens, 500, "the answer runs to max_tokens");
     let owed = seen.prompt_tokens + 2 * seen.completion_tokens;
     let sub = payer.sub(&payee).await;
     assert_eq!(sub["accumulated"], owed.to_string(), "accepted = price x tokens delivered");
-    assert_eq!(sub["nonce"], seen.chunks, "one receipt per chunk");
+    assert_eq!(sub["nonce"], seen.chunks + 1, "one receipt per chunk, and the prompt's own proposal");
     let latest: SignedSubRav = serde_json::from_value(sub["latest"].clone()).expect("latest receipt");
     assert_eq!(latest.rav, payer.last, "the payee holds the payer's latest signature");
     assert!(sub["pending"].is_null(), "nothing left unsigned: {sub}");
@@ -217,18 +219,24 @@ async fn a_stream_paid_per_chunk_is_owed_exactly_price_times_tokens() {
     assert_eq!(payee.balance().await, 1_000_000 - 100_000, "points are not touched; the deposit is in escrow");
 }
 
+/// The payee's exposure is one window, prompt included: a payer that
+/// never signs gets output worth at most the window less its prompt, and
+/// a prompt dearer than the window gets no output at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_that_stops_paying_gets_at_most_the_window() {
-    let payee = spawn(1_000_000, 8, 2).await;
+    // W = 40 tokens at 2 points = 80 points, more than the prompt.
+    let payee = spawn(1_000_000, 40, 2).await;
     let mut payer = Payer::open(&payee, 100_000, 2).await;
     let seen = paid_stream(&payee, &mut payer, ask(STORY, 100), false).await;
-    assert_eq!(seen.chunks, 8, "exactly W unpaid output tokens");
+    let window = 2 * 40;
+    assert!(seen.prompt_tokens < window, "this case needs a prompt cheaper than the window: {}", seen.prompt_tokens);
+    assert_eq!(seen.prompt_tokens + 2 * seen.chunks, window - (window - seen.prompt_tokens) % 2, "delivered unpaid: the window, to the token");
     assert_eq!(seen.pauses, 1, "one pause, then the timeout");
     assert_eq!((seen.finish.as_deref(), seen.stopped.as_deref()), (Some("length"), Some("payment_timeout")));
     let sub = payer.sub(&payee).await;
     assert_eq!(sub["accumulated"], "0", "nothing was paid");
     let pending: PaymentDue = serde_json::from_value(sub["pending"].clone()).expect("the unpaid proposal is kept for recovery");
-    assert_eq!(pending.proposal.accumulated, Amount::new(u128::from(seen.prompt_tokens + 2 * 8)));
+    assert_eq!(pending.proposal.accumulated, Amount::new(u128::from(seen.prompt_tokens + 2 * seen.chunks)));
     // The next stream starts with the window already used: it pauses at
     // once, and paying the proposal in the pause lets it run.
     let seen = paid_stream(&payee, &mut payer, ask(STORY, 20), true).await;
@@ -236,6 +244,27 @@ async fn a_payer_that_stops_paying_gets_at_most_the_window() {
     assert_eq!(seen.chunks, 20);
     let sub = payer.sub(&payee).await;
     assert_eq!(sub["accumulated"], payer.last.accumulated.to_string());
+}
+
+/// The attacker's move: a prompt far dearer than the window, never paid.
+/// Before any token the stream asks for the prompt; unpaid, it ends with
+/// no output, and the model's answer was never delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_dearer_than_the_window_is_paid_before_any_output() {
+    // W = 4 tokens at 2 points = 8 points; the prompt costs more.
+    let payee = spawn(1_000_000, 4, 2).await;
+    let mut payer = Payer::open(&payee, 100_000, 12).await;
+    let long = format!("{STORY} {}", "Make it about tea and dragons. ".repeat(20));
+    let seen = paid_stream(&payee, &mut payer, ask(&long, 50), false).await;
+    assert_eq!(seen.chunks, 0, "no output before the prompt is paid");
+    assert_eq!((seen.pauses, seen.stopped.as_deref()), (1, Some("payment_timeout")));
+    let sub = payer.sub(&payee).await;
+    let pending: PaymentDue = serde_json::from_value(sub["pending"].clone()).expect("the prompt's proposal is pending");
+    assert!(pending.proposal.accumulated > Amount::new(8), "the prompt costs more than the window: {}", pending.proposal.accumulated);
+    // Paid in the pause, the same kind of request streams normally.
+    let seen = paid_stream(&payee, &mut payer, ask(&long, 10), true).await;
+    assert_eq!(seen.chunks, 10);
+    assert!(seen.pauses >= 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,38 +379,67 @@ async fn adversarial_receipts_are_refused_with_their_codes_and_change_nothing() 
     assert_eq!(v["error"]["code"], "unknown_channel");
 }
 
+/// A whole answer is made, held, and handed over only once paid: the
+/// attacker's move (ask, never sign, close) gets no answer and costs
+/// nothing, and the deposit comes back whole because nothing was
+/// delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn whole_answers_are_postpaid_one_request_behind() {
+async fn whole_answers_are_handed_over_only_once_paid() {
     let payee = spawn(1_000_000, 16, 30).await;
     let mut payer = Payer::open(&payee, 100_000, 6).await;
     let mut body = ask("What is the capital of France?", 12);
     body["stream"] = json!(false);
-    let send = |header: String| {
-        payee.http.post(payee.url("/v1/chat/completions")).bearer_auth(&payee.user).header("x-tollway-channel", header).json(&body).send()
+    let send = |header: String, body: &Value| {
+        payee.http.post(payee.url("/v1/chat/completions")).bearer_auth(&payee.user).header("x-tollway-channel", header).json(body).send()
     };
-    let r = send(payer.header(None)).await.expect("send");
-    assert_eq!(r.status(), 200);
+    let r = send(payer.header(None), &body).await.expect("send");
+    assert_eq!(r.status(), 402);
     let due: PaymentDue = decode_header(r.headers()["x-tollway-channel"].as_bytes()).expect("a proposal in the header");
     let v: Value = r.json().await.expect("json");
-    let cost = v["usage"]["prompt_tokens"].as_u64().expect("p") + 2 * v["usage"]["completion_tokens"].as_u64().expect("c");
-    assert_eq!(due.cost, Amount::new(u128::from(cost)));
-    assert_eq!(due.proposal.accumulated, Amount::new(u128::from(cost)));
+    assert_eq!(v["error"]["code"], "payment_required");
+    assert!(v.get("choices").is_none(), "no answer before payment: {v}");
     assert_eq!(serde_json::from_value::<PaymentDue>(v["tollway"].clone()).expect("body"), due);
-    // Not paid: the next request is refused with the same proposal.
-    let r = send(payer.header(None)).await.expect("send");
+    // Asked again unpaid: the same proposal, no new answer made.
+    let r = send(payer.header(None), &body).await.expect("send");
     assert_eq!(r.status(), 402);
     let again: PaymentDue = decode_header(r.headers()["x-tollway-channel"].as_bytes()).expect("header");
     assert_eq!(again.proposal, due.proposal);
-    assert_eq!(r.json::<Value>().await.expect("json")["error"]["code"], "payment_required");
-    // Paid with the next request.
+    // Another request meanwhile: the held answer's proposal first.
+    let mut other = body.clone();
+    other["messages"][0]["content"] = json!("Name a colour.");
+    let r = send(payer.header(None), &other).await.expect("send");
+    assert_eq!(r.status(), 402);
+    assert_eq!(decode_header::<PaymentDue>(r.headers()["x-tollway-channel"].as_bytes()).expect("header").proposal, due.proposal);
+    // Paid with the same request again: the answer, with nothing more to sign.
     let signed = payer.sign(&due.proposal);
-    let r = send(payer.header(Some(signed))).await.expect("send");
+    let r = send(payer.header(Some(signed)), &body).await.expect("send");
     assert_eq!(r.status(), 200);
-    let next: PaymentDue = decode_header(r.headers()["x-tollway-channel"].as_bytes()).expect("header");
-    assert_eq!(next.accepted, due.proposal.accumulated);
-    assert_eq!(next.proposal.nonce, 2);
-    let sub = payer.sub(&payee).await;
-    assert_eq!(sub["accumulated"], cost.to_string());
+    assert!(r.headers().get("x-tollway-channel").is_none());
+    let v: Value = r.json().await.expect("json");
+    let cost = v["usage"]["prompt_tokens"].as_u64().expect("p") + 2 * v["usage"]["completion_tokens"].as_u64().expect("c");
+    assert_eq!(due.proposal.accumulated, Amount::new(u128::from(cost)), "the proposal is the answer's cost");
+    assert!(!v["choices"][0]["message"]["content"].as_str().expect("content").is_empty());
+    // The same request once more (a lost response): the same answer, free.
+    let r = send(payer.header(None), &body).await.expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.expect("json"), v);
+    assert_eq!(payer.sub(&payee).await["accumulated"], cost.to_string());
+
+    // The attacker: a fresh channel, a request, no signature, close.
+    let attacker = Payer::open(&payee, 50_000, 16).await;
+    let balance = payee.balance().await;
+    // The same request as the paid one: held answers are per channel and
+    // sub-channel, so the victim's paid answer is not the attacker's.
+    let r = send(attacker.header(None), &body).await.expect("send");
+    assert_eq!(r.status(), 402);
+    let (status, closed) = payee.post(&payee.user.clone(), &format!("/api/channels/{}/close", attacker.channel), json!({})).await;
+    assert_eq!(status, 200, "{closed}");
+    assert_eq!((closed["claimed"].as_str(), closed["refunded"].as_str()), (Some("0"), Some("50000")), "nothing delivered, nothing owed");
+    assert_eq!(payee.balance().await, balance + 50_000);
+    let r = send(attacker.header(None), &body).await.expect("send");
+    assert_eq!(r.json::<Value>().await.expect("json")["error"]["code"], "channel_closed", "a closed channel hands over nothing");
+    let audit = payee.get(&payee.admin, "/api/admin/ledger/audit").await;
+    assert_eq!(audit["ok"], true, "{audit}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
