@@ -327,38 +327,44 @@ async fn closing_returns_the_unspent_deposit_to_the_wallet() {
     assert_eq!(env.balance().await, GRANT - accepted);
 }
 
+/// Whole answers through the SDK: each is paid (one 402, one receipt)
+/// before it is handed over, the receipt bounded by the prompt and
+/// `max_tokens` at the price pinned when the channel opened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn whole_answers_are_postpaid_one_request_behind() {
+async fn whole_answers_are_paid_before_they_are_handed_over() {
     use tollway_payer::{Payer, StateFile};
     let env = Env::start().await;
     let channel = env.open(DEPOSIT).await;
     let payer = Payer::new(StateFile::in_home(&env.home.0)).expect("payer");
     let ask = |text: &str| json!({"model": MODEL, "messages": [{"role": "user", "content": text}], "max_tokens": 30});
     let first = payer.complete(None, ask("Name a fruit."), None).await.expect("first answer");
-    let first_cost = amount(&json!(first.due.as_ref().expect("a proposal for the answer").cost));
+    let first_cost = first.paid.units();
     assert!(first_cost > 0 && !first.text.is_empty());
-    assert!(first.signed.is_some(), "signed at once, sent with the next request");
+    assert_eq!(first.paid_for.len(), 1, "one proposal, for the answer");
     assert_eq!(record_cost(&env.requests().await[0]), first_cost);
-    assert_eq!(amount(&env.remote(&channel).await["subs"][0]["accumulated"]), 0, "postpaid: not yet accepted");
+    assert_eq!(amount(&env.remote(&channel).await["subs"][0]["accumulated"]), first_cost, "paid before it was handed over");
     let second = payer.complete(None, ask("Name a colour."), None).await.expect("second answer");
-    assert_eq!(second.paid_before, None);
-    assert_eq!(amount(&env.remote(&channel).await["subs"][0]["accumulated"]), first_cost, "the first answer's receipt came with the second");
-    let second_cost = amount(&json!(second.due.as_ref().expect("proposal").cost));
+    let second_cost = second.paid.units();
+    assert_eq!(amount(&env.remote(&channel).await["subs"][0]["accumulated"]), first_cost + second_cost);
     // A payer whose state lost the second receipt (an old copy of the
-    // file) is asked to sign the pending proposal first (402), signs the
-    // very same receipt, and is served.
+    // file) is asked for the next answer's proposal, which already
+    // includes nothing of the second (it was accepted): its review is
+    // against the older receipt, so the increase looks like two answers
+    // and passes only because both fit the request's cap.
     let lost = env.home.0.join("payer.json");
     let current = std::fs::read(&lost).expect("state");
     let mut old: Value = serde_json::from_slice(&current).expect("json");
-    old["channels"][0]["latest_signed"] = env.home.channel(&channel)["latest_accepted"].clone();
+    old["channels"][0]["latest_signed"] = json!(null);
+    old["channels"][0]["latest_accepted"] = json!(null);
     std::fs::write(&lost, serde_json::to_vec(&old).expect("json")).expect("write");
-    let third = payer.complete(None, ask("Name an animal."), None).await.expect("third answer");
-    assert_eq!(third.paid_before.map(|p| p.accumulated.units()), Some(first_cost + second_cost));
-    assert_eq!(amount(&env.remote(&channel).await["subs"][0]["accumulated"]), first_cost + second_cost);
-    // Closing sends the last receipt first: the payee claims all three.
-    let closed = payer.close(None).await.expect("close");
-    let third_cost = amount(&json!(third.due.as_ref().expect("proposal").cost));
-    assert_eq!(closed.flushed.map(|a| a.accepted.units()), Some(first_cost + second_cost + third_cost));
-    assert_eq!(closed.channel.claimed.units(), first_cost + second_cost + third_cost);
-    assert_eq!(env.balance().await, GRANT - (first_cost + second_cost + third_cost));
+    // A cap that covers one answer (the payee stops the answer at it) but
+    // not the three the proposal now asks for since the payer's base.
+    let cap = first_cost.max(second_cost) + 10;
+    assert!(first_cost.min(second_cost) > 10);
+    let refused = payer.complete(None, ask("Name an animal."), Some(tollway_payer::Amount::new(cap))).await.expect_err("over the cap");
+    assert_eq!(refused.code(), "over_max_amount", "the proposal counts everything since the payer's latest receipt");
+    // A model the payee never priced is refused before anything is sent.
+    let unpriced = payer.complete(None, json!({"model": "nope", "messages": []}), None).await.expect_err("no price");
+    assert!(matches!(unpriced.code(), "unpriced_model"), "{unpriced}");
+    assert_eq!(env.balance().await, GRANT - DEPOSIT);
 }
