@@ -1,21 +1,28 @@
 //! CKB channels end to end, against the real `ckb` node (devnet), real
 //! `tollway serve` processes, the real embedded model and the payer SDK:
-//! a channel opened from the buyer's cells, chat answers streamed and paid
-//! per chunk with commitments, Tollway killed and the node restarted in
-//! the middle, forged commitments refused over HTTP, settlement with exact
+//! a channel opened from the buyer's cells (the funding fee exact),
+//! chat answers streamed and paid per chunk with commitments, Tollway
+//! killed (SIGKILL) in the middle of a paid stream and the node
+//! restarted, forged commitments refused over HTTP, settlement with exact
 //! balances; the auto-settle job settling a channel near its expiry with
-//! no request; the refund refused before the expiry and taken after it.
+//! no request; the refund refused before the expiry and taken after it;
+//! and the attacks of issue 13: the seller-signed funding of an abandoned
+//! offer broadcast late, receipts racing a settlement, receipts after the
+//! local deadline with the node down, a funding short of its depth.
 
 use ckb_types::prelude::*;
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tollway_chain::ckb::{Devnet, DevnetConfig, LockScripts, Rpc, TestAccount};
-use tollway_core::channel::wire::Commitment;
-use tollway_core::ckb::CKB;
-use tollway_payer::{commitment_for, CkbOpenRequest, Payer, StateFile};
+use tollway_chain::ckb::spilman::{input_indices, parse_out_point, reclaim, sign_inputs, FundingPlan, LiveCell};
+use tollway_chain::ckb::{Devnet, DevnetConfig, LockScripts, Rejection, Rpc, TestAccount};
+use tollway_core::channel::wire::{public_key_hex, Commitment};
+use tollway_core::channel::{SignedSubRav, SubRav, SUBRAV_VERSION};
+use tollway_core::ckb::{fee_for_size, ChannelFunds, CKB, MIN_FEE_RATE};
+use tollway_core::Amount;
+use tollway_payer::{commitment_for, ChannelRecord, CkbOpenRequest, Payer, StateFile};
 use tollway_server::ops;
 use tollway_store::testing::{fresh_database_url, Backend};
 use tollway_store::Store;
@@ -71,13 +78,23 @@ impl Chain {
         self.mining.store(on, Ordering::Relaxed);
     }
 
-    async fn restart_node(&mut self) {
+    async fn stop_node(&mut self) {
         self.mine(false);
         if let Some(d) = self.devnet.take() {
             d.stop().await.expect("stop the node");
         }
+    }
+
+    async fn restart_node(&mut self) {
+        self.stop_node().await;
         self.devnet = Some(Devnet::start(self.config.clone()).await.expect("the node restarts"));
         self.mine(true);
+    }
+
+    /// The transaction `hash` (`0x` hex) as the node has it.
+    async fn transaction(&self, hash: &str) -> ckb_types::core::TransactionView {
+        let bytes: [u8; 32] = tollway_core::channel::wire::parse_hex(hash).expect("a hash");
+        self.rpc.transaction(&bytes.pack()).await.expect("get_transaction").expect("known to the node")
     }
 
     async fn balance(&self, account: u32) -> u64 {
@@ -96,7 +113,8 @@ struct Shop {
 }
 
 impl Shop {
-    async fn new(chain: &Chain, settle_margin_secs: u64) -> Shop {
+    /// `extra`: more `ckb` settings, `", key = value"` each.
+    async fn new(chain: &Chain, settle_margin_secs: u64, extra: &str) -> Shop {
         let url = fresh_database_url(Backend::Sqlite).await.expect("database");
         let store = Store::connect(&url).await.expect("connect");
         store.migrate().await.expect("migrate");
@@ -104,7 +122,7 @@ impl Shop {
         let (_, user) = ops::create_user(&store, "ann", false).await.expect("user");
         ops::set_price(&store, MODEL, "1000", "2000", None, true, "test", None).await.expect("price");
         let ckb = format!(
-            "{{rpc_url = \"{}\", seller_secret = \"{}\", block_interval_secs = 1, min_duration_secs = 1, settle_margin_secs = {settle_margin_secs}, job_interval_secs = 1, shannons_per_point = {SHANNONS_PER_POINT}}}",
+            "{{rpc_url = \"{}\", seller_secret = \"{}\", block_interval_secs = 1, min_duration_secs = 1, settle_margin_secs = {settle_margin_secs}, job_interval_secs = 1, shannons_per_point = {SHANNONS_PER_POINT}{extra}}}",
             chain.rpc.url(),
             TestAccount::nth(2).secret_hex()
         );
@@ -155,6 +173,29 @@ async fn wait_for_state(payer: &Payer, id: &str, state: &str) -> tollway_payer::
     panic!("channel {id} never reached {state}: {:?}", payer.ckb_remote(&record).await);
 }
 
+/// The payee's view of a CKB channel, as its owner.
+async fn channel_json(http: &reqwest::Client, server: &Server, shop: &Shop, id: &str) -> Value {
+    http.get(server.url(&format!("/api/ckb/channels/{id}"))).bearer_auth(&shop.user).send().await.expect("show").json().await.expect("json")
+}
+
+/// The buyer's next receipt on `record`'s channel, `more` shannons above
+/// `after` (nonce one above), with its commitment: what a payer signs.
+fn next_receipt(record: &ChannelRecord, after: Option<&SignedSubRav>, more: u64) -> Value {
+    let (nonce, total) = after.map_or((0, 0), |r| (r.rav.nonce, r.rav.accumulated.units()));
+    let rav = SubRav {
+        version: SUBRAV_VERSION,
+        chain_id: record.chain_id,
+        channel_id: record.channel,
+        epoch: record.epoch,
+        sub_channel: record.sub_channel,
+        nonce: nonce + 1,
+        accumulated: Amount::new(total + u128::from(more)),
+    };
+    let signed = rav.sign(&record.key().expect("key"));
+    let commitment = commitment_for(record, &signed).expect("commitment").expect("a CKB channel");
+    json!({"receipt": signed, "commitment": commitment})
+}
+
 async fn post_receipt(http: &reqwest::Client, server: &Server, id: &str, body: Value) -> (u16, Value) {
     let r = http.post(server.url(&format!("/api/channels/{id}/receipts"))).json(&body).send().await.expect("send");
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
@@ -163,7 +204,7 @@ async fn post_receipt(http: &reqwest::Client, server: &Server, id: &str, body: V
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ckb_channel_streams_paid_chunks_across_restarts_and_settles_exactly() {
     let mut chain = Chain::start("life").await;
-    let shop = Shop::new(&chain, 60).await;
+    let shop = Shop::new(&chain, 60, "").await;
     let mut server = shop.serve().await;
     let (buyer_before, seller_before) = (chain.balance(1).await, chain.balance(2).await);
     let payer = payer("life");
@@ -173,8 +214,13 @@ async fn a_ckb_channel_streams_paid_chunks_across_restarts_and_settles_exactly()
     wait_for_state(&payer, &id, "active").await;
     let (buyer_funded, seller_funded) = (chain.balance(1).await, chain.balance(2).await);
     assert_eq!(seller_before - seller_funded, 61 * CKB, "the seller co-funds 61 CKB");
-    let funding_fee = buyer_before - deposit - buyer_funded;
-    assert!(funding_fee > 0 && funding_fee < 10_000, "funding fee {funding_fee}");
+    // The funding fee is exactly the rate's fee for the signed funding's
+    // size, and exactly what the buyer lost beyond its deposit.
+    let http = reqwest::Client::new();
+    let hash = channel_json(&http, &server, &shop, &id).await["funding_tx_hash"].as_str().expect("funding hash").to_owned();
+    let funding = chain.transaction(&hash).await;
+    let funding_fee = fee_for_size(funding.data().as_slice().len() as u64, MIN_FEE_RATE).expect("fee");
+    assert_eq!(buyer_before - deposit - buyer_funded, funding_fee, "the buyer pays exactly the funding's fee");
 
     // 100 chunks paid one by one in CKB.
     let first = payer.chat(Some(&id), story(100), None, |_| {}).await.expect("paid stream");
@@ -185,7 +231,6 @@ async fn a_ckb_channel_streams_paid_chunks_across_restarts_and_settles_exactly()
     assert!(first.chunks >= 100 && first.receipts > 0, "{first:?}");
 
     // Forged commitments over HTTP: refused, nothing changes.
-    let http = reqwest::Client::new();
     let latest = payer.local(Some(&id)).await.expect("local").latest_signed.expect("a receipt");
     let local = payer.local(Some(&id)).await.expect("local");
     let honest = commitment_for(&local, &latest).expect("commitment").expect("ckb");
@@ -215,14 +260,29 @@ async fn a_ckb_channel_streams_paid_chunks_across_restarts_and_settles_exactly()
     let (status, v) = post_receipt(&http, &server, &id, json!({"receipt": latest, "commitment": honest})).await;
     assert_eq!((status, v["replay"].as_bool()), (200, Some(true)), "the honest one is a replay: {v}");
 
-    // Tollway killed, the node restarted: the channel goes on.
-    server.kill();
+    // Tollway killed (SIGKILL) in the middle of a paid stream, receipts
+    // in flight (one every window of 16 tokens), then the node restarted:
+    // the stream fails, the channel goes on.
+    let tokens = AtomicU64::new(0);
+    let interrupted = payer.chat(Some(&id), story(200), None, |_| {
+        tokens.fetch_add(1, Ordering::Relaxed);
+    });
+    let killer = async {
+        while tokens.load(Ordering::Relaxed) < 40 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.kill();
+    };
+    let (interrupted, ()) = tokio::join!(interrupted, killer);
+    assert!(interrupted.is_err(), "the stream cannot finish once the server is killed: {interrupted:?}");
     chain.restart_node().await;
     let server = shop.serve().await;
-    let second = payer.chat(Some(&id), story(40), None, |_| {}).await.expect("paid after the restarts");
-    assert_eq!(second.accepted.units(), first.accepted.units() + second.paid.units(), "the channel's total goes on: {second:?}");
-    let paid = second.accepted.units() as u64;
-    assert_eq!(paid, price(first.prompt_tokens.expect("usage"), 100) + price(second.prompt_tokens.expect("usage"), second.completion_tokens.expect("usage")));
+    let third = payer.chat(Some(&id), story(40), None, |_| {}).await.expect("paid after the restarts");
+    assert!(third.accepted.units() > first.accepted.units() + third.paid.units(), "the interrupted stream was paid for in part: {third:?}");
+    let paid = third.accepted.units() as u64;
+    // Everything the buyer signed was accepted: the settlement pays it.
+    let signed = payer.local(Some(&id)).await.expect("local").latest_signed.expect("signed");
+    assert_eq!(signed.rav.accumulated.units(), u128::from(paid), "every signed receipt reached the seller");
 
     // Settle: exactly what was paid moves, less nothing for the seller.
     payer.ckb_settle(Some(&id)).await.expect("settle");
@@ -238,7 +298,7 @@ async fn a_ckb_channel_streams_paid_chunks_across_restarts_and_settles_exactly()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_job_settles_a_channel_near_its_expiry_and_an_unpaid_one_is_refunded_after_it() {
     let chain = Chain::start("auto").await;
-    let shop = Shop::new(&chain, 40).await;
+    let shop = Shop::new(&chain, 40, "").await;
     let server = shop.serve().await;
     let seller_before = chain.balance(2).await;
     let payer = payer("auto");
@@ -283,4 +343,155 @@ async fn the_job_settles_a_channel_near_its_expiry_and_an_unpaid_one_is_refunded
     assert!(hash.is_some(), "the refund was taken after the expiry");
     wait_for_state(&payer, &unpaid_id, "refunded").await;
     assert_eq!(chain.balance(2).await - seller_before, paid, "the seller's co-funding came back too");
+}
+
+/// Issue 13, items 10 and 3. An honest channel is active only once its
+/// funding has `ckb.funding_confirmations` blocks. The attacker takes the
+/// seller's signatures on a funding, never confirms it, waits until the
+/// offer is abandoned, then broadcasts the funding: the seller spent its
+/// offered cells back to itself first (the reclaim), so the node refuses
+/// it and the co-funding is never locked in a cell nothing follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_funding_needs_its_depth_and_an_abandoned_offer_s_signed_funding_never_commits() {
+    let chain = Chain::start("reclaim").await;
+    let shop = Shop::new(&chain, 60, ", offer_ttl_secs = 2, funding_confirmations = 4").await;
+    let server = shop.serve().await;
+    let http = reqwest::Client::new();
+    chain.mine(false);
+
+    // The depth: committed in block b, active only at block b + 3.
+    let payer = payer("depth");
+    let record = payer.open_ckb(open_request(&server, &shop, &chain, 200 * CKB, 3_600)).await.expect("open");
+    let id = record.channel.to_string();
+    let hash = channel_json(&http, &server, &shop, &id).await["funding_tx_hash"].as_str().expect("funding hash").to_owned();
+    let bytes: [u8; 32] = tollway_core::channel::wire::parse_hex(&hash).expect("hash");
+    chain.rpc.mine_until_committed(&bytes.pack(), 20).await.expect("the funding commits");
+    for more in [0, 2] {
+        chain.rpc.generate_blocks(more).await.expect("mine");
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        assert_eq!(channel_json(&http, &server, &shop, &id).await["state"], "funding", "{} confirmations are not 4", 1 + more);
+    }
+    chain.rpc.generate_blocks(1).await.expect("mine");
+    wait_for_state(&payer, &id, "active").await;
+
+    // The attacker: an offer, the seller's signatures on the funding, and
+    // no confirm.
+    let seller_before = chain.balance(2).await;
+    let buyer = TestAccount::nth(1).key;
+    let deposit = 100 * CKB;
+    let body = json!({"key": public_key_hex(&buyer.public()), "deposit": deposit.to_string(), "duration_secs": 3_600});
+    let offer: Value = http.post(server.url("/api/ckb/channels")).bearer_auth(&shop.user).json(&body).send().await.expect("offer").json().await.expect("json");
+    let attack = offer["id"].as_str().expect("id").to_owned();
+    let number = |v: &Value| v.as_str().and_then(|t| t.parse::<u64>().ok()).expect("a number");
+    let seller_cells: Vec<LiveCell> = offer["seller_cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .map(|c| LiveCell { out_point: parse_out_point(c["out_point"].as_str().expect("out point")).expect("out point"), capacity: number(&c["capacity"]) })
+        .collect();
+    let funds = ChannelFunds { buyer_deposit: deposit, seller_cofund: number(&offer["cofund"]), fee: number(&offer["fee"]) };
+    let buyer_cells = chain.rpc.live_cells(&chain.scripts.sighash.script(&buyer.id().0), deposit + 200 * CKB).await.expect("cells");
+    let seller = TestAccount::nth(2).key;
+    let plan = FundingPlan { buyer: buyer.public(), seller: seller.public(), funds, buyer_cells, seller_cells: seller_cells.clone(), fee_rate: MIN_FEE_RATE };
+    let unsigned = plan.build(&chain.scripts).expect("funding");
+    let tx = format!("0x{}", hex::encode(unsigned.data().as_slice()));
+    let answer: Value = http.post(server.url(&format!("/api/ckb/channels/{attack}/funding"))).bearer_auth(&shop.user).json(&json!({"tx": tx})).send().await.expect("funding").json().await.expect("json");
+    let from_seller = ckb_types::packed::Transaction::from_slice(&hex::decode(&answer["funding"].as_str().expect("funding")[2..]).expect("hex")).expect("tx").into_view();
+    let signed = sign_inputs(&from_seller, &input_indices(&from_seller, &plan.buyer_cells), &buyer);
+    assert_eq!(channel_json(&http, &server, &shop, &attack).await["state"], "refund_signed");
+
+    // It waits until the offer is given up.
+    chain.mine(true);
+    for _ in 0..600 {
+        if channel_json(&http, &server, &shop, &attack).await["state"] == "abandoned" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let abandoned = channel_json(&http, &server, &shop, &attack).await;
+    assert_eq!(abandoned["state"], "abandoned", "{abandoned}");
+    let refused = chain.rpc.send(&signed).await.expect_err("the seller-signed funding of an abandoned offer must not commit");
+    assert!(matches!(refused.rejection(), Some(Rejection::InputSpent | Rejection::InputUnknown)), "{refused}");
+
+    // The seller's cells came back through exactly the reclaim it signs,
+    // less its fee.
+    let expected = reclaim(&chain.scripts, &seller, &seller_cells, MIN_FEE_RATE).expect("reclaim");
+    assert_eq!(abandoned["closing_tx_hash"].as_str(), Some(format!("0x{}", hex::encode(expected.hash().raw_data())).as_str()));
+    let held: u64 = seller_cells.iter().map(|c| c.capacity).sum();
+    let returned: u64 = expected.outputs().into_iter().map(|o| Unpack::<u64>::unpack(&o.capacity())).sum();
+    assert_eq!(seller_before - chain.balance(2).await, held - returned, "the seller lost only the reclaim's fee");
+    assert_eq!(channel_json(&http, &server, &shop, &id).await["state"], "active", "the honest channel is untouched");
+}
+
+/// Issue 13, items 8 and 9. Receipts posted as fast as the payee takes
+/// them while the channel is settled: every acknowledged receipt is in
+/// the settlement. Then, on a second channel, the node goes down before
+/// the channel's local deadline: past it, a receipt is refused
+/// (`channel_expiring`) and the job marks the channel expired without the
+/// node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_racing_a_settlement_are_all_settled_and_none_is_taken_past_the_deadline_with_the_node_down() {
+    let mut chain = Chain::start("race").await;
+    let shop = Shop::new(&chain, 45, ", funding_confirmations = 1").await;
+    let server = shop.serve().await;
+    let http = reqwest::Client::new();
+    let seller_before = chain.balance(2).await;
+    let racer = payer("race");
+    let raced = racer.open_ckb(open_request(&server, &shop, &chain, 300 * CKB, 3_600)).await.expect("open");
+    let raced_id = raced.channel.to_string();
+    wait_for_state(&racer, &raced_id, "active").await;
+
+    // A channel of 60 s whose margin is 45 s: receipts until 15 s after
+    // the offer. Blocks are mined by hand so only the clock gets there.
+    chain.mine(false);
+    let late = payer("late");
+    let record = late.open_ckb(open_request(&server, &shop, &chain, 100 * CKB, 60)).await.expect("open");
+    let late_id = record.channel.to_string();
+    let hash = channel_json(&http, &server, &shop, &late_id).await["funding_tx_hash"].as_str().expect("hash").to_owned();
+    let bytes: [u8; 32] = tollway_core::channel::wire::parse_hex(&hash).expect("hash");
+    chain.rpc.mine_until_committed(&bytes.pack(), 20).await.expect("the funding commits");
+    wait_for_state(&late, &late_id, "active").await;
+    let record = late.local(Some(&late_id)).await.expect("local");
+    let first = next_receipt(&record, None, 1_000);
+    assert_eq!(post_receipt(&http, &server, &late_id, first.clone()).await.0, 200);
+    let pay_until = channel_json(&http, &server, &shop, &late_id).await["pay_until"].as_i64().expect("pay_until");
+    chain.stop_node().await;
+    while tollway_store::now_ms() < pay_until + 1_500 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after: SignedSubRav = serde_json::from_value(first["receipt"].clone()).expect("receipt");
+    let (status, v) = post_receipt(&http, &server, &late_id, next_receipt(&record, Some(&after), 1_000)).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (409, Some("channel_expiring")), "{v}");
+    assert_eq!(channel_json(&http, &server, &shop, &late_id).await["state"], "expired", "marked without the node");
+    chain.restart_node().await;
+
+    // Receipts as fast as they are taken, and a settlement in the middle.
+    let record = racer.local(Some(&raced_id)).await.expect("local");
+    let acked = AtomicU64::new(0);
+    let poster = async {
+        let mut latest: Option<SignedSubRav> = None;
+        loop {
+            let body = next_receipt(&record, latest.as_ref(), 1_000);
+            if post_receipt(&http, &server, &raced_id, body.clone()).await.0 != 200 {
+                break;
+            }
+            let receipt: SignedSubRav = serde_json::from_value(body["receipt"].clone()).expect("receipt");
+            acked.store(receipt.rav.accumulated.units() as u64, Ordering::Relaxed);
+            latest = Some(receipt);
+        }
+    };
+    let settler = async {
+        while acked.load(Ordering::Relaxed) < 20_000 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        http.post(server.url(&format!("/api/ckb/channels/{raced_id}/settle"))).bearer_auth(&shop.user).send().await.expect("settle").status().as_u16()
+    };
+    let ((), status) = tokio::join!(poster, settler);
+    assert_eq!(status, 200);
+    let paid = acked.load(Ordering::Relaxed);
+    let settling = channel_json(&http, &server, &shop, &raced_id).await;
+    assert_eq!(settling["paid"], paid.to_string(), "the settlement pays the last acknowledged receipt: {settling}");
+    wait_for_state(&racer, &raced_id, "settled").await;
+    wait_for_state(&late, &late_id, "settled").await;
+    assert_eq!(chain.balance(2).await - seller_before, paid + 1_000, "the seller gains exactly what both channels acknowledged");
 }

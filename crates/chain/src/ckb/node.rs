@@ -8,6 +8,7 @@ use super::spilman::LiveCell;
 use super::{ChainError, Rpc};
 use ckb_types::core::{BlockView, TransactionView};
 use ckb_types::packed::{Byte32, CellOutput, OutPoint, Script};
+use ckb_types::prelude::*;
 use serde_json::{json, Value};
 
 /// Where a transaction stands on the node.
@@ -182,6 +183,16 @@ impl Rpc {
             Some("rejected") => TxStatus::Rejected(status["reason"].as_str().unwrap_or_default().to_owned()),
             _ => TxStatus::Unknown,
         })
+    }
+
+    /// The transaction `hash`, if the node knows it.
+    pub async fn transaction(&self, hash: &Byte32) -> Result<Option<TransactionView>, ChainError> {
+        let v = self.call("get_transaction", json!([format!("0x{}", hex::encode(hash.raw_data()))])).await?;
+        if v["transaction"].is_null() {
+            return Ok(None);
+        }
+        let tx: ckb_jsonrpc_types::TransactionView = decode("get_transaction", v["transaction"].clone())?;
+        Ok(Some(ckb_types::packed::Transaction::from(tx.inner).into_view()))
     }
 
     /// Whether the cell at `point` is live.

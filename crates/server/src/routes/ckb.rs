@@ -73,6 +73,7 @@ pub fn ckb_json(c: &StoredCkbChannel) -> Value {
         "cell": c.cell,
         "paid": c.latest_cumulative.to_string(),
         "closing_tx_hash": c.closing_tx_hash.as_ref().map(hash_hex),
+        "pay_until": c.pay_until,
         "created_at": c.created_at,
         "updated_at": c.updated_at,
     })
