@@ -1,5 +1,7 @@
 //! A Spilman channel's whole life on the real `ckb` node (devnet): funding,
-//! 100 per-chunk commitments across a node restart, settlement with exact
+//! 100 per-chunk commitments across a node restart, each completed by the
+//! seller and taken by the node's pool check (`test_tx_pool_accept`), the
+//! ones kept from before the restart still taken after it, settlement with exact
 //! balances; forged commitments refused by the node too; the refund
 //! refused before expiry and committed after.
 
@@ -95,17 +97,21 @@ async fn a_channel_pays_100_chunks_survives_a_node_restart_and_settles_exactly()
     // A second channel between the same keys, for the replay forgery.
     let (other, other_fee, _) = open(&rpc, &scripts, &p, 1_061 * CKB, far).await;
 
-    // 100 chunks, each a commitment the seller checks and keeps if newer;
-    // the node restarts half-way.
+    // 100 chunks, each a commitment the seller checks and keeps if newer,
+    // and that the node would take once the seller completes it; the node
+    // restarts half-way, and what the seller kept from before still works.
     let (mut latest, mut cumulative) = (None, 0u64);
     let mut devnet = Some(devnet);
+    let mut before_restart = None;
     for chunk in 1..=100u64 {
         cumulative += 1_000 * chunk + 7;
         let half = pay(&terms, &scripts, &p.buyer, cumulative);
         let checked = terms.check_commitment(&scripts, &half).expect("an honest commitment");
         assert_eq!(checked.cumulative, cumulative);
-        latest = Some(half);
+        rpc.test_accept(&complete(&terms, &p.seller, &half)).await.unwrap_or_else(|e| panic!("commitment {chunk}: the pool would not take it: {e}"));
+        latest = Some(half.clone());
         if chunk == 50 {
+            before_restart = Some(half);
             if let Some(d) = devnet.take() {
                 d.stop().await.expect("stop the node");
             }
@@ -113,6 +119,8 @@ async fn a_channel_pays_100_chunks_survives_a_node_restart_and_settles_exactly()
         }
     }
     let latest = latest.expect("a commitment");
+    let kept = complete(&terms, &p.seller, &before_restart.expect("chunk 50"));
+    rpc.test_accept(&kept).await.expect("a commitment kept from before the restart is still valid after it");
 
     // Forgeries, completed by a seller that was fooled: the node refuses them.
     let seller_lock = lock(&scripts, &p.seller);
