@@ -77,15 +77,22 @@ pub struct Channels {
     slots: Mutex<HashMap<ChannelId, Slot>>,
 }
 
-/// A proposal and where the sub-channel stands.
+/// What [`Channels::propose_within`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quote {
-    /// The proposal.
-    pub proposal: SubRav,
-    /// The latest proposal before it (or the accepted total).
-    pub pending: Amount,
-    /// The accepted total.
-    pub accepted: Amount,
+pub enum Proposed {
+    /// The proposal was recorded as pending: the work may be delivered.
+    Made {
+        /// The proposal.
+        proposal: SubRav,
+        /// The accepted total when it was made.
+        accepted: Amount,
+    },
+    /// Delivering it would leave more than the allowance unpaid: nothing
+    /// was recorded; the accepted total must first reach `required`.
+    Unpaid {
+        /// The accepted total needed.
+        required: Amount,
+    },
 }
 
 impl Channels {
@@ -195,13 +202,25 @@ impl Channels {
         Err(ChannelError::Contended)
     }
 
-    /// What the next proposal for `cost` more would be, without recording it.
-    pub async fn quote(&self, id: &ChannelId, sub: &KeyId, cost: Amount) -> Result<Quote, ChannelError> {
+    /// Proposes `cost` more on `sub`, recorded as pending only if the
+    /// sub-channel then has at most `unpaid` proposed beyond its accepted
+    /// total (a single cost dearer than `unpaid` needs only everything
+    /// before it paid). Checked and recorded under the channel's lock, so
+    /// concurrent streams on one sub-channel share one allowance: together
+    /// they never deliver more than `unpaid` unpaid.
+    pub async fn propose_within(&self, id: &ChannelId, sub: &KeyId, cost: Amount, unpaid: Amount) -> Result<Proposed, ChannelError> {
         self.with(id, async |l| {
             let proposal = l.channel.propose(*sub, cost)?;
             let accepted = l.accepted_of(sub);
-            let pending = l.channel.subs.get(sub).and_then(|s| s.pending).map_or(accepted, |p| p.accumulated.max(accepted));
-            Ok(Quote { proposal, pending, accepted })
+            let before = l.channel.subs.get(sub).and_then(|s| s.pending).map_or(accepted, |p| p.accumulated.max(accepted));
+            let required = proposal.accumulated.saturating_sub(unpaid).min(before);
+            if accepted < required {
+                return Ok(Proposed::Unpaid { required });
+            }
+            if let Some(s) = l.channel.subs.get_mut(sub) {
+                s.pending = Some(proposal);
+            }
+            Ok(Proposed::Made { proposal, accepted })
         })
         .await
     }

@@ -9,7 +9,7 @@
 //! `max_amount` and at what the collateral still covers.
 
 use super::meter::Shortage;
-use crate::channels::ChannelError;
+use crate::channels::{ChannelError, Proposed};
 use crate::{ApiError, AppState};
 use axum::response::sse::Event;
 use std::time::Duration;
@@ -96,17 +96,15 @@ impl ChannelMeter {
             if self.last.is_none() {
                 let prompt = self.cost(0)?;
                 if !prompt.is_zero() {
-                    if let Err(stop) = self.propose(prompt).await? {
-                        return Ok(Err(stop));
+                    match self.state.channels.propose(&self.channel, &self.sub, prompt).await {
+                        Ok(proposed) => self.last = Some(proposed),
+                        Err(ChannelError::Receipt(ReceiptError::ExceedsCollateral)) => return Ok(Err(Shortage::Collateral)),
+                        Err(e) => return Err(channel_failure(e)),
                     }
                     self.cost = prompt;
                 }
             }
-            let delta = cost.saturating_sub(self.cost);
-            if let Err(stop) = self.wait_for_window(delta).await? {
-                return Ok(Err(stop));
-            }
-            if let Err(stop) = self.propose(delta).await? {
+            if let Err(stop) = self.propose_within_window(cost.saturating_sub(self.cost)).await? {
                 return Ok(Err(stop));
             }
         }
@@ -114,48 +112,38 @@ impl ChannelMeter {
         Ok(Ok(()))
     }
 
-    /// Proposes `delta` more and records the proposal as this request's latest.
-    async fn propose(&mut self, delta: Amount) -> Result<Result<(), Shortage>, ApiError> {
-        match self.state.channels.propose(&self.channel, &self.sub, delta).await {
-            Ok(proposed) => {
-                self.last = Some(proposed);
-                Ok(Ok(()))
-            }
-            Err(ChannelError::Receipt(ReceiptError::ExceedsCollateral)) => Ok(Err(Shortage::Collateral)),
-            Err(e) => Err(channel_failure(e)),
-        }
-    }
-
-    /// Waits until delivering `delta` more leaves at most the window
-    /// unpaid (a single chunk dearer than the window waits only until
-    /// everything before it is paid).
-    async fn wait_for_window(&mut self, delta: Amount) -> Result<Result<(), Shortage>, ApiError> {
+    /// Proposes `delta` more once delivering it leaves at most the window
+    /// unpaid on the sub-channel, pausing for a receipt until it does.
+    async fn propose_within_window(&mut self, delta: Amount) -> Result<Result<(), Shortage>, ApiError> {
         let Some(window) = self.window.as_mut() else { return Ok(Ok(())) };
         let channels = self.state.channels.clone();
-        let quote = match channels.quote(&self.channel, &self.sub, delta).await {
-            Ok(q) => q,
-            Err(ChannelError::Receipt(ReceiptError::ExceedsCollateral)) => return Ok(Err(Shortage::Collateral)),
-            Err(e) => return Err(channel_failure(e)),
-        };
-        let required = quote.proposal.accumulated.saturating_sub(window.unpaid).min(quote.pending);
-        if *window.accepted.borrow() >= required {
-            return Ok(Ok(()));
-        }
-        channels.persist_pending(&self.channel, &self.sub).await.map_err(channel_failure)?;
-        let (pending, accepted) = channels.pending(&self.channel, &self.sub).await.map_err(channel_failure)?;
-        let Some(proposal) = pending else { return Ok(Ok(())) };
-        let due = PaymentDue { proposal, cost: self.cost, accepted, required: Some(required), stopped: None };
-        let event = Event::default().event("payment_required").data(serde_json::json!(due).to_string());
-        if window.events.send(event).await.is_err() {
-            return Ok(Err(Shortage::Disconnected));
-        }
-        let wait = window.accepted.wait_for(|a| *a >= required);
-        tokio::select! {
-            paid = tokio::time::timeout(window.timeout, wait) => match paid {
-                Ok(Ok(_)) => Ok(Ok(())),
-                Ok(Err(_)) | Err(_) => Ok(Err(Shortage::PaymentTimeout)),
-            },
-            _ = window.events.closed() => Ok(Err(Shortage::Disconnected)),
+        loop {
+            let required = match channels.propose_within(&self.channel, &self.sub, delta, window.unpaid).await {
+                Ok(Proposed::Made { proposal, accepted }) => {
+                    self.last = Some((proposal, accepted));
+                    return Ok(Ok(()));
+                }
+                Ok(Proposed::Unpaid { required }) => required,
+                Err(ChannelError::Receipt(ReceiptError::ExceedsCollateral)) => return Ok(Err(Shortage::Collateral)),
+                Err(e) => return Err(channel_failure(e)),
+            };
+            channels.persist_pending(&self.channel, &self.sub).await.map_err(channel_failure)?;
+            let (pending, accepted) = channels.pending(&self.channel, &self.sub).await.map_err(channel_failure)?;
+            if let Some(proposal) = pending {
+                let due = PaymentDue { proposal, cost: self.cost, accepted, required: Some(required), stopped: None };
+                let event = Event::default().event("payment_required").data(serde_json::json!(due).to_string());
+                if window.events.send(event).await.is_err() {
+                    return Ok(Err(Shortage::Disconnected));
+                }
+            }
+            let wait = window.accepted.wait_for(|a| *a >= required);
+            tokio::select! {
+                paid = tokio::time::timeout(window.timeout, wait) => match paid {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(_)) | Err(_) => return Ok(Err(Shortage::PaymentTimeout)),
+                },
+                _ = window.events.closed() => return Ok(Err(Shortage::Disconnected)),
+            }
         }
     }
 
