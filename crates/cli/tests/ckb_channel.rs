@@ -114,8 +114,8 @@ struct Shop {
 
 impl Shop {
     /// `extra`: more `ckb` settings, `", key = value"` each.
-    async fn new(chain: &Chain, settle_margin_secs: u64, extra: &str) -> Shop {
-        let url = fresh_database_url(Backend::Sqlite).await.expect("database");
+    async fn new(backend: Backend, chain: &Chain, settle_margin_secs: u64, extra: &str) -> Shop {
+        let url = fresh_database_url(backend).await.expect("database");
         let store = Store::connect(&url).await.expect("connect");
         store.migrate().await.expect("migrate");
         let (_, admin) = ops::create_user(&store, "admin", true).await.expect("admin");
@@ -204,7 +204,7 @@ async fn post_receipt(http: &reqwest::Client, server: &Server, id: &str, body: V
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ckb_channel_streams_paid_chunks_across_restarts_and_settles_exactly() {
     let mut chain = Chain::start("life").await;
-    let shop = Shop::new(&chain, 60, "").await;
+    let shop = Shop::new(Backend::Sqlite, &chain, 60, "").await;
     let mut server = shop.serve().await;
     let (buyer_before, seller_before) = (chain.balance(1).await, chain.balance(2).await);
     let payer = payer("life");
@@ -298,7 +298,7 @@ async fn a_ckb_channel_streams_paid_chunks_across_restarts_and_settles_exactly()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_job_settles_a_channel_near_its_expiry_and_an_unpaid_one_is_refunded_after_it() {
     let chain = Chain::start("auto").await;
-    let shop = Shop::new(&chain, 40, "").await;
+    let shop = Shop::new(Backend::Sqlite, &chain, 40, "").await;
     let server = shop.serve().await;
     let seller_before = chain.balance(2).await;
     let payer = payer("auto");
@@ -351,16 +351,15 @@ async fn the_job_settles_a_channel_near_its_expiry_and_an_unpaid_one_is_refunded
 /// offer is abandoned, then broadcasts the funding: the seller spent its
 /// offered cells back to itself first (the reclaim), so the node refuses
 /// it and the co-funding is never locked in a cell nothing follows.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_funding_needs_its_depth_and_an_abandoned_offer_s_signed_funding_never_commits() {
-    let chain = Chain::start("reclaim").await;
-    let shop = Shop::new(&chain, 60, ", offer_ttl_secs = 2, funding_confirmations = 4").await;
+async fn a_funding_needs_its_depth_and_an_abandoned_offer_s_signed_funding_never_commits(backend: Backend) {
+    let chain = Chain::start(&format!("reclaim-{backend:?}")).await;
+    let shop = Shop::new(backend, &chain, 60, ", offer_ttl_secs = 2, funding_confirmations = 4").await;
     let server = shop.serve().await;
     let http = reqwest::Client::new();
     chain.mine(false);
 
     // The depth: committed in block b, active only at block b + 3.
-    let payer = payer("depth");
+    let payer = payer(&format!("depth-{backend:?}"));
     let record = payer.open_ckb(open_request(&server, &shop, &chain, 200 * CKB, 3_600)).await.expect("open");
     let id = record.channel.to_string();
     let hash = channel_json(&http, &server, &shop, &id).await["funding_tx_hash"].as_str().expect("funding hash").to_owned();
@@ -429,14 +428,13 @@ async fn a_funding_needs_its_depth_and_an_abandoned_offer_s_signed_funding_never
 /// the channel's local deadline: past it, a receipt is refused
 /// (`channel_expiring`) and the job marks the channel expired without the
 /// node.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn receipts_racing_a_settlement_are_all_settled_and_none_is_taken_past_the_deadline_with_the_node_down() {
-    let mut chain = Chain::start("race").await;
-    let shop = Shop::new(&chain, 45, ", funding_confirmations = 1").await;
+async fn receipts_racing_a_settlement_are_all_settled_and_none_is_taken_past_the_deadline_with_the_node_down(backend: Backend) {
+    let mut chain = Chain::start(&format!("race-{backend:?}")).await;
+    let shop = Shop::new(backend, &chain, 45, ", funding_confirmations = 1").await;
     let server = shop.serve().await;
     let http = reqwest::Client::new();
     let seller_before = chain.balance(2).await;
-    let racer = payer("race");
+    let racer = payer(&format!("race-{backend:?}"));
     let raced = racer.open_ckb(open_request(&server, &shop, &chain, 300 * CKB, 3_600)).await.expect("open");
     let raced_id = raced.channel.to_string();
     wait_for_state(&racer, &raced_id, "active").await;
@@ -444,7 +442,7 @@ async fn receipts_racing_a_settlement_are_all_settled_and_none_is_taken_past_the
     // A channel of 60 s whose margin is 45 s: receipts until 15 s after
     // the offer. Blocks are mined by hand so only the clock gets there.
     chain.mine(false);
-    let late = payer("late");
+    let late = payer(&format!("late-{backend:?}"));
     let record = late.open_ckb(open_request(&server, &shop, &chain, 100 * CKB, 60)).await.expect("open");
     let late_id = record.channel.to_string();
     let hash = channel_json(&http, &server, &shop, &late_id).await["funding_tx_hash"].as_str().expect("hash").to_owned();
@@ -495,3 +493,58 @@ async fn receipts_racing_a_settlement_are_all_settled_and_none_is_taken_past_the
     wait_for_state(&late, &late_id, "settled").await;
     assert_eq!(chain.balance(2).await - seller_before, paid + 1_000, "the seller gains exactly what both channels acknowledged");
 }
+
+/// Issue 13, item 10: one channel the tracking cannot follow (here its
+/// stored settlement is not a transaction) is logged, and the channels
+/// after it are still followed: the later channel's settlement commits
+/// and it is settled.
+async fn a_channel_the_job_cannot_follow_does_not_block_the_others(backend: Backend) {
+    let chain = Chain::start(&format!("isolated-{backend:?}")).await;
+    let shop = Shop::new(backend, &chain, 45, ", funding_confirmations = 1").await;
+    let server = shop.serve().await;
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for name in ["broken", "healthy"] {
+        let payer = payer(&format!("{name}-{backend:?}"));
+        let id = payer.open_ckb(open_request(&server, &shop, &chain, 100 * CKB, 3_600)).await.expect("open").channel.to_string();
+        wait_for_state(&payer, &id, "active").await;
+        let record = payer.local(Some(&id)).await.expect("local");
+        assert_eq!(post_receipt(&http, &server, &id, next_receipt(&record, None, 5_000)).await.0, 200);
+        ids.push((payer, id));
+    }
+    chain.mine(false);
+    for (_, id) in &ids {
+        let settled = http.post(server.url(&format!("/api/ckb/channels/{id}/settle"))).bearer_auth(&shop.user).send().await.expect("settle");
+        assert_eq!(settled.status().as_u16(), 200);
+    }
+    // The first channel's stored settlement is made unreadable.
+    let store = Store::connect(&shop.url).await.expect("connect");
+    let broken: tollway_core::channel::ChannelId = ids[0].1.parse().expect("id");
+    let settling = tollway_core::ckb::SpilmanState::Settling { after_expiry: false };
+    assert!(store.set_ckb_state(&broken, settling, settling, Some((&[0xff], [0xff; 32]))).await.expect("corrupt"));
+    chain.mine(true);
+    wait_for_state(&ids[1].0, &ids[1].1, "settled").await;
+    assert_eq!(channel_json(&http, &server, &shop, &ids[0].1).await["state"], "settling");
+    let runs: Value = http.get(server.url("/api/admin/ckb/tasks?task=ckb_track&limit=1000")).bearer_auth(&shop.admin).send().await.expect("tasks").json().await.expect("json");
+    let runs = runs["runs"].as_array().cloned().unwrap_or_default();
+    assert!(runs.iter().any(|r| r["ok"] == false && r["detail"].as_str().is_some_and(|d| d.contains(&ids[0].1))), "the failure is logged with its channel: {runs:?}");
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::Postgres).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    a_funding_needs_its_depth_and_an_abandoned_offer_s_signed_funding_never_commits,
+    receipts_racing_a_settlement_are_all_settled_and_none_is_taken_past_the_deadline_with_the_node_down,
+    a_channel_the_job_cannot_follow_does_not_block_the_others,
+);
