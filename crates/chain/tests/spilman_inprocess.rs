@@ -11,7 +11,7 @@ use ckb_types::core::{DepType, ScriptHashType, TransactionView};
 use ckb_types::packed::{CellDep, CellInput, CellOutput, OutPoint};
 use ckb_types::prelude::*;
 use tollway_chain::ckb::scripts::{LockScripts, ScriptRef};
-use tollway_chain::ckb::spilman::{input_indices, sign_inputs, ChannelTerms, FundingPlan, LiveCell};
+use tollway_chain::ckb::spilman::{input_indices, reclaim, sign_inputs, ChannelTerms, FundingPlan, LiveCell};
 use tollway_chain::ckb::TestAccount;
 use tollway_core::channel::{KeyId, PayerKey};
 use tollway_core::ckb::{ChannelFunds, Since, CKB, MIN_FEE_RATE};
@@ -208,4 +208,17 @@ fn forged_commitments_are_refused_by_tollway_and_by_the_scripts() {
         let completed = channel.settle(&forged);
         assert_lock_refuses(&channel.context, &completed, ERROR_VERIFICATION, code);
     }
+}
+
+#[test]
+fn the_seller_s_reclaim_of_its_offered_cells_unlocks_under_the_sighash_script() {
+    let (mut context, scripts) = context();
+    let seller = TestAccount::nth(2).key;
+    let cells = vec![plain_cell(&mut context, &scripts, &seller, 61 * CKB), plain_cell(&mut context, &scripts, &seller, 300 * CKB)];
+    let tx = reclaim(&scripts, &seller, &cells, MIN_FEE_RATE).expect("reclaim");
+    context.verify_tx(&tx, MAX_CYCLES).expect("the seller's signature unlocks its cells");
+    // Signed by another key, the sighash lock refuses it.
+    let forged = reclaim(&scripts, &TestAccount::nth(3).key, &cells, MIN_FEE_RATE).expect("reclaim");
+    let error = context.verify_tx(&forged, MAX_CYCLES).expect_err("another key").to_string();
+    assert!(error.contains("source: Inputs[0].Lock") && error.contains("error code -31 "), "{error}");
 }

@@ -213,7 +213,7 @@ mod tests {
     use super::*;
     use crate::ckb::scripts::ScriptRef;
     use ckb_types::core::ScriptHashType;
-    use tollway_core::ckb::CKB;
+    use tollway_core::ckb::{CKB, MIN_FEE_RATE};
 
     fn scripts() -> LockScripts {
         let script = |byte: u8| ScriptRef { code_hash: [byte; 32].pack(), hash_type: ScriptHashType::Type, cell_deps: Vec::new() };
@@ -229,8 +229,26 @@ mod tests {
             funds: ChannelFunds { buyer_deposit: 1_061 * CKB, seller_cofund: 61 * CKB, fee: 1_000 },
             buyer_cells: vec![cell(1, 2_000 * CKB)],
             seller_cells: vec![cell(2, seller_cell)],
-            fee_rate: tollway_core::ckb::MIN_FEE_RATE,
+            fee_rate: MIN_FEE_RATE,
         }
+    }
+
+    #[test]
+    fn a_reclaim_pays_the_seller_all_but_its_fee_and_needs_61_ckb_after_it() {
+        let scripts = scripts();
+        let seller = PayerKey::from_bytes([2; 32]).expect("key");
+        let cell = |n: u8, capacity| LiveCell { out_point: OutPoint::new([n; 32].pack(), 0), capacity };
+        let alone = reclaim(&scripts, &seller, &[cell(1, 61 * CKB)], MIN_FEE_RATE).expect_err("61 CKB cannot pay a fee");
+        assert_eq!(alone.code(), "insufficient_funds");
+        assert_eq!(reclaim(&scripts, &seller, &[], MIN_FEE_RATE).map_err(|e| e.code()).err(), Some("insufficient_funds"));
+        let overflow = reclaim(&scripts, &seller, &[cell(1, u64::MAX), cell(2, 1)], MIN_FEE_RATE).expect_err("overflow");
+        assert_eq!(overflow.code(), "funding_mismatch");
+        let tx = reclaim(&scripts, &seller, &[cell(1, 61 * CKB), cell(2, 100 * CKB)], MIN_FEE_RATE).expect("reclaim");
+        assert_eq!(tx.inputs().len(), 2);
+        let output = tx.outputs().get(0).expect("one output");
+        assert_eq!((tx.outputs().len(), output.lock()), (1, scripts.sighash.script(&seller.id().0)));
+        let fee = fee_for_size(tx.data().as_slice().len() as u64, MIN_FEE_RATE).expect("fee");
+        assert_eq!(Unpack::<u64>::unpack(&output.capacity()), 161 * CKB - fee, "the seller's cells less the fee of the signed size");
     }
 
     /// The attacker's funding: two more outputs to the seller, `u64::MAX`
