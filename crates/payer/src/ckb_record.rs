@@ -3,7 +3,6 @@
 //! payee sends), so the signer can build them without the network.
 
 use crate::error::PayerError;
-use crate::state::ChannelRecord;
 use serde::{Deserialize, Serialize};
 use tollway_chain::ckb::spilman::{parse_out_point, ChannelTerms, TxError};
 use tollway_chain::ckb::LockScripts;
@@ -40,6 +39,16 @@ pub struct CkbRecord {
 }
 
 impl CkbRecord {
+    /// The commitment a receipt on this channel carries: the buyer-signed
+    /// commitment paying the receipt's total, built from the saved terms.
+    pub fn commitment(&self, buyer: &PayerKey, receipt: &SignedSubRav) -> Result<Commitment, PayerError> {
+        let terms = self.terms(buyer)?;
+        let total = u64::try_from(receipt.rav.accumulated.units()).map_err(|_| TxError::Funds(tollway_core::ckb::SplitError::ExceedsChannel))?;
+        let tx = terms.commitment(&self.scripts, total)?;
+        let half = terms.with_signatures(&tx, Some(&terms.sign(&tx, buyer)), None);
+        Ok(Commitment(half.data().as_slice().to_vec()))
+    }
+
     /// The channel's terms, with the buyer's key.
     pub fn terms(&self, buyer: &PayerKey) -> Result<ChannelTerms, PayerError> {
         let seller = parse_public_key(&self.seller_key).map_err(PayerError::Protocol)?;
@@ -48,16 +57,3 @@ impl CkbRecord {
         Ok(ChannelTerms { buyer: buyer.public(), seller, funds, expiry: Since::AbsoluteBlock(self.expiry_block), cell })
     }
 }
-
-/// The commitment a receipt on a CKB channel carries: the buyer-signed
-/// commitment paying the receipt's total.
-pub fn commitment_for(record: &ChannelRecord, receipt: &SignedSubRav) -> Result<Option<Commitment>, PayerError> {
-    let Some(ckb) = &record.ckb else { return Ok(None) };
-    let key = record.key()?;
-    let terms = ckb.terms(&key)?;
-    let total = u64::try_from(receipt.rav.accumulated.units()).map_err(|_| TxError::Funds(tollway_core::ckb::SplitError::ExceedsChannel))?;
-    let tx = terms.commitment(&ckb.scripts, total)?;
-    let half = terms.with_signatures(&tx, Some(&terms.sign(&tx, &key)), None);
-    Ok(Some(Commitment(half.data().as_slice().to_vec())))
-}
-

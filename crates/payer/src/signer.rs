@@ -43,7 +43,7 @@ impl HttpSink {
 
 impl ReceiptSink for HttpSink {
     async fn post(&self, receipt: SignedSubRav) -> Result<ReceiptAck, PayerError> {
-        let commitment = crate::ckb_record::commitment_for(&self.record, &receipt)?;
+        let commitment = crate::state::commitment_for(&self.record, &receipt)?;
         let request = self.http.post(&self.url).timeout(CALL_TIMEOUT).json(&ReceiptSubmission { receipt, commitment });
         call(&self.url, request).await
     }

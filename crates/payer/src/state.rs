@@ -12,6 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use tollway_core::channel::{ChannelId, KeyId, PayerKey, SignedSubRav, SubRav, DEFAULT_SLACK_TOKENS, SUBRAV_VERSION};
+use tollway_core::channel::wire::Commitment;
 use tollway_core::pricing::{PriceRule, DEFAULT_RULE};
 use tollway_core::Amount;
 
@@ -165,6 +166,15 @@ impl ChannelRecord {
         if self.latest_accepted.is_none_or(|a| a.rav.nonce < receipt.rav.nonce) {
             self.latest_accepted = Some(receipt);
         }
+    }
+}
+
+/// The commitment a receipt on `record`'s channel carries (`None` on the
+/// ledger rail): see [`crate::CkbRecord::commitment`].
+pub fn commitment_for(record: &ChannelRecord, receipt: &SignedSubRav) -> Result<Option<Commitment>, PayerError> {
+    match &record.ckb {
+        Some(ckb) => ckb.commitment(&record.key()?, receipt).map(Some),
+        None => Ok(None),
     }
 }
 

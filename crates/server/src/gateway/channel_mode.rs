@@ -3,17 +3,15 @@
 //! the signed receipt for the latest proposal, and may cap the request
 //! (`max_amount`). See docs/channels.md, "Paying for chat completions".
 
-use super::held::{self, Held};
+use super::held::{self, payment_required, Held};
 use super::meter::Shortage;
 use super::paid::ChannelMeter;
 use crate::channels::ChannelError;
 use crate::{ApiError, AppState};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use tokio::sync::watch;
-use tollway_core::channel::wire::{decode_header, encode_header, PaymentData, PaymentDue, PAYMENT_HEADER};
+use tollway_core::channel::wire::{decode_header, PaymentData, PaymentDue, PAYMENT_HEADER};
 use tollway_core::channel::ReceiptError;
 use tollway_core::pricing::PriceRule;
 use tollway_core::usage::TokenUsage;
@@ -43,16 +41,6 @@ pub enum Admission {
 
 fn mismatch() -> ApiError {
     ApiError::bad_request("channel_mismatch", "the receipt is for another channel or sub-channel than the header names")
-}
-
-/// 402 `payment_required` with the proposal to sign in the header.
-pub(super) fn payment_required(due: &PaymentDue) -> Response {
-    let body = json!({"error": {"code": "payment_required", "message": "sign the pending proposal (in the X-Tollway-Channel header) and send it with the request"}});
-    let mut response = (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&encode_header(due)) {
-        response.headers_mut().insert(PAYMENT_HEADER, value);
-    }
-    response
 }
 
 /// Checks the channel is the caller's and open, accepts the receipt sent

@@ -6,15 +6,27 @@
 //! the answer, from whichever server process it reaches. Nothing is
 //! delivered unpaid, so a payer who never signs got nothing.
 
-use super::channel_mode::payment_required;
 use crate::{ApiError, AppState};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::Json;
+use serde_json::json;
+use tollway_core::channel::wire::{encode_header, PAYMENT_HEADER};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tollway_core::channel::wire::PaymentDue;
 use tollway_core::channel::{ChannelId, KeyId};
 use tollway_core::Amount;
+
+/// 402 `payment_required` with the proposal to sign in the header.
+pub fn payment_required(due: &PaymentDue) -> Response {
+    let body = json!({"error": {"code": "payment_required", "message": "sign the pending proposal (in the X-Tollway-Channel header) and send it with the request"}});
+    let mut response = (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&encode_header(due)) {
+        response.headers_mut().insert(PAYMENT_HEADER, value);
+    }
+    response
+}
 
 /// The hash a held answer is kept under: SHA-256 of the request body as
 /// JSON (object keys sorted, so formatting does not matter).
