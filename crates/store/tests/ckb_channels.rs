@@ -133,10 +133,11 @@ async fn open_reads_back_every_field(store: Store) {
     let hash = [0x5a; 32];
     let signature: [u8; 65] = std::array::from_fn(|i| i as u8);
     assert!(store.set_ckb_funding(&new.channel.id, &[0xde, 0xad], hash, &out_point(3, 1), signature).await.expect("funding"));
+    assert!(store.set_ckb_state(&new.channel.id, SpilmanState::RefundSigned, SpilmanState::Active, None).await.expect("active"));
     assert!(store.record_ckb_commitment(&new.channel.id, u64::MAX, &[0xc0, 0x01]).await.expect("commitment"));
     let closing = (&[0xfe_u8, 0xed][..], [0x77; 32]);
     let moved = SpilmanState::Settling { after_expiry: true };
-    assert!(store.set_ckb_state(&new.channel.id, SpilmanState::RefundSigned, moved, Some(closing)).await.expect("state"));
+    assert!(store.set_ckb_state(&new.channel.id, SpilmanState::Active, moved, Some(closing)).await.expect("state"));
     let read = store.ckb_channel(&new.channel.id).await.expect("read").expect("channel");
     assert_eq!(read.state, moved);
     assert_eq!((read.funding_tx, read.funding_tx_hash, read.cell), (Some(vec![0xde, 0xad]), Some(hash), Some(out_point(3, 1))));
@@ -486,6 +487,64 @@ async fn settling_is_compare_and_set_on_the_latest_commitment(store: Store) {
     assert_eq!(code(store.set_ckb_settling(&new_channel_id(), SpilmanState::Active, settling, (&[1], [1; 32]), 1).await), "unknown_channel");
 }
 
+/// Receipts written by one process as fast as they are taken while
+/// another settles: in every round the settlement pays exactly the last
+/// acknowledged receipt. (On PostgreSQL a receipt whose statement read the
+/// channel open just before the settlement closed it is stopped by the
+/// trigger of migration 0007, retried, and then refused.)
+async fn receipts_racing_a_settlement_from_another_process_are_all_settled(backend: Backend) {
+    let url = fresh_database_url(backend).await.expect("db");
+    let a = Store::connect(&url).await.expect("connect");
+    a.migrate().await.expect("migrate");
+    let b = Store::connect(&url).await.expect("connect");
+    let user = user(&a, "max").await;
+    let buyer = key(9);
+    let settling = SpilmanState::Settling { after_expiry: false };
+    for round in 0..20u64 {
+        let id = a.open_ckb_channel(&new_ckb_channel(user, &buyer, &[])).await.expect("open").id;
+        activate(&a, &id).await;
+        let writer = ReceiptWriter::spawn(a.clone(), WriterConfig::default());
+        let poster = async {
+            let mut acked = 0;
+            for n in 1..10_000u64 {
+                let kept = Some(KeptCommitment { cumulative: n * 10, tx: (n * 10).to_be_bytes().to_vec() });
+                if !writer.accept_with_commitment(id, receipt(id, &buyer, n, u128::from(n * 10)), n - 1, kept).await.expect("accept") {
+                    break;
+                }
+                acked = n * 10;
+            }
+            acked
+        };
+        let settler = async {
+            tokio::time::sleep(std::time::Duration::from_millis(5 + round % 7)).await;
+            loop {
+                let read = b.ckb_channel(&id).await.expect("read").expect("channel");
+                let settlement = read.latest_cumulative.to_be_bytes();
+                if b.set_ckb_settling(&id, SpilmanState::Active, settling, (&settlement, [1; 32]), read.latest_cumulative).await.expect("settle") {
+                    return read.latest_cumulative;
+                }
+            }
+        };
+        let (acked, settled) = tokio::join!(poster, settler);
+        assert_eq!(acked, settled, "round {round}: a receipt acknowledged and not settled");
+        let stored = b.ckb_channel(&id).await.expect("read").expect("channel");
+        assert_eq!((stored.latest_cumulative, stored.closing_tx), (settled, Some(settled.to_be_bytes().to_vec())));
+    }
+}
+
+/// The invariant itself: a closed CKB channel's latest commitment does
+/// not change, whoever writes it.
+async fn a_closed_channel_keeps_its_latest_commitment(store: Store) {
+    let user = user(&store, "ned").await;
+    let id = store.open_ckb_channel(&new_ckb_channel(user, &key(1), &[])).await.expect("open").id;
+    activate(&store, &id).await;
+    assert!(store.record_ckb_commitment(&id, 10, &[10]).await.expect("active"));
+    let settling = SpilmanState::Settling { after_expiry: false };
+    assert!(store.set_ckb_settling(&id, SpilmanState::Active, settling, (&[10], [10; 32]), 10).await.expect("settle"));
+    assert!(store.record_ckb_commitment(&id, 20, &[20]).await.is_err(), "no commitment kept after the settlement");
+    assert_eq!(store.ckb_channel(&id).await.expect("read").expect("channel").latest_cumulative, 10);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -493,12 +552,20 @@ macro_rules! on_both_backends {
             async fn $name() { super::$name(super::fresh_store(super::Backend::Sqlite).await.expect("store")).await })*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn one_concurrent_state_move_wins() { super::one_concurrent_state_move_wins(super::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn receipts_racing_a_settlement_from_another_process_are_all_settled() {
+                super::receipts_racing_a_settlement_from_another_process_are_all_settled(super::Backend::Sqlite).await
+            }
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() { super::$name(super::fresh_store(super::Backend::Postgres).await.expect("store")).await })*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn one_concurrent_state_move_wins() { super::one_concurrent_state_move_wins(super::Backend::Postgres).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn receipts_racing_a_settlement_from_another_process_are_all_settled() {
+                super::receipts_racing_a_settlement_from_another_process_are_all_settled(super::Backend::Postgres).await
+            }
         }
     };
 }
@@ -515,4 +582,6 @@ on_both_backends!(
     task_runs_newest_first,
     a_receipt_and_its_commitment_commit_together,
     settling_is_compare_and_set_on_the_latest_commitment,
+    a_closed_channel_keeps_its_latest_commitment,
 );
+
