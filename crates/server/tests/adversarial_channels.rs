@@ -250,20 +250,7 @@ async fn concurrent_paid_streams_on_one_sub_channel_are_owed_exactly(backend: Ba
     assert_eq!(c.s.audit().await["ok"], true);
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Postgres).await })*
-        }
-    };
-}
-
-on_both_backends!(
+on_both_backends!(by_backend:
     an_unsigned_whole_answer_is_never_handed_over,
     hostile_receipts_are_refused_and_the_sub_channel_goes_on,
     a_prompt_dearer_than_the_window_gets_no_output_unpaid,

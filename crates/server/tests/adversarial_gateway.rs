@@ -432,21 +432,7 @@ async fn extreme_numbers_are_refused_and_never_panic(b: Backend) {
     gw.audit_is_clean().await;
 }
 
-/// Runs each named `async fn(Backend)` test on SQLite and on PostgreSQL.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Postgres).await })*
-        }
-    };
-}
-
-on_both!(
+on_both_backends!(by_backend:
     store_fails_mid_stream_and_delivered_tokens_are_charged_later,
     store_down_until_the_hold_expired_charges_the_wallet_once,
     arrears_refuse_admission_and_stop_a_running_stream,

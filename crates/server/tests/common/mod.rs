@@ -309,9 +309,21 @@ pub fn events_for<'a>(events: &'a [Value], message: &str) -> Vec<&'a Value> {
 }
 
 
-/// Runs each named `async fn(Server)` test on SQLite and on PostgreSQL.
+/// Runs each named `async fn(Server)` test on SQLite and on PostgreSQL;
+/// `on_both_backends!(by_backend: …)` passes the `Backend` instead, for
+/// tests that start their server their own way.
 #[macro_export]
 macro_rules! on_both_backends {
+    (by_backend: $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::common::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::common::Backend::Postgres).await })*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
