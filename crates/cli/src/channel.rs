@@ -36,7 +36,8 @@ pub enum ChannelCmd {
         /// The most this channel may ever owe; no receipt above it is signed.
         #[arg(long)]
         budget: String,
-        /// The default most one request may cost.
+        /// The default most one request may cost (default: the price,
+        /// pinned at open, of its prompt and max tokens plus the slack).
         #[arg(long)]
         max_amount: Option<String>,
     },
@@ -73,7 +74,8 @@ pub struct ChatArgs {
     /// The model.
     #[arg(long)]
     model: String,
-    /// The most this request may cost, minor units (default: the channel's).
+    /// The most this request may cost, minor units (default: the channel's,
+    /// else the pinned price of the prompt and --max-tokens, 1,024 if unset).
     #[arg(long)]
     max_amount: Option<String>,
     /// Most output tokens.
