@@ -13,6 +13,7 @@ mod channels_stream;
 mod channels_upstream;
 mod fast_upstream;
 mod gateway;
+mod measure;
 mod reads;
 mod sse_client;
 

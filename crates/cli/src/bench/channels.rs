@@ -14,6 +14,7 @@
 //!    reviewed, signed and posted before the next chunk is read.
 
 use super::channels_stream::{self, StreamArgs};
+use super::measure::{api, backend, random_key, summary};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,9 +23,9 @@ use tollway_core::ledger::Reason;
 use tollway_core::{Amount, Asset};
 use tollway_server::channels::Channels;
 use tollway_server::config::ChannelConfig;
-use tollway_server::{ops, ApiError};
+use tollway_server::ops;
 use tollway_store::channels::NewChannel;
-use tollway_store::testing::{fresh_database_url, Backend};
+use tollway_store::testing::fresh_database_url;
 use tollway_store::{LedgerWriter, ReceiptWriter, Store, WriterConfig};
 
 /// What every receipt adds to its sub-channel's total, points.
@@ -70,31 +71,6 @@ pub struct ChannelsArgs {
     pub stream: StreamArgs,
 }
 
-/// The backend named on the command line.
-pub(super) fn backend(name: &str) -> anyhow::Result<Backend> {
-    match name {
-        "sqlite" => Ok(Backend::Sqlite),
-        "postgres" => Ok(Backend::Postgres),
-        other => anyhow::bail!("unknown backend {other:?}: sqlite or postgres"),
-    }
-}
-
-/// An API error as an `anyhow` error.
-pub(super) fn api(e: ApiError) -> anyhow::Error {
-    anyhow::anyhow!("{}: {}", e.code, e.message)
-}
-
-/// The value at fraction `p` of a sorted sample, milliseconds (NaN when empty).
-pub(super) fn pct_ms(sorted: &[Duration], p: f64) -> f64 {
-    sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
-}
-
-/// "p50 x ms, p99 y ms, max z ms" of a sample (sorted here).
-pub(super) fn summary(sample: &mut [Duration]) -> String {
-    sample.sort();
-    format!("p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms", pct_ms(sample, 0.50), pct_ms(sample, 0.99), pct_ms(sample, 1.0))
-}
-
 /// Runs the benchmark.
 pub async fn run(args: ChannelsArgs) -> anyhow::Result<()> {
     if args.only != Part::Stream {
@@ -111,16 +87,6 @@ struct Payer {
     key: PayerKey,
     channel: ChannelId,
     receipts: Vec<SignedSubRav>,
-}
-
-/// A new random payer key.
-pub(super) fn random_key() -> anyhow::Result<PayerKey> {
-    for _ in 0..8 {
-        if let Ok(key) = PayerKey::from_bytes(rand::random()) {
-            return Ok(key);
-        }
-    }
-    anyhow::bail!("no valid secret key in 8 random tries")
 }
 
 /// `count` users, each granted points and with one channel (deposit

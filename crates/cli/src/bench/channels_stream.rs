@@ -24,7 +24,7 @@
 //! total are the last receipt's and the total is the sum of the paid
 //! streams' costs; the wallet dropped by exactly the points streams' costs.
 
-use super::channels::{api, backend, pct_ms, random_key, summary};
+use super::measure::{api, backend, pct_ms, random_key, summary};
 use super::{channels_upstream, fast_upstream};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

@@ -21,7 +21,7 @@
 //! dep-group cell deps of a chain made from CKB's bundled specs, so every
 //! transaction has the size it would have there, byte for byte.
 
-use super::channels::pct_ms;
+use super::measure::pct_ms;
 use ckb_types::bytes::Bytes;
 use ckb_types::core::{Capacity, DepType, ScriptHashType, TransactionBuilder, TransactionView};
 use ckb_types::packed::{Byte32, CellDep, CellInput, CellOutput, OutPoint};

@@ -8,7 +8,7 @@
 //! before the clock starts (the payer's work). Ends with a check that every
 //! channel kept its last receipt and its last commitment.
 
-use super::channels::{api, backend, random_key, summary};
+use super::measure::{api, backend, random_key, summary};
 use super::ckb::{chain_locks, commitment_fee, Keys};
 use futures::StreamExt;
 use std::sync::Arc;
