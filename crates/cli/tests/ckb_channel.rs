@@ -345,12 +345,13 @@ async fn the_job_settles_a_channel_near_its_expiry_and_an_unpaid_one_is_refunded
     assert_eq!(chain.balance(2).await - seller_before, paid, "the seller's co-funding came back too");
 }
 
-/// Issue 13, items 10 and 3. An honest channel is active only once its
+/// Issue 13, items 10, 3 and 6. An honest channel is active only once its
 /// funding has `ckb.funding_confirmations` blocks. The attacker takes the
 /// seller's signatures on a funding, never confirms it, waits until the
 /// offer is abandoned, then broadcasts the funding: the seller spent its
 /// offered cells back to itself first (the reclaim), so the node refuses
-/// it and the co-funding is never locked in a cell nothing follows.
+/// it and the co-funding is never locked in a cell nothing follows. A
+/// buyer refuses offers with an expiry too far or fees too high.
 async fn a_funding_needs_its_depth_and_an_abandoned_offer_s_signed_funding_never_commits(backend: Backend) {
     let chain = Chain::start(&format!("reclaim-{backend:?}")).await;
     let shop = Shop::new(backend, &chain, 60, ", offer_ttl_secs = 2, funding_confirmations = 4").await;
@@ -420,6 +421,31 @@ async fn a_funding_needs_its_depth_and_an_abandoned_offer_s_signed_funding_never
     let returned: u64 = expected.outputs().into_iter().map(|o| Unpack::<u64>::unpack(&o.capacity())).sum();
     assert_eq!(seller_before - chain.balance(2).await, held - returned, "the seller lost only the reclaim's fee");
     assert_eq!(channel_json(&http, &server, &shop, &id).await["state"], "active", "the honest channel is untouched");
+
+    // Item 6: offers the buyer refuses before it signs anything: an expiry
+    // 8 times the duration (1 s blocks against the buyer's 8 s), a fee rate
+    // above its limit, fees above its cap.
+    let buyer_before = chain.balance(1).await;
+    let cautious = crate::payer(&format!("cautious-{backend:?}"));
+    let request = || open_request(&server, &shop, &chain, 100 * CKB, 3_600);
+    let hostile = [
+        ("offer_expiry_too_far", CkbOpenRequest { block_interval_secs: 8, ..request() }),
+        ("offer_fee_rate_too_high", CkbOpenRequest { max_fee_rate: MIN_FEE_RATE - 1, ..request() }),
+        ("offer_fee_too_high", CkbOpenRequest { max_fee: 100, ..request() }),
+    ];
+    for (code, request) in hostile {
+        let refused = cautious.open_ckb(request).await.expect_err(code);
+        assert!(refused.to_string().contains(code), "{code}: {refused}");
+        // The server gives the unfunded offer up, freeing its cells.
+        for _ in 0..100 {
+            let list: Value = http.get(server.url("/api/ckb/channels")).bearer_auth(&shop.user).send().await.expect("list").json().await.expect("json");
+            if list["channels"].as_array().is_some_and(|c| c.iter().all(|c| c["state"] != "proposed")) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(chain.balance(1).await, buyer_before, "the buyer signed nothing");
 }
 
 /// Issue 13, items 8 and 9. Receipts posted as fast as the payee takes

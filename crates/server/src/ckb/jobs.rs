@@ -93,10 +93,10 @@ async fn track(state: &AppState, ckb: &Ckb) -> Result<usize, CkbError> {
     }
 }
 
-/// Whether a transaction in block `block` has the configured depth at
-/// `tip` (its own block counts).
-pub(super) fn deep_enough(ckb: &Ckb, block: u64, tip: u64) -> bool {
-    tip.saturating_sub(block).saturating_add(1) >= ckb.config.funding_confirmations
+/// Whether a transaction in block `block` has `confirmations` blocks at
+/// `tip`, its own included (0 and 1: once committed).
+pub(super) fn deep_enough(confirmations: u64, block: u64, tip: u64) -> bool {
+    tip.saturating_sub(block).saturating_add(1) >= confirmations
 }
 
 /// Follows one channel; whether it moved.
@@ -111,7 +111,7 @@ async fn track_one(state: &AppState, ckb: &Ckb, channel: &StoredCkbChannel, tip:
                 None => TxStatus::Unknown,
             };
             let events: &[E] = match status {
-                TxStatus::Committed(block) if deep_enough(ckb, block, tip) => match channel.state {
+                TxStatus::Committed(block) if deep_enough(ckb.config.funding_confirmations, block, tip) => match channel.state {
                     S::RefundSigned => &[E::FundingSent, E::FundingCommitted],
                     _ => &[E::FundingCommitted],
                 },
@@ -198,5 +198,21 @@ async fn mark_expired(state: &AppState, ckb: &Ckb) -> Result<usize, CkbError> {
     match tip {
         Ok(_) => Ok(expired),
         Err(e) => Err(CkbError::JobFailed(format!("{expired} channels expired by their local deadline; the node: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deep_enough;
+
+    #[test]
+    fn depth_counts_the_funding_s_own_block() {
+        assert!(deep_enough(0, 10, 10) && deep_enough(1, 10, 10));
+        assert!(!deep_enough(4, 10, 12), "3 blocks of 4");
+        assert!(deep_enough(4, 10, 13));
+        // A tip read before the block that committed it.
+        assert!(deep_enough(1, 11, 10) && !deep_enough(2, 11, 10));
+        // No overflow at the ends.
+        assert!(deep_enough(u64::MAX, 0, u64::MAX) && !deep_enough(u64::MAX, 2, u64::MAX));
     }
 }

@@ -173,3 +173,18 @@ impl Ckb {
         self.own(Some(user_id), id).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pay_until;
+
+    #[test]
+    fn the_local_deadline_is_the_duration_less_the_margin() {
+        let before = tollway_store::now_ms();
+        let deadline = pay_until(60, 45);
+        assert!((before + 15_000..=tollway_store::now_ms() + 15_000).contains(&deadline), "{deadline}");
+        // A duration within the margin takes no receipt at all; huge ones do not overflow.
+        assert!(pay_until(10, 45) <= tollway_store::now_ms());
+        assert_eq!(pay_until(u64::MAX, 0), i64::MAX);
+    }
+}

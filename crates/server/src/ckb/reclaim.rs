@@ -34,7 +34,7 @@ impl Ckb {
     pub(super) async fn give_up(&self, state: &AppState, channel: &StoredCkbChannel, tip: u64) -> Result<bool, CkbError> {
         if let Some(stored) = channel.closing_tx.as_deref() {
             match self.rpc.tx_status(&transaction(stored)?.hash()).await? {
-                TxStatus::Committed(block) if deep_enough(self, block, tip) => {
+                TxStatus::Committed(block) if deep_enough(self.config.funding_confirmations, block, tip) => {
                     moved(state, self, channel, &[SpilmanEvent::FundingDropped]).await?;
                     return Ok(true);
                 }
