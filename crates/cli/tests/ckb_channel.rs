@@ -2,9 +2,9 @@
 //! `tollway serve` processes, the real embedded model and the payer SDK:
 //! a channel opened from the buyer's cells (the funding fee exact),
 //! chat answers streamed and paid per chunk with commitments, Tollway
-//! killed (SIGKILL) in the middle of a paid stream and the node
-//! restarted, forged commitments refused over HTTP, settlement with exact
-//! balances; the auto-settle job settling a channel near its expiry with
+//! killed (SIGKILL) in the middle of a paid stream with a receipt in
+//! flight and the node restarted, forged commitments refused over HTTP,
+//! settlement with exact balances; the auto-settle job settling a channel near its expiry with
 //! no request; the refund refused before the expiry and taken after it;
 //! and the attacks of issue 13: the seller-signed funding of an abandoned
 //! offer broadcast late, receipts racing a settlement, receipts after the
@@ -260,20 +260,29 @@ async fn a_ckb_channel_streams_paid_chunks_across_restarts_and_settles_exactly()
     let (status, v) = post_receipt(&http, &server, &id, json!({"receipt": latest, "commitment": honest})).await;
     assert_eq!((status, v["replay"].as_bool()), (200, Some(true)), "the honest one is a replay: {v}");
 
-    // Tollway killed (SIGKILL) in the middle of a paid stream, receipts
-    // in flight (one every window of 16 tokens), then the node restarted:
-    // the stream fails, the channel goes on.
+    // Tollway killed (SIGKILL) in the middle of a paid stream at the moment
+    // a receipt is in flight (signed and saved by the payer, not yet
+    // acknowledged), then the node restarted: the stream fails, the
+    // channel goes on.
     let tokens = AtomicU64::new(0);
     let interrupted = payer.chat(Some(&id), story(200), None, |_| {
         tokens.fetch_add(1, Ordering::Relaxed);
     });
     let killer = async {
-        while tokens.load(Ordering::Relaxed) < 40 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        loop {
+            let local = payer.local(Some(&id)).await.expect("local");
+            let nonce = |r: Option<SignedSubRav>| r.map_or(0, |r| r.rav.nonce);
+            let in_flight = nonce(local.latest_signed) > nonce(local.latest_accepted);
+            let seen = tokens.load(Ordering::Relaxed);
+            if (in_flight && seen >= 20) || seen >= 150 {
+                server.kill();
+                return in_flight;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        server.kill();
     };
-    let (interrupted, ()) = tokio::join!(interrupted, killer);
+    let (interrupted, in_flight) = tokio::join!(interrupted, killer);
+    assert!(in_flight, "killed with a receipt in flight");
     assert!(interrupted.is_err(), "the stream cannot finish once the server is killed: {interrupted:?}");
     chain.restart_node().await;
     let server = shop.serve().await;
