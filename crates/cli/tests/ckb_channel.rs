@@ -354,13 +354,13 @@ async fn the_job_settles_a_channel_near_its_expiry_and_an_unpaid_one_is_refunded
     assert_eq!(chain.balance(2).await - seller_before, paid, "the seller's co-funding came back too");
 }
 
-/// Issue 13, items 10, 3 and 6. An honest channel is active only once its
+/// Issue 13, items 10, 4, 3 and 6. An honest channel is active only once its
 /// funding has `ckb.funding_confirmations` blocks. The attacker takes the
 /// seller's signatures on a funding, never confirms it, waits until the
 /// offer is abandoned, then broadcasts the funding: the seller spent its
 /// offered cells back to itself first (the reclaim), so the node refuses
-/// it and the co-funding is never locked in a cell nothing follows. A
-/// buyer refuses offers with an expiry too far or fees too high.
+/// it and the co-funding is never locked in a cell nothing follows (a
+/// funding whose capacities overflow is refused first). A buyer refuses offers with an expiry too far or fees too high.
 async fn a_funding_needs_its_depth_and_an_abandoned_offer_s_signed_funding_never_commits(backend: Backend) {
     let chain = Chain::start(&format!("reclaim-{backend:?}")).await;
     let shop = Shop::new(backend, &chain, 60, ", offer_ttl_secs = 2, funding_confirmations = 4").await;
@@ -403,6 +403,16 @@ async fn a_funding_needs_its_depth_and_an_abandoned_offer_s_signed_funding_never
     let seller = TestAccount::nth(2).key;
     let plan = FundingPlan { buyer: buyer.public(), seller: seller.public(), funds, buyer_cells, seller_cells: seller_cells.clone(), fee_rate: MIN_FEE_RATE };
     let unsigned = plan.build(&chain.scripts).expect("funding");
+    // Item 4 first: outputs to the seller whose capacities overflow a sum
+    // are a clear 422, not a crashed handler.
+    let to_seller = |capacity: u64| ckb_types::packed::CellOutput::new_builder().capacity(capacity).lock(chain.scripts.sighash.script(&seller.id().0)).build();
+    let empty = ckb_types::bytes::Bytes::new().pack();
+    let overflowing = unsigned.as_advanced_builder().output(to_seller(u64::MAX)).output_data(empty.clone()).output(to_seller(1)).output_data(empty).build();
+    let tx = format!("0x{}", hex::encode(overflowing.data().as_slice()));
+    let hostile = http.post(server.url(&format!("/api/ckb/channels/{attack}/funding"))).bearer_auth(&shop.user).json(&json!({"tx": tx})).send().await.expect("funding");
+    let status = hostile.status().as_u16();
+    let body: Value = hostile.json().await.expect("json");
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("funding_mismatch")), "{body}");
     let tx = format!("0x{}", hex::encode(unsigned.data().as_slice()));
     let answer: Value = http.post(server.url(&format!("/api/ckb/channels/{attack}/funding"))).bearer_auth(&shop.user).json(&json!({"tx": tx})).send().await.expect("funding").json().await.expect("json");
     let from_seller = ckb_types::packed::Transaction::from_slice(&hex::decode(&answer["funding"].as_str().expect("funding")[2..]).expect("hex")).expect("tx").into_view();
