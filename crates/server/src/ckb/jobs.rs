@@ -163,12 +163,12 @@ async fn auto_settle(state: &AppState, ckb: &Ckb) -> Result<String, CkbError> {
             unpaid += 1;
             continue;
         }
-        // One channel's failure must not keep the others from settling.
+        // One channel's failure must not keep the others from settling
+        // (settling re-reads the channel's receipt state either way).
         match ckb.settle(&state.channels, None, &channel.id).await {
             Ok(_) => settled.push(format!("{} ({} shannons)", channel.id, channel.latest_cumulative)),
             Err(e) => failed.push(format!("{}: {e}", channel.id)),
         }
-        state.channels.reload(&channel.id).await?;
     }
     let detail = format!("tip {tip}: settled {} [{}]; {unpaid} due with nothing paid", settled.len(), settled.join(", "));
     match failed.is_empty() {
@@ -182,22 +182,28 @@ async fn auto_settle(state: &AppState, ckb: &Ckb) -> Result<String, CkbError> {
 /// `since` by the earliest block that could commit the transaction), and
 /// those past their local payment deadline, which needs no node: when the
 /// node is unreachable the deadline still applies, and the run fails
-/// after it.
+/// after it. One channel's failure does not keep the others open.
 async fn mark_expired(state: &AppState, ckb: &Ckb) -> Result<usize, CkbError> {
     let tip = ckb.rpc.tip_block_number().await;
     let now = now_ms();
-    let mut expired = 0;
+    let (mut expired, mut failed) = (0, Vec::new());
     for channel in ckb.store.ckb_channels_in(&[S::Active, S::Settling { after_expiry: false }]).await? {
         let by_chain = tip.as_ref().is_ok_and(|tip| tip.saturating_add(3) >= channel.expiry_block);
         let by_clock = channel.pay_until.is_some_and(|deadline| now >= deadline);
         if by_chain || by_clock {
-            moved(state, ckb, &channel, &[E::ExpiryReached]).await?;
-            expired += 1;
+            match moved(state, ckb, &channel, &[E::ExpiryReached]).await {
+                Ok(()) => expired += 1,
+                Err(e) => failed.push(format!("{}: {e}", channel.id)),
+            }
         }
     }
-    match tip {
-        Ok(_) => Ok(expired),
-        Err(e) => Err(CkbError::JobFailed(format!("{expired} channels expired by their local deadline; the node: {e}"))),
+    let mut problems = failed;
+    if let Err(e) = tip {
+        problems.push(format!("the node: {e}"));
+    }
+    match problems.is_empty() {
+        true => Ok(expired),
+        false => Err(CkbError::JobFailed(format!("{expired} channels expired; failed: {}", problems.join("; ")))),
     }
 }
 
