@@ -196,7 +196,7 @@ pub async fn show(State(s): State<AppState>, CurrentUser(user): CurrentUser, Pat
         (status = 409, description = "The channel's state or the node refused it (docs/api.md)", body = crate::error::ErrorBody),
         (status = 422, description = "A transaction that does not match the channel", body = crate::error::ErrorBody),
         (status = 502, description = "`chain_rpc_error`, `settle_failed`", body = crate::error::ErrorBody),
-        (status = 503, description = "`chain_unreachable`, `seller_funds_unavailable`, `storage_busy`", body = crate::error::ErrorBody)))]
+        (status = 503, description = "`chain_unreachable`, `channel_contended` (receipts kept coming while settling), `storage_busy`", body = crate::error::ErrorBody)))]
 pub async fn settle(State(s): State<AppState>, CurrentUser(user): CurrentUser, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = channel_id(&id)?;
     let channel = s.ckb()?.settle(&s.channels, Some(user.id), &id).await?;
