@@ -85,7 +85,13 @@ pub async fn admit(
         }
         channels.accept(receipt).await?;
     }
-    let (pending, accepted) = channels.pending(&data.channel, &data.sub_channel).await?;
+    let (mut pending, mut accepted) = channels.pending(&data.channel, &data.sub_channel).await?;
+    if request_hash.is_some() && pending.is_some() {
+        // About to ask for payment: another process sharing the database
+        // may have accepted it meanwhile, so read the channel again first.
+        channels.reload(&data.channel).await?;
+        (pending, accepted) = channels.pending(&data.channel, &data.sub_channel).await?;
+    }
     if let Some(hash) = request_hash {
         let proposal = match (held::lookup(state, &data.channel, &data.sub_channel, hash, accepted).await?, pending) {
             (Some(Held::Paid(answer)), _) => return Ok(Admission::Answered(answer)),

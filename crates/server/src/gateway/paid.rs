@@ -20,6 +20,10 @@ use tollway_core::pricing::PriceRule;
 use tollway_core::usage::TokenUsage;
 use tollway_core::Amount;
 
+/// How often a paused stream reads its channel again, for a receipt
+/// accepted by another process sharing the database.
+const RECHECK: Duration = Duration::from_secs(1);
+
 /// How a stream is kept within its window.
 pub struct Window {
     /// Cost of W output tokens: the most ever delivered unpaid.
@@ -136,13 +140,23 @@ impl ChannelMeter {
                     return Ok(Err(Shortage::Disconnected));
                 }
             }
-            let wait = window.accepted.wait_for(|a| *a >= required);
-            tokio::select! {
-                paid = tokio::time::timeout(window.timeout, wait) => match paid {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(_)) | Err(_) => return Ok(Err(Shortage::PaymentTimeout)),
-                },
-                _ = window.events.closed() => return Ok(Err(Shortage::Disconnected)),
+            let deadline = tokio::time::Instant::now() + window.timeout;
+            loop {
+                // A receipt may also land at another process sharing the
+                // database: read the channel again every RECHECK.
+                let until = deadline.min(tokio::time::Instant::now() + RECHECK);
+                let wait = window.accepted.wait_for(|a| *a >= required);
+                // Some(paid in time, or the watch closed), None on timeout.
+                let paid = tokio::select! {
+                    paid = tokio::time::timeout_at(until, wait) => paid.ok().map(|r| r.is_ok()),
+                    _ = window.events.closed() => return Ok(Err(Shortage::Disconnected)),
+                };
+                match paid {
+                    Some(true) => break,
+                    Some(false) => return Ok(Err(Shortage::PaymentTimeout)),
+                    None if until >= deadline => return Ok(Err(Shortage::PaymentTimeout)),
+                    None => channels.reload(&self.channel).await.map_err(channel_failure)?,
+                }
             }
         }
     }
