@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tollway_chain::ckb::spilman::{input_indices, parse_out_point, reclaim, sign_inputs, FundingPlan, LiveCell};
-use tollway_chain::ckb::{Devnet, DevnetConfig, LockScripts, Rejection, Rpc, TestAccount};
+use tollway_chain::ckb::{Devnet, DevnetConfig, LockScripts, Rejection, Rpc, TestAccount, TxStatus};
 use tollway_core::channel::wire::{public_key_hex, Commitment};
 use tollway_core::channel::{SignedSubRav, SubRav, SUBRAV_VERSION};
 use tollway_core::ckb::{fee_for_size, ChannelFunds, CKB, MIN_FEE_RATE};
@@ -354,6 +354,50 @@ async fn the_job_settles_a_channel_near_its_expiry_and_an_unpaid_one_is_refunded
     assert_eq!(chain.balance(2).await - seller_before, paid, "the seller's co-funding came back too");
 }
 
+/// The attacker's offer as the buyer (test account 1): its id and the
+/// funding plan from its live cells and the offered ones.
+async fn attacker_offer(http: &reqwest::Client, server: &Server, shop: &Shop, chain: &Chain) -> (String, FundingPlan) {
+    let (buyer, deposit) = (TestAccount::nth(1).key, 100 * CKB);
+    let body = json!({"key": public_key_hex(&buyer.public()), "deposit": deposit.to_string(), "duration_secs": 3_600});
+    let offer: Value = http.post(server.url("/api/ckb/channels")).bearer_auth(&shop.user).json(&body).send().await.expect("offer").json().await.expect("json");
+    let number = |v: &Value| v.as_str().and_then(|t| t.parse::<u64>().ok()).expect("a number");
+    let cell = |c: &Value| LiveCell { out_point: parse_out_point(c["out_point"].as_str().expect("out point")).expect("out point"), capacity: number(&c["capacity"]) };
+    let seller_cells = offer["seller_cells"].as_array().expect("cells").iter().map(cell).collect();
+    let funds = ChannelFunds { buyer_deposit: deposit, seller_cofund: number(&offer["cofund"]), fee: number(&offer["fee"]) };
+    let buyer_cells = chain.rpc.live_cells(&chain.scripts.sighash.script(&buyer.id().0), deposit + 200 * CKB).await.expect("cells");
+    let seller = TestAccount::nth(2).key.public();
+    (offer["id"].as_str().expect("id").to_owned(), FundingPlan { buyer: buyer.public(), seller, funds, buyer_cells, seller_cells, fee_rate: MIN_FEE_RATE })
+}
+
+/// Waits (at most 60 s) until the payee shows channel `id` in one of
+/// `states`; the channel.
+async fn reaching(http: &reqwest::Client, server: &Server, shop: &Shop, id: &str, states: &[&str]) -> Value {
+    for _ in 0..600 {
+        let channel = channel_json(http, server, shop, id).await;
+        if states.iter().any(|s| channel["state"] == *s) {
+            return channel;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("channel {id} never reached {states:?}: {}", channel_json(http, server, shop, id).await);
+}
+
+async fn post_funding(http: &reqwest::Client, server: &Server, shop: &Shop, id: &str, tx: &ckb_types::core::TransactionView) -> (u16, Value) {
+    let tx = format!("0x{}", hex::encode(tx.data().as_slice()));
+    let r = http.post(server.url(&format!("/api/ckb/channels/{id}/funding"))).bearer_auth(&shop.user).json(&json!({"tx": tx})).send().await.expect("funding");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// The funding of `plan` signed by the seller (through the API) and by
+/// the buyer: what the attacker holds without ever confirming it.
+async fn seller_signed(http: &reqwest::Client, server: &Server, shop: &Shop, id: &str, plan: &FundingPlan, scripts: &LockScripts) -> ckb_types::core::TransactionView {
+    let (status, answer) = post_funding(http, server, shop, id, &plan.build(scripts).expect("funding")).await;
+    assert_eq!(status, 200, "{answer}");
+    let bytes = hex::decode(&answer["funding"].as_str().expect("funding")[2..]).expect("hex");
+    let from_seller = ckb_types::packed::Transaction::from_slice(&bytes).expect("tx").into_view();
+    sign_inputs(&from_seller, &input_indices(&from_seller, &plan.buyer_cells), &TestAccount::nth(1).key)
+}
+
 /// Issue 13, items 10, 4, 3 and 6. An honest channel is active only once its
 /// funding has `ckb.funding_confirmations` blocks. The attacker takes the
 /// seller's signatures on a funding, never confirms it, waits until the
@@ -386,60 +430,58 @@ async fn a_funding_needs_its_depth_and_an_abandoned_offer_s_signed_funding_never
     // The attacker: an offer, the seller's signatures on the funding, and
     // no confirm.
     let seller_before = chain.balance(2).await;
-    let buyer = TestAccount::nth(1).key;
-    let deposit = 100 * CKB;
-    let body = json!({"key": public_key_hex(&buyer.public()), "deposit": deposit.to_string(), "duration_secs": 3_600});
-    let offer: Value = http.post(server.url("/api/ckb/channels")).bearer_auth(&shop.user).json(&body).send().await.expect("offer").json().await.expect("json");
-    let attack = offer["id"].as_str().expect("id").to_owned();
-    let number = |v: &Value| v.as_str().and_then(|t| t.parse::<u64>().ok()).expect("a number");
-    let seller_cells: Vec<LiveCell> = offer["seller_cells"]
-        .as_array()
-        .expect("cells")
-        .iter()
-        .map(|c| LiveCell { out_point: parse_out_point(c["out_point"].as_str().expect("out point")).expect("out point"), capacity: number(&c["capacity"]) })
-        .collect();
-    let funds = ChannelFunds { buyer_deposit: deposit, seller_cofund: number(&offer["cofund"]), fee: number(&offer["fee"]) };
-    let buyer_cells = chain.rpc.live_cells(&chain.scripts.sighash.script(&buyer.id().0), deposit + 200 * CKB).await.expect("cells");
     let seller = TestAccount::nth(2).key;
-    let plan = FundingPlan { buyer: buyer.public(), seller: seller.public(), funds, buyer_cells, seller_cells: seller_cells.clone(), fee_rate: MIN_FEE_RATE };
+    let (attack, plan) = attacker_offer(&http, &server, &shop, &chain).await;
     let unsigned = plan.build(&chain.scripts).expect("funding");
     // Item 4 first: outputs to the seller whose capacities overflow a sum
     // are a clear 422, not a crashed handler.
     let to_seller = |capacity: u64| ckb_types::packed::CellOutput::new_builder().capacity(capacity).lock(chain.scripts.sighash.script(&seller.id().0)).build();
     let empty = ckb_types::bytes::Bytes::new().pack();
     let overflowing = unsigned.as_advanced_builder().output(to_seller(u64::MAX)).output_data(empty.clone()).output(to_seller(1)).output_data(empty).build();
-    let tx = format!("0x{}", hex::encode(overflowing.data().as_slice()));
-    let hostile = http.post(server.url(&format!("/api/ckb/channels/{attack}/funding"))).bearer_auth(&shop.user).json(&json!({"tx": tx})).send().await.expect("funding");
-    let status = hostile.status().as_u16();
-    let body: Value = hostile.json().await.expect("json");
+    let (status, body) = post_funding(&http, &server, &shop, &attack, &overflowing).await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("funding_mismatch")), "{body}");
-    let tx = format!("0x{}", hex::encode(unsigned.data().as_slice()));
-    let answer: Value = http.post(server.url(&format!("/api/ckb/channels/{attack}/funding"))).bearer_auth(&shop.user).json(&json!({"tx": tx})).send().await.expect("funding").json().await.expect("json");
-    let from_seller = ckb_types::packed::Transaction::from_slice(&hex::decode(&answer["funding"].as_str().expect("funding")[2..]).expect("hex")).expect("tx").into_view();
-    let signed = sign_inputs(&from_seller, &input_indices(&from_seller, &plan.buyer_cells), &buyer);
+    let signed = seller_signed(&http, &server, &shop, &attack, &plan, &chain.scripts).await;
     assert_eq!(channel_json(&http, &server, &shop, &attack).await["state"], "refund_signed");
 
     // It waits until the offer is given up.
     chain.mine(true);
-    for _ in 0..600 {
-        if channel_json(&http, &server, &shop, &attack).await["state"] == "abandoned" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let abandoned = channel_json(&http, &server, &shop, &attack).await;
-    assert_eq!(abandoned["state"], "abandoned", "{abandoned}");
+    let abandoned = reaching(&http, &server, &shop, &attack, &["abandoned"]).await;
     let refused = chain.rpc.send(&signed).await.expect_err("the seller-signed funding of an abandoned offer must not commit");
     assert!(matches!(refused.rejection(), Some(Rejection::InputSpent | Rejection::InputUnknown)), "{refused}");
 
     // The seller's cells came back through exactly the reclaim it signs,
     // less its fee.
+    let seller_cells = plan.seller_cells.clone();
     let expected = reclaim(&chain.scripts, &seller, &seller_cells, MIN_FEE_RATE).expect("reclaim");
     assert_eq!(abandoned["closing_tx_hash"].as_str(), Some(format!("0x{}", hex::encode(expected.hash().raw_data())).as_str()));
     let held: u64 = seller_cells.iter().map(|c| c.capacity).sum();
     let returned: u64 = expected.outputs().into_iter().map(|o| Unpack::<u64>::unpack(&o.capacity())).sum();
     assert_eq!(seller_before - chain.balance(2).await, held - returned, "the seller lost only the reclaim's fee");
     assert_eq!(channel_json(&http, &server, &shop, &id).await["state"], "active", "the honest channel is untouched");
+
+    // The same move racing the reclaim: the funding broadcast while the
+    // reclaim waits in the pool. Whichever commits, the channel is
+    // followed: active on its live cell, or abandoned and its funding never
+    // committed.
+    chain.mine(false);
+    let (racing, plan) = attacker_offer(&http, &server, &shop, &chain).await;
+    let signed = seller_signed(&http, &server, &shop, &racing, &plan, &chain.scripts).await;
+    for _ in 0..100 {
+        if channel_json(&http, &server, &shop, &racing).await["closing_tx_hash"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(channel_json(&http, &server, &shop, &racing).await["closing_tx_hash"].is_string(), "the reclaim is stored first");
+    let _ = chain.rpc.send(&signed).await;
+    chain.mine(true);
+    let outcome = reaching(&http, &server, &shop, &racing, &["active", "abandoned"]).await;
+    if outcome["state"] == "active" {
+        let cell = parse_out_point(outcome["cell"].as_str().expect("cell")).expect("cell");
+        assert!(chain.rpc.is_live(&cell).await.expect("live"), "{outcome}");
+    } else {
+        assert!(!matches!(chain.rpc.tx_status(&signed.hash()).await.expect("status"), TxStatus::Committed(_)), "{outcome}");
+    }
 
     // Item 6: offers the buyer refuses before it signs anything: an expiry
     // 8 times the duration (1 s blocks against the buyer's 8 s), a fee rate
