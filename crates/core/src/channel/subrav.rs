@@ -184,12 +184,18 @@ impl SignedSubRav {
         if KeyId::of(key) != self.rav.sub_channel {
             return Err(BadSignature);
         }
+        // Low S only: the high-S twin is refused.
         let signature = Signature::from_compact(&self.signature[..64]).map_err(|_| BadSignature)?;
-        let message = Message::from_digest(self.rav.signing_hash());
-        SECP256K1.verify_ecdsa(&message, &signature, key).map_err(|_| BadSignature)?;
+        let mut low = signature;
+        low.normalize_s();
+        if low != signature {
+            return Err(BadSignature);
+        }
+        // Recovering the key proves the signature valid for it (one curve
+        // operation, where verifying and then recovering would take two).
         let recovery = RecoveryId::try_from(i32::from(self.signature[64])).map_err(|_| BadSignature)?;
         let recoverable = RecoverableSignature::from_compact(&self.signature[..64], recovery).map_err(|_| BadSignature)?;
-        match SECP256K1.recover_ecdsa(&message, &recoverable) {
+        match SECP256K1.recover_ecdsa(&Message::from_digest(self.rav.signing_hash()), &recoverable) {
             Ok(recovered) if recovered == *key => Ok(()),
             _ => Err(BadSignature),
         }
