@@ -138,7 +138,7 @@ impl Payer {
         let tip = rpc.tip_block_number().await?;
         let limits = OfferLimits { block_interval_secs: request.block_interval_secs, max_fee_rate: request.max_fee_rate, max_fee: request.max_fee };
         let check = |funding_fee| check_offer(&OfferTerms { tip, expiry_block: offer.expiry_block, duration_secs: request.duration_secs, fee_rate: offer.fee_rate, commitment_fee: funds.fee, funding_fee }, &limits);
-        check(0).map_err(|e| PayerError::Protocol(format!("{}: {e}", e.code())))?;
+        check(0)?;
         let seller = parse_public_key(&offer.seller_key).map_err(PayerError::Protocol)?;
         let seller_lock = scripts.sighash.script(&tollway_core::channel::KeyId::of(&seller).0);
         let mut seller_cells = Vec::new();
@@ -155,7 +155,7 @@ impl Payer {
         let buyer_cells = rpc.live_cells(&scripts.sighash.script(&key.id().0), request.deposit.saturating_add(plain).saturating_add(CKB)).await?;
         let plan = FundingPlan { buyer: key.public(), seller, funds, buyer_cells, seller_cells, fee_rate: offer.fee_rate };
         let unsigned = plan.build(&scripts)?;
-        check(plan.fee(&unsigned).unwrap_or(u64::MAX)).map_err(|e| PayerError::Protocol(format!("{}: {e}", e.code())))?;
+        check(plan.fee(&unsigned).unwrap_or(u64::MAX))?;
         let cell = plan.check(&scripts, &unsigned)?;
         let terms = ChannelTerms { buyer: key.public(), seller, funds, expiry: Since::AbsoluteBlock(offer.expiry_block), cell };
 

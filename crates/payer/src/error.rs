@@ -10,6 +10,10 @@ pub enum PayerError {
     /// that is not for this channel): the request was stopped.
     #[error("refused to sign: {0}")]
     Refused(Refusal),
+    /// The seller's terms for a CKB channel fail the buyer's check
+    /// (expiry too far, fee rate or fees too high): nothing was signed.
+    #[error("refused the seller's offer: {0}")]
+    Offer(#[from] tollway_core::ckb::OfferError),
     /// The state file could not be read or written.
     #[error("payer state {path}: {message}")]
     Io {
@@ -99,6 +103,7 @@ impl PayerError {
     pub fn code(&self) -> &str {
         match self {
             PayerError::Refused(r) => r.code(),
+            PayerError::Offer(e) => e.code(),
             PayerError::Io { .. } => "state_io",
             PayerError::Corrupt { .. } => "state_corrupt",
             PayerError::NoHome => "no_payer_home",
