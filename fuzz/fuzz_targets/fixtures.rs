@@ -55,9 +55,10 @@ pub fn last_receipt() -> SubRav {
     }
 }
 
-/// The payer's limits: at most 100 per request, 1000 in all.
+/// The payer's limits: at most 100 per request, 60 for what it received,
+/// 1000 in all.
 pub fn limits() -> PayerLimits {
-    PayerLimits { max_amount: Amount::new(100), budget: Amount::new(1_000) }
+    PayerLimits { max_amount: Amount::new(100), entitled: Amount::new(60), budget: Amount::new(1_000) }
 }
 
 /// The same sub-channel at the edge of the integers: the next nonce would
@@ -68,7 +69,7 @@ pub fn edge_receipt() -> SubRav {
 
 /// Limits that never bind.
 pub fn edge_limits() -> PayerLimits {
-    PayerLimits { max_amount: Amount::MAX, budget: Amount::MAX }
+    PayerLimits { max_amount: Amount::MAX, entitled: Amount::MAX, budget: Amount::MAX }
 }
 
 /// The seller's key on the CKB channel (the buyer is [`payer`]).

@@ -19,13 +19,13 @@ fn review_within_limits(last: &SubRav, limits: &PayerLimits, due: &PaymentDue) {
             (proposal.version, proposal.chain_id, proposal.channel_id, proposal.epoch, proposal.sub_channel),
             (last.version, last.chain_id, last.channel_id, last.epoch, last.sub_channel),
         );
-        assert!(delta <= limits.max_amount);
+        assert!(delta <= limits.max_amount && delta <= limits.entitled);
         assert_eq!(last.accumulated.checked_add(delta), Ok(proposal.accumulated));
         if delta.is_zero() && proposal.nonce == last.nonce {
             // The last receipt proposed again: re-signing it costs nothing.
             assert_eq!(proposal, last);
         } else {
-            assert!(proposal.nonce > last.nonce);
+            assert!(proposal.nonce > last.nonce && proposal.nonce - last.nonce <= tollway_core::channel::MAX_NONCE_GAP);
             assert!(proposal.accumulated <= limits.budget);
         }
     }
