@@ -15,7 +15,7 @@ use tollway_server::routes::points::CSV_PAGE;
 /// Every operation of `/openapi.json` reaches its handler: none answers
 /// `route_not_found` or 405, so the document names no route the router
 /// lacks (the router has no route the document lacks: both come from
-/// `routes::api`).
+/// `routes::api`), and every operation has its own `operationId`.
 async fn every_documented_route_is_served(s: Server) {
     let doc = s.get("/openapi.json", None).await.ok();
     let paths = doc["paths"].as_object().expect("paths");
@@ -25,7 +25,14 @@ async fn every_documented_route_is_served(s: Server) {
     let estimate = &doc["paths"]["/api/user/points/estimate"]["get"]["parameters"];
     assert!(estimate.as_array().is_some_and(|p| p.iter().all(|p| p["in"] == "query")), "{estimate}");
     let mut operations = 0;
+    let mut ids = std::collections::BTreeMap::new();
     for (path, item) in paths {
+        for (method, op) in item.as_object().expect("path item") {
+            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId")).to_owned();
+            if let Some(other) = ids.insert(id.clone(), format!("{method} {path}")) {
+                panic!("operationId {id} names both {other} and {method} {path}");
+            }
+        }
         let concrete = path.replace("{id}", "1").replace("{sub}", "1").replace("{model}", "m");
         for method in item.as_object().expect("path item").keys() {
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");

@@ -48,7 +48,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(channels::receipt))
         .routes(routes!(channels::close))
         .routes(routes!(channels::claim))
-        .routes(routes!(prices::list))
+        .routes(routes!(prices::price_list))
         .routes(routes!(ckb::info))
         .routes(routes!(ckb::offer, ckb::list))
         .routes(routes!(ckb::show))

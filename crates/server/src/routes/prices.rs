@@ -37,7 +37,7 @@ pub struct PriceList {
 /// `GET /api/prices`: every model's price in force now.
 #[utoipa::path(get, path = "/api/prices", tag = "channels", security(("api_key" = [])),
     responses((status = 200, body = PriceList), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn list(State(s): State<AppState>, _: CurrentUser) -> Result<Json<PriceList>, ApiError> {
+pub async fn price_list(State(s): State<AppState>, _: CurrentUser) -> Result<Json<PriceList>, ApiError> {
     let rules = s.price_rules().await?;
     let now = tollway_store::now_ms();
     let mut names: Vec<&str> = rules.iter().map(|r| r.model.as_str()).collect();
