@@ -9,6 +9,7 @@
 mod channels;
 mod ckb;
 mod ckb_accept;
+mod ckb_fixture;
 mod channels_stream;
 mod channels_upstream;
 mod fast_upstream;

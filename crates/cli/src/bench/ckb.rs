@@ -21,25 +21,19 @@
 //! dep-group cell deps of a chain made from CKB's bundled specs, so every
 //! transaction has the size it would have there, byte for byte.
 
+use super::ckb_fixture::{chain_locks, commitment_fee, live_cell, plain_cell, size, Keys, EXPIRY_BLOCK};
 use super::measure::pct_ms;
 use ckb_types::bytes::Bytes;
-use ckb_types::core::{Capacity, DepType, ScriptHashType, TransactionBuilder, TransactionView};
-use ckb_types::packed::{Byte32, CellDep, CellInput, CellOutput, OutPoint};
+use ckb_types::core::{Capacity, TransactionBuilder, TransactionView};
+use ckb_types::packed::{CellInput, CellOutput};
 use ckb_types::prelude::*;
 use std::time::{Duration, Instant};
-use tollway_chain::ckb::scripts::{LockScripts, ScriptRef, MULTISIG_TYPE_HASH};
+use tollway_chain::ckb::scripts::LockScripts;
 use tollway_chain::ckb::signing::{placeholder_witness, sighash_placeholder};
-use tollway_chain::ckb::spilman::{input_indices, sign_inputs, ChannelTerms, FundingPlan, LiveCell};
-use tollway_chain::ckb::{TestAccount, SIGHASH_TYPE_HASH};
-use tollway_core::channel::{ckb_hash, KeyId, PayerKey};
-use tollway_core::ckb::{fee_for_size, occupied_capacity, ChannelFunds, Shannons, Since, CKB, MIN_FEE_RATE};
+use tollway_chain::ckb::spilman::{input_indices, sign_inputs, ChannelTerms, FundingPlan};
+use tollway_core::channel::{KeyId, PayerKey};
+use tollway_core::ckb::{fee_for_size, ChannelFunds, Shannons, Since, CKB, MIN_FEE_RATE};
 
-/// The transaction holding the dep groups (output 0: the sighash lock's,
-/// output 1: the multisig lock's). A stand-in hash: a cell dep's size does
-/// not depend on it; on a chain, `Rpc::lock_scripts` reads the genesis's.
-const DEP_GROUP_TX: &str = "0xdddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
-/// The refund's absolute block number (its size does not depend on it).
-const EXPIRY_BLOCK: u64 = 20_000_000;
 /// What each side's input cell holds beyond what it puts in the channel,
 /// so that each gets a change cell back.
 const SPARE: Shannons = 100 * CKB;
@@ -67,75 +61,12 @@ pub struct CkbArgs {
     pub accept: super::ckb_accept::AcceptArgs,
 }
 
-/// The buyer's and the seller's keys (devnet test accounts 1 and 2).
-pub struct Keys {
-    /// The payer.
-    pub buyer: PayerKey,
-    /// The payee.
-    pub seller: PayerKey,
-}
-
-impl Keys {
-    /// Test accounts 1 (buyer) and 2 (seller).
-    pub fn test_accounts() -> Keys {
-        Keys { buyer: TestAccount::nth(1).key, seller: TestAccount::nth(2).key }
-    }
-}
-
-fn byte32(text: &str) -> anyhow::Result<Byte32> {
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(text.trim_start_matches("0x"), &mut bytes)?;
-    Ok(bytes.pack())
-}
-
-/// The system locks as a chain made from CKB's bundled specs has them:
-/// code hashes of hash type `type`, one dep-group cell dep each.
-pub fn chain_locks() -> anyhow::Result<LockScripts> {
-    let group = byte32(DEP_GROUP_TX)?;
-    let lock = |code_hash: &str, index: u32| -> anyhow::Result<ScriptRef> {
-        let dep = CellDep::new_builder().out_point(OutPoint::new(group.clone(), index)).dep_type(DepType::DepGroup).build();
-        Ok(ScriptRef { code_hash: byte32(code_hash)?, hash_type: ScriptHashType::Type, cell_deps: vec![dep] })
-    };
-    Ok(LockScripts { sighash: lock(SIGHASH_TYPE_HASH, 0)?, multisig: lock(MULTISIG_TYPE_HASH, 1)? })
-}
-
-/// A plain (sighash) cell's minimum capacity: 61 CKB.
-fn plain_cell() -> anyhow::Result<Shannons> {
-    occupied_capacity(20, None, 0).ok_or_else(|| anyhow::anyhow!("capacity overflow"))
-}
-
-/// A made-up live cell of `capacity` (its outpoint named after `label`).
-fn live_cell(label: &str, capacity: Shannons) -> LiveCell {
-    LiveCell { out_point: OutPoint::new(ckb_hash(&[b"tollway-bench-ckb:", label.as_bytes()]).pack(), 0), capacity }
-}
-
-/// The serialized size of `tx`, bytes.
-fn size(tx: &TransactionView) -> u64 {
-    tx.data().as_slice().len() as u64
-}
-
 /// The sum of the outputs of `tx`.
 fn outputs_total(tx: &TransactionView) -> anyhow::Result<Shannons> {
     tx.outputs()
         .into_iter()
         .try_fold(0u64, |sum, o| sum.checked_add(o.capacity().unpack()))
         .ok_or_else(|| anyhow::anyhow!("outputs overflow"))
-}
-
-/// The fee a fully signed commitment needs at the minimum fee rate: its
-/// size depends on neither the amounts nor the keys (as the seller's
-/// server computes it).
-pub fn commitment_fee(scripts: &LockScripts, keys: &Keys) -> anyhow::Result<Shannons> {
-    let terms = ChannelTerms {
-        buyer: keys.buyer.public(),
-        seller: keys.seller.public(),
-        funds: ChannelFunds { buyer_deposit: 1_000 * CKB, seller_cofund: plain_cell()?, fee: 0 },
-        expiry: Since::AbsoluteBlock(EXPIRY_BLOCK),
-        cell: live_cell("fee template", 0).out_point,
-    };
-    let tx = terms.commitment(scripts, 0)?;
-    let signed = terms.with_signatures(&tx, Some(&terms.sign(&tx, &keys.buyer)), Some(&terms.sign(&tx, &keys.seller)));
-    fee_for_size(size(&signed), MIN_FEE_RATE).ok_or_else(|| anyhow::anyhow!("fee overflow"))
 }
 
 /// One signed transaction's weight.

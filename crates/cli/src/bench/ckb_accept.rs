@@ -9,7 +9,7 @@
 //! channel kept its last receipt and its last commitment.
 
 use super::measure::{api, backend, random_key, summary};
-use super::ckb::{chain_locks, commitment_fee, Keys};
+use super::ckb_fixture::{chain_locks, commitment_fee, Keys};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
