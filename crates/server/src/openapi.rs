@@ -6,7 +6,6 @@ pub mod gateway;
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -44,25 +43,23 @@ pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// The whole document as served (built once).
-pub fn document() -> &'static Value {
-    static DOCUMENT: OnceLock<Value> = OnceLock::new();
-    DOCUMENT.get_or_init(|| {
-        let mut document = serde_json::to_value(crate::routes::api().into_openapi()).unwrap_or_default();
-        let mut ids = BTreeMap::<String, usize>::new();
-        for_each_operation(&mut document, |op| *ids.entry(operation_id(op)).or_default() += 1);
-        for_each_operation(&mut document, |op| {
-            // Operation ids are the handlers' names; where two modules use
-            // the same name (`channels::list`, `ckb::list`), each becomes
-            // `{tag}_{name}`.
-            let id = operation_id(op);
-            if ids.get(&id).is_some_and(|n| *n > 1) {
-                op["operationId"] = Value::String(format!("{}_{id}", op["tags"][0].as_str().unwrap_or("")));
-            }
-            common_responses(op);
-        });
-        document
-    })
+/// The whole document as served, from the routes' own (`routes::api`):
+/// unique operation ids and the answers every route shares.
+pub fn finish(routes: utoipa::openapi::OpenApi) -> Value {
+    let mut document = serde_json::to_value(routes).unwrap_or_default();
+    let mut ids = BTreeMap::<String, usize>::new();
+    for_each_operation(&mut document, |op| *ids.entry(operation_id(op)).or_default() += 1);
+    for_each_operation(&mut document, |op| {
+        // Operation ids are the handlers' names; where two modules use
+        // the same name (`channels::list`, `ckb::list`), each becomes
+        // `{tag}_{name}`.
+        let id = operation_id(op);
+        if ids.get(&id).is_some_and(|n| *n > 1) {
+            op["operationId"] = Value::String(format!("{}_{id}", op["tags"][0].as_str().unwrap_or("")));
+        }
+        common_responses(op);
+    });
+    document
 }
 
 fn operation_id(op: &Value) -> String {

@@ -88,13 +88,15 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 /// Every route, with the body limit, request metrics and tracing.
 pub fn router(state: AppState) -> Router {
-    let (router, _) = api().split_for_parts();
+    let (router, spec) = api().split_for_parts();
+    let document = system::Document(std::sync::Arc::new(crate::openapi::finish(spec)));
     router
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), limit_body))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::Extension(document))
         .with_state(state)
 }
 

@@ -2,6 +2,7 @@
 
 use crate::metrics::MetricsReader;
 use crate::{ApiError, AppState};
+use axum::Extension;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
@@ -48,9 +49,13 @@ pub async fn metrics(State(state): State<AppState>, _: MetricsReader) -> impl In
 /// The OpenAPI 3.1 document (this document).
 #[utoipa::path(get, path = "/openapi.json", tag = "system",
     responses((status = 200, description = "The OpenAPI 3.1 document", body = Object, content_type = "application/json")))]
-pub async fn openapi() -> impl IntoResponse {
-    Json(crate::openapi::document())
+pub async fn openapi(Extension(Document(document)): Extension<Document>) -> impl IntoResponse {
+    Json(document)
 }
+
+/// The OpenAPI document served at `/openapi.json`, built once with the router.
+#[derive(Clone)]
+pub struct Document(pub std::sync::Arc<serde_json::Value>);
 
 /// The API browser (a self-contained page; no network needed).
 #[utoipa::path(get, path = "/docs", tag = "system",
