@@ -52,6 +52,18 @@ if [ -n "$psql_bin" ]; then
     while read -r db; do "$psql_bin" "$TOLLWAY_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
 fi
 
+# The browser app's pure parts (the receipt encoding against the published
+# test vector, the payer's review), from the committed lockfile.
+if ! command -v npm >/dev/null; then
+  command -v apt-get >/dev/null || { echo "test.sh: npm (Node.js) is required for web/ (Debian: nodejs npm)" >&2; exit 1; }
+  echo "test.sh: installing Node.js and npm from Debian" >&2
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd=sudo
+  $sudo_cmd apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q nodejs npm >&2
+fi
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npx tsc -p . && npm test --silent)
+phase "web unit"
+
 log=$(mktemp)
 trap 'rm -f "$log"; finish' EXIT
 set +e
