@@ -7,6 +7,7 @@
 pub mod channel;
 pub mod ckb;
 pub mod ledger;
+pub mod login;
 pub mod money;
 pub mod pricing;
 pub mod rate;

@@ -36,6 +36,9 @@ impl FromRequestParts<AppState> for Caller {
             .key_by_secret(secret)
             .await?
             .ok_or_else(|| ApiError::unauthorized("api_key_invalid", "unknown or revoked API key"))?;
+        if key.expires_at.is_some_and(|at| tollway_store::now_ms() >= at) {
+            return Err(ApiError::unauthorized("session_expired", "this session expired; log in again"));
+        }
         if !user.enabled {
             return Err(ApiError::forbidden("user_disabled", "this user is disabled"));
         }

@@ -49,6 +49,9 @@ pub struct Config {
     /// The CKB rail (Spilman channels): off unless `ckb.rpc_url` is set.
     #[serde(default)]
     pub ckb: CkbConfig,
+    /// Wallet login.
+    #[serde(default)]
+    pub auth: AuthConfig,
 }
 
 /// An OpenAI-compatible endpoint Tollway forwards to.
@@ -66,6 +69,25 @@ pub struct UpstreamConfig {
     /// Longest wait for the next piece of an answer, seconds.
     #[serde(default = "default_idle_secs")]
     pub idle_timeout_secs: u64,
+}
+
+/// Wallet login (docs/web.md, "Wallet login").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// The site challenges name (the public origin the browser app is
+    /// served from); `None`: `http://` + `listen`.
+    pub public_url: Option<String>,
+    /// How long a login challenge may be answered.
+    pub challenge_secs: u64,
+    /// How long a wallet login's session key lasts.
+    pub session_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { public_url: None, challenge_secs: 300, session_secs: 12 * 3_600 }
+    }
 }
 
 /// Payment channels on the ledger rail.
@@ -179,6 +201,7 @@ impl Default for Config {
             engine_queue: 32,
             upstreams: Vec::new(),
             channels: ChannelConfig::default(),
+            auth: AuthConfig::default(),
             ckb: CkbConfig::default(),
         }
     }

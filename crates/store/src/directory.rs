@@ -56,6 +56,8 @@ pub struct ApiKey {
     pub created_at: i64,
     /// When it was revoked (Unix ms); revoked keys authenticate nothing.
     pub revoked_at: Option<i64>,
+    /// When it stops authenticating (Unix ms): a wallet login's session.
+    pub expires_at: Option<i64>,
 }
 
 /// An app that reports usage through the webhook.
@@ -88,7 +90,7 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
 
 /// The columns `key_from_row` reads, named apart from the user's.
 const KEY_COLUMNS: &str = "id AS key_id, user_id AS key_user_id, prefix, label, rpm_limit, tpm_limit, spend_cap, \
-    created_at AS key_created_at, revoked_at";
+    created_at AS key_created_at, revoked_at, expires_at";
 
 /// Reads a nullable integer column into the narrower type it was written from.
 fn opt_int<T: TryFrom<i64>>(row: &AnyRow, col: &str) -> Result<Option<T>, StoreError> {
@@ -107,6 +109,7 @@ fn key_from_row(row: &AnyRow) -> Result<ApiKey, StoreError> {
         spend_cap: opt_amount(row, "spend_cap")?,
         created_at: row.try_get("key_created_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        expires_at: row.try_get("expires_at")?,
     })
 }
 
@@ -180,9 +183,15 @@ impl Store {
 
     /// Stores a new API key (given in plain text, kept hashed) for a user.
     pub async fn add_api_key(&self, user_id: i64, key: &str, label: &str) -> Result<i64, StoreError> {
+        self.add_expiring_key(user_id, key, label, None).await
+    }
+
+    /// Adds an API key that stops authenticating at `expires_at` (Unix
+    /// ms; `None`: never), e.g. a wallet login's session; returns its id.
+    pub async fn add_expiring_key(&self, user_id: i64, key: &str, label: &str, expires_at: Option<i64>) -> Result<i64, StoreError> {
         let prefix: String = key.chars().take(10).collect();
         let row = sqlx::query(
-            "INSERT INTO api_keys (user_id, key_hash, prefix, label, created_at) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO api_keys (user_id, key_hash, prefix, label, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) \
              RETURNING id",
         )
         .bind(user_id)
@@ -190,6 +199,7 @@ impl Store {
         .bind(prefix)
         .bind(label)
         .bind(now_ms())
+        .bind(expires_at)
         .fetch_one(self.pool())
         .await?;
         Ok(row.try_get("id")?)

@@ -25,6 +25,7 @@ pub mod requests;
 pub mod task_runs;
 pub mod testing;
 pub mod usage;
+pub mod wallets;
 
 pub use ckb_channels::{KeptCommitment, NewCkbChannel, StoredCkbChannel};
 pub use error::{ChannelStoreError, StoreError};

@@ -3,7 +3,8 @@
 //! compressed public key (blake160), the `args` of a
 //! `secp256k1_blake160_sighash_all` lock. The same keys pay on the CKB rail.
 
-use secp256k1::{PublicKey, SecretKey, SECP256K1};
+use secp256k1::ecdsa::{RecoverableSignature, RecoveryId, Signature};
+use secp256k1::{Message, PublicKey, SecretKey, SECP256K1};
 use std::fmt;
 
 /// CKB's blake2b personalization.
@@ -18,6 +19,23 @@ pub fn ckb_hash(parts: &[&[u8]]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(state.finalize().as_bytes());
     out
+}
+
+/// Whether `signature` (r ‖ s ‖ recovery id) is the one canonical
+/// signature of `digest` by `key`: S low (the high-S twin is refused) and
+/// the recovery id the one that recovers `key` (the other three are
+/// refused). Recovering the key proves the signature valid for it, in one
+/// curve operation.
+pub fn verify_recoverable(digest: [u8; 32], signature: &[u8; 65], key: &PublicKey) -> bool {
+    let Ok(compact) = Signature::from_compact(&signature[..64]) else { return false };
+    let mut low = compact;
+    low.normalize_s();
+    if low != compact {
+        return false;
+    }
+    let Ok(recovery) = RecoveryId::try_from(i32::from(signature[64])) else { return false };
+    let Ok(recoverable) = RecoverableSignature::from_compact(&signature[..64], recovery) else { return false };
+    SECP256K1.recover_ecdsa(&Message::from_digest(digest), &recoverable).is_ok_and(|recovered| recovered == *key)
 }
 
 /// A key's identity: blake160 of its compressed public key.

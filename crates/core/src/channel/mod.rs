@@ -10,7 +10,7 @@ mod payer;
 mod subrav;
 pub mod wire;
 
-pub use identity::{ckb_hash, InvalidKey, KeyId, PayerKey};
+pub use identity::{ckb_hash, verify_recoverable, InvalidKey, KeyId, PayerKey};
 pub use subrav::{BadSignature, ChannelId, DecodeError, SignedSubRav, SubRav, SIGNED_SUBRAV_LEN, SIGNING_DOMAIN, SUBRAV_LEN, SUBRAV_VERSION};
 pub use payee::{Accepted, Channel, ReceiptError, SubChannel, Verdict};
 pub use entitlement::{prompt_bound, Entitlement, DEFAULT_SLACK_TOKENS, PROMPT_OVERHEAD_TOKENS};

@@ -17,10 +17,9 @@
 //! signed SubRAV is the encoding followed by a 65-byte recoverable
 //! secp256k1 signature (r ‖ s ‖ recovery id), 158 bytes.
 
-use super::identity::{ckb_hash, KeyId, PayerKey};
+use super::identity::{ckb_hash, verify_recoverable, KeyId, PayerKey};
 use crate::Amount;
-use secp256k1::ecdsa::{RecoverableSignature, RecoveryId, Signature};
-use secp256k1::{Message, PublicKey, SECP256K1};
+use secp256k1::PublicKey;
 use std::fmt;
 
 /// The encoding version this code writes and reads.
@@ -184,20 +183,9 @@ impl SignedSubRav {
         if KeyId::of(key) != self.rav.sub_channel {
             return Err(BadSignature);
         }
-        // Low S only: the high-S twin is refused.
-        let signature = Signature::from_compact(&self.signature[..64]).map_err(|_| BadSignature)?;
-        let mut low = signature;
-        low.normalize_s();
-        if low != signature {
-            return Err(BadSignature);
-        }
-        // Recovering the key proves the signature valid for it (one curve
-        // operation, where verifying and then recovering would take two).
-        let recovery = RecoveryId::try_from(i32::from(self.signature[64])).map_err(|_| BadSignature)?;
-        let recoverable = RecoverableSignature::from_compact(&self.signature[..64], recovery).map_err(|_| BadSignature)?;
-        match SECP256K1.recover_ecdsa(&Message::from_digest(self.rav.signing_hash()), &recoverable) {
-            Ok(recovered) if recovered == *key => Ok(()),
-            _ => Err(BadSignature),
+        match verify_recoverable(self.rav.signing_hash(), &self.signature, key) {
+            true => Ok(()),
+            false => Err(BadSignature),
         }
     }
 }

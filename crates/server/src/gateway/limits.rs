@@ -93,6 +93,7 @@ mod tests {
             spend_cap: None,
             created_at: 0,
             revoked_at: None,
+            expires_at: None,
         }
     }
 

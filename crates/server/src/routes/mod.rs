@@ -21,6 +21,7 @@ pub mod prices;
 pub mod signature;
 pub mod system;
 pub mod usage_report;
+pub mod wallet_login;
 
 use crate::{gateway, ApiError, AppState};
 use axum::body::Body;
@@ -49,6 +50,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(channels::close))
         .routes(routes!(channels::claim))
         .routes(routes!(prices::price_list))
+        .routes(routes!(wallet_login::challenge))
+        .routes(routes!(wallet_login::wallet))
         .routes(routes!(ckb::info))
         .routes(routes!(ckb::offer, ckb::list))
         .routes(routes!(ckb::show))
