@@ -55,6 +55,8 @@ mod tests {
         let text = challenge(&key).text();
         assert_eq!(text, "Tollway login\nsite: https://pay.example\nkey: 0xf949a9cc83edefcd580eb3f0f3bae187c4d008db\nnonce: ab12\nexpires: 1700000000000");
         let signature = key.sign_digest(login_signing_hash(&text));
+        // Also asserted by web/src/lib/login.test.ts: the page signs the same bytes.
+        assert_eq!(format!("0x{}", hex::encode(signature)), "0x5e3cb386291636a6f502483b09a98f33e6e4c3bb3ba86435943041a3a1b2baad21789a9f140c804d71eee1ce4e36f189450739229e396c82657a2a122e3141f400");
         assert!(verify_login(&text, &signature, &key.public()));
         let other = PayerKey::from_bytes([0x22; 32]).expect("key");
         assert!(!verify_login(&text, &signature, &other.public()), "another key");
