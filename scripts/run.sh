@@ -14,6 +14,18 @@ cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "run.sh: cargo (Rust) is required" >&2; exit 1; }
 cargo build --release --locked -p tollway-cli
 bin=target/release/tollway
+# The browser app, served at /: built from the committed lockfile when
+# web/dist is missing or older than its sources (Node.js and npm from
+# Debian when missing).
+if ! command -v npm >/dev/null; then
+  command -v apt-get >/dev/null || { echo "run.sh: npm (Node.js) is required for the web app (Debian: nodejs npm)" >&2; exit 1; }
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd=sudo
+  $sudo_cmd apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q nodejs npm >&2
+fi
+if [ ! -f web/dist/index.html ] || [ -n "$(find web/src web/index.html web/package-lock.json -newer web/dist/index.html -print -quit)" ]; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+fi
 mkdir -p data
 export TOLLWAY_DATABASE_URL="${TOLLWAY_DATABASE_URL:-sqlite://data/tollway.db}"
 # The embedded model (the default upstream of /v1/chat/completions), from
@@ -43,6 +55,7 @@ if [ -n "$ckb_bin" ]; then
   export TOLLWAY_CKB="{rpc_url = \"http://127.0.0.1:$rpc_port\", seller_secret = \"$seller\", block_interval_secs = 1}"
   echo "CKB devnet: http://127.0.0.1:$rpc_port (a block a second; test accounts: tollway devnet accounts)"
 fi
+echo "Web app: http://${TOLLWAY_LISTEN:-127.0.0.1:8080}/"
 echo "API browser: http://${TOLLWAY_LISTEN:-127.0.0.1:8080}/docs"
 echo "OpenAI-compatible base URL: http://${TOLLWAY_LISTEN:-127.0.0.1:8080}/v1 (model smollm2-135m-instruct)"
 if [ -n "$ckb_bin" ]; then

@@ -81,6 +81,9 @@ phase "cargo test"
 # (openapi-spec-validator, schemathesis).
 scripts/contract.sh
 phase schemathesis
+# The browser app in Debian's Chromium (playwright-core), against a server.
+scripts/e2e.sh
+phase browser
 # Every decoder of client-supplied payment data, fuzzed (10 minutes each
 # unless FUZZ_SECONDS says otherwise).
 # Fuzzing gets what is left of a 70-minute budget (TEST_BUDGET_SECONDS),

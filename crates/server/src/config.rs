@@ -52,6 +52,9 @@ pub struct Config {
     /// Wallet login.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// The built browser app (`web/dist`), served at `/` when it exists.
+    #[serde(default = "default_web_dir")]
+    pub web_dir: String,
 }
 
 /// An OpenAI-compatible endpoint Tollway forwards to.
@@ -179,6 +182,10 @@ impl Default for CkbConfig {
     }
 }
 
+fn default_web_dir() -> String {
+    "web/dist".into()
+}
+
 fn default_idle_secs() -> u64 {
     120
 }
@@ -202,6 +209,7 @@ impl Default for Config {
             upstreams: Vec::new(),
             channels: ChannelConfig::default(),
             auth: AuthConfig::default(),
+            web_dir: default_web_dir(),
             ckb: CkbConfig::default(),
         }
     }

@@ -94,7 +94,7 @@ pub fn router(state: AppState) -> Router {
     let (router, spec) = api().split_for_parts();
     let document = system::Document(std::sync::Arc::new(crate::openapi::finish(spec)));
     router
-        .fallback(system::not_found)
+        .fallback(system::app_or_not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), limit_body))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))

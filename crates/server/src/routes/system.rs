@@ -5,7 +5,7 @@ use crate::{ApiError, AppState};
 use axum::Extension;
 use axum::extract::State;
 use axum::http::header;
-use axum::response::{Html, IntoResponse};
+use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -67,6 +67,23 @@ pub async fn docs() -> Html<&'static str> {
 /// Unknown paths.
 pub async fn not_found() -> ApiError {
     ApiError::not_found("route_not_found", "no such endpoint; see /docs")
+}
+
+/// Paths no route takes: the browser app's files (`web_dir`, its
+/// `index.html` for the app's own paths) for a `GET` outside `/api/` and
+/// `/v1/`; `route_not_found` otherwise, or when the app is not built.
+pub async fn app_or_not_found(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let path = request.uri().path();
+    let api = path.starts_with("/api/") || path.starts_with("/v1/") || path == "/api" || path == "/v1";
+    let dir = std::path::Path::new(&state.config.web_dir);
+    if api || request.method() != axum::http::Method::GET || !dir.join("index.html").is_file() {
+        return not_found().await.into_response();
+    }
+    let files = tower_http::services::ServeDir::new(dir).fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
+    match tower::ServiceExt::oneshot(files, request).await {
+        Ok(response) => response.into_response(),
+        Err(never) => match never {},
+    }
 }
 
 /// A known path with another method.

@@ -1,0 +1,66 @@
+// Wallet login in Debian's Chromium, driven by playwright-core, against a
+// running Tollway server (TOLLWAY_URL) serving this app. Records every
+// request the page makes and checks that the secret key is in none of
+// them; checks the page's console stays clean; keeps screenshots in
+// docs/screenshots/.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const base = process.env.TOLLWAY_URL;
+if (!base) throw new Error("TOLLWAY_URL is not set (scripts/e2e.sh sets it)");
+const shots = new URL("../../docs/screenshots/", import.meta.url).pathname;
+mkdirSync(shots, { recursive: true });
+
+const secret = "0x" + "5a".repeat(32);
+const passphrase = "tea and dragons";
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+const failures = [];
+const check = (ok, what) => {
+  if (!ok) failures.push(what);
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+};
+try {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+  const sent = [];
+  page.on("request", (r) => sent.push(`${r.method()} ${r.url()} ${r.postData() ?? ""}`));
+  const consoleErrors = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+
+  await page.goto(base);
+  await page.getByLabel("Secret key to import").fill(secret);
+  await page.getByLabel("Passphrase", { exact: true }).fill(passphrase);
+  await page.getByLabel("Passphrase again").fill(passphrase);
+  await page.screenshot({ path: shots + "wallet-create.png" });
+  await page.getByRole("button", { name: "Import and lock" }).click();
+  await page.getByRole("heading", { name: "Sign in with your wallet" }).waitFor();
+  check(/^0x[0-9a-f]{40}$/.test(await page.getByTestId("key-id").textContent()), "the wallet shows its key id");
+
+  await page.getByLabel("Passphrase").fill("not the passphrase");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").waitFor();
+  check((await page.getByRole("alert").textContent()).includes("does not open this wallet"), "a wrong passphrase is refused in words");
+  await page.screenshot({ path: shots + "wallet-wrong-passphrase.png" });
+
+  await page.getByLabel("Passphrase").fill(passphrase);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Signed in" }).waitFor();
+  await page.getByTestId("balance").filter({ hasText: /^\d+$/ }).waitFor();
+  check((await page.getByTestId("balance").textContent()) === "0", "the new wallet's user has 0 points");
+  await page.screenshot({ path: shots + "wallet-signed-in.png" });
+
+  const narrow = await browser.newPage({ viewport: { width: 390, height: 780 } });
+  await narrow.goto(base);
+  await narrow.screenshot({ path: shots + "wallet-phone.png" });
+
+  const bare = secret.slice(2);
+  check(sent.length > 0 && sent.every((r) => !r.toLowerCase().includes(bare)), `the secret key is in none of the ${sent.length} requests the page made`);
+  check(sent.some((r) => r.includes("/api/auth/wallet")), "the page logged in through /api/auth/wallet");
+  check(consoleErrors.filter((e) => !e.includes("401") && !e.includes("Failed to load resource")).length === 0, `no console errors: ${consoleErrors.join(" | ")}`);
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error(`${failures.length} check(s) failed`);
+  process.exit(1);
+}
