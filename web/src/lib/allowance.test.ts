@@ -1,17 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Allowance } from "./allowance";
 import { Refusal, type PriceRule } from "./review";
-import type { SubRav } from "./subrav";
+import { rav } from "./fixtures";
 
-const rav = (nonce: bigint, accumulated: bigint): SubRav => ({
-  version: 1,
-  chainId: 7n,
-  channelId: new Uint8Array(32).fill(1),
-  epoch: 1n,
-  subChannel: new Uint8Array(20).fill(2),
-  nonce,
-  accumulated,
-});
 // Prompt free, 1 minor unit per output token (as the Rust SDK's hostile-payee test).
 const rule: PriceRule = { inputPer1k: 0n, outputPer1k: 1_000_000_000n };
 const codeOf = (f: () => unknown) => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Refusal } from "./review";
 import { SseDecoder, StreamReader } from "./stream";
 import { subRavHex } from "./wire";
-import type { SubRav } from "./subrav";
+import { rav } from "./fixtures";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -18,15 +18,6 @@ describe("the event stream decoder", () => {
   });
 });
 
-const rav = (nonce: bigint, accumulated: bigint): SubRav => ({
-  version: 1,
-  chainId: 7n,
-  channelId: new Uint8Array(32).fill(1),
-  epoch: 1n,
-  subChannel: new Uint8Array(20).fill(2),
-  nonce,
-  accumulated,
-});
 const due = (nonce: bigint, amount: bigint, extra: object = {}) => ({ proposal: subRavHex(rav(nonce, amount)), cost: amount.toString(), accepted: "0", ...extra });
 const chunk = (content: string | undefined, tollway?: object, finish: string | null = null) =>
   ({ data: JSON.stringify({ choices: [{ index: 0, delta: content === undefined ? {} : { content }, finish_reason: finish }], tollway }) });

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { hexToBytes } from "@noble/hashes/utils";
 import { decodePaymentDueHeader, encodePaymentHeader, paymentDataFrom, paymentDueFrom, paymentDataJson } from "./wire";
-import { keyId, signSubRav, subRavFromVector } from "./wire.fixture";
+import { keyId, signSubRav, subRavFromVector } from "./fixtures";
 import { DecodeError } from "./subrav";
 
 const vector = JSON.parse(readFileSync(new URL("../../../docs/vectors/wire.json", import.meta.url), "utf8"));

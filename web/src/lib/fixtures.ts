@@ -1,4 +1,4 @@
-// Test helpers: a SubRAV from the shared vector's fields.
+// Test helpers: SubRAVs for the unit tests.
 import { hexToBytes } from "@noble/hashes/utils";
 import type { SubRav } from "./subrav";
 export { keyId, signSubRav } from "./subrav";
@@ -14,4 +14,9 @@ export function subRavFromVector(r: { chain_id: string; channel_id: string; epoc
     nonce: BigInt(r.nonce),
     accumulated: BigInt(r.accumulated),
   };
+}
+
+/** A receipt on a fixed test channel and sub-channel. */
+export function rav(nonce: bigint, accumulated: bigint): SubRav {
+  return { version: 1, chainId: 7n, channelId: new Uint8Array(32).fill(1), epoch: 1n, subChannel: new Uint8Array(20).fill(2), nonce, accumulated };
 }
