@@ -298,13 +298,7 @@ impl Payer {
     pub async fn post_receipt(&self, record: &ChannelRecord, receipt: SignedSubRav) -> Result<ReceiptAck, PayerError> {
         let ack = HttpSink::new(self.http.clone(), record).post(receipt).await?;
         if ack.nonce >= receipt.rav.nonce {
-            let channel = record.channel;
-            self.state
-                .update_async(move |s| {
-                    s.get_mut(&channel)?.note_accepted(receipt);
-                    Ok(())
-                })
-                .await?;
+            self.state.note_accepted(record.channel, receipt).await?;
         }
         Ok(ack)
     }
@@ -526,13 +520,7 @@ impl Payer {
             let response: Value = serde_json::from_slice(&bytes).map_err(|e| PayerError::Protocol(format!("{url}: {e}")))?;
             if let Some(sent) = receipt {
                 // Answered: the payee accepted the receipt sent with it.
-                let channel = record.channel;
-                self.state
-                    .update_async(move |s| {
-                        s.get_mut(&channel)?.note_accepted(sent);
-                        Ok(())
-                    })
-                    .await?;
+                self.state.note_accepted(record.channel, sent).await?;
             }
             let text = response["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_owned();
             return Ok(Completion { response, text, paid_for, paid: allowance.added() });

@@ -178,14 +178,8 @@ impl<S: ReceiptSink> Worker<S> {
         if let Some(latest) = self.report.latest_signed.filter(|l| Some(*l) != self.confirmed) {
             self.post(latest).await?;
         }
-        let (channel, confirmed) = (self.channel, self.confirmed);
-        if let Some(receipt) = confirmed {
-            self.state
-                .update_async(move |s| {
-                    s.get_mut(&channel)?.note_accepted(receipt);
-                    Ok(())
-                })
-                .await?;
+        if let Some(receipt) = self.confirmed {
+            self.state.note_accepted(self.channel, receipt).await?;
         }
         Ok(self.report)
     }

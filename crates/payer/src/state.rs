@@ -325,6 +325,16 @@ impl StateFile {
             .map_err(|e| PayerError::io(self.path.clone(), format!("state update task failed: {e}")))?
     }
 
+    /// Records that the payee accepted `receipt` on `channel` (kept only
+    /// if newer than the accepted receipt on record).
+    pub async fn note_accepted(&self, channel: ChannelId, receipt: SignedSubRav) -> Result<(), PayerError> {
+        self.update_async(move |s| {
+            s.get_mut(&channel)?.note_accepted(receipt);
+            Ok(())
+        })
+        .await
+    }
+
     /// [`StateFile::load`] on a blocking thread.
     pub async fn load_async(&self) -> Result<PayerState, PayerError> {
         let file = self.clone();
