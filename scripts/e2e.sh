@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The browser app in a real browser: builds web/ (from the committed
 # lockfile), starts `tollway serve` on a fresh SQLite database and a free
-# port, and runs every web/e2e/*.mjs script in Debian's Chromium (installed
-# from Debian when missing) driven by playwright-core. Screenshots go to
-# docs/screenshots/.
+# port with the real embedded model (an admin created and the model priced
+# at 1 point per input token, 2 per output token), and runs every
+# web/e2e/*.mjs script (or those named as arguments) in Debian's Chromium
+# (installed from Debian when missing) driven by playwright-core, with
+# TOLLWAY_URL and TOLLWAY_ADMIN_KEY set. Screenshots go to docs/screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+unset TOLLWAY_CONFIG
 if ! command -v chromium >/dev/null; then
   command -v apt-get >/dev/null || { echo "e2e.sh: Chromium is required (Debian: chromium)" >&2; exit 1; }
   echo "e2e.sh: installing Chromium from Debian" >&2
@@ -13,13 +16,26 @@ if ! command -v chromium >/dev/null; then
   $sudo_cmd apt-get update -q >&2
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q chromium >&2
 fi
-(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+# npm ci only when the installed packages are older than the lockfile; the
+# app built into TOLLWAY_E2E_WEB_OUT (default web/dist), so that two runs
+# side by side do not share a build.
+if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
+web_out="$PWD/${TOLLWAY_E2E_WEB_OUT:-web/dist}"
+(cd web && npx tsc -p . && npx vite build --logLevel warn --outDir "$web_out" --emptyOutDir)
 cargo build --locked -q -p tollway-cli
 bin=target/debug/tollway
+model="${TOLLWAY_TEST_MODEL:-$(scripts/fetch-model.sh)}"
 dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+export TOLLWAY_DATABASE_URL="sqlite://$dir/e2e.db"
+"$bin" migrate >/dev/null
+admin_key=$("$bin" admin create-user admin --admin | sed -n 's/^api key: //p')
+"$bin" admin set-price smollm2-135m-instruct 1000 2000 --note "e2e" >/dev/null
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-env -u TOLLWAY_CONFIG TOLLWAY_LISTEN="127.0.0.1:$port" TOLLWAY_DATABASE_URL="sqlite://$dir/e2e.db" TOLLWAY_WEB_DIR=web/dist \
-  TOLLWAY_MODEL_PATH="$dir/no-model.gguf" RUST_LOG=warn "$bin" serve > "$dir/serve.log" 2>&1 &
+TOLLWAY_LISTEN="127.0.0.1:$port" TOLLWAY_WEB_DIR="$web_out" \
+  TOLLWAY_MODEL_PATH="$model" RUST_LOG=warn "$bin" serve > "$dir/serve.log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do
@@ -28,8 +44,10 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 status=0
-for script in web/e2e/*.mjs; do
+scripts=("$@")
+[ ${#scripts[@]} -gt 0 ] || scripts=(web/e2e/*.mjs)
+for script in "${scripts[@]}"; do
   echo "e2e.sh: $script"
-  TOLLWAY_URL="http://127.0.0.1:$port" node "$script" || status=1
+  TOLLWAY_URL="http://127.0.0.1:$port" TOLLWAY_ADMIN_KEY="$admin_key" node "$script" || status=1
 done
 exit "$status"

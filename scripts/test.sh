@@ -23,6 +23,8 @@ phase() {
 }
 finish() {
   printf 'test.sh: phase timings\n%s' "$timings"
+  # The disk, for a run that ran out of it (target/ is the big one).
+  printf 'test.sh: disk: %s free, target/ %s\n' "$(df -h . | awk 'NR==2 {print $4}')" "$(du -sh target 2>/dev/null | cut -f1)"
   [ -z "$summary" ] || echo "$summary"
 }
 trap finish EXIT

@@ -44,10 +44,24 @@ try {
 
   await page.getByLabel("Passphrase").fill(passphrase);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Signed in" }).waitFor();
-  await page.getByTestId("balance").filter({ hasText: /^\d+$/ }).waitFor();
+  await page.getByTestId("balance").filter({ hasText: /^[\d,]+$/ }).waitFor();
   check((await page.getByTestId("balance").textContent()) === "0", "the new wallet's user has 0 points");
+  check(/^w-[0-9a-f]{40}$/.test(await page.getByTestId("handle").textContent()), "the wallet's user is shown by its handle");
   await page.screenshot({ path: shots + "wallet-signed-in.png" });
+
+  // An API key signs in too, for users without a wallet; a wrong one is refused in words.
+  const other = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+  other.on("pageerror", (e) => consoleErrors.push(String(e)));
+  await other.goto(base);
+  await other.getByLabel("API key").fill("tw_not_a_key");
+  await other.getByRole("button", { name: "Sign in with the key" }).click();
+  await other.getByRole("alert").waitFor();
+  check((await other.getByRole("alert").textContent()).length > 10, "a wrong API key is refused in words");
+  await other.getByLabel("API key").fill(process.env.TOLLWAY_ADMIN_KEY);
+  await other.getByRole("button", { name: "Sign in with the key" }).click();
+  await other.getByRole("link", { name: "Admin" }).waitFor();
+  check((await other.getByTestId("handle").textContent()) === "admin", "the admin's key signs in and the admin console is offered");
+  await other.close();
 
   const narrow = await browser.newPage({ viewport: { width: 390, height: 780 } });
   await narrow.goto(base);

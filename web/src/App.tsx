@@ -1,140 +1,177 @@
-import { useEffect, useState } from "react";
+// The app's shell: sign in (wallet or API key), then the pages, chosen by
+// the address's hash (`#/chat`, `#/channels`, `#/points`, `#/admin/...`).
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { AppContext, type AppContextValue, type Balance, type Me } from "./app/context";
+import { explain } from "./app/explain";
+import { ApiKeyForm, CreateForm, UnlockForm } from "./app/Login";
 import { ApiError, call } from "./lib/api";
-import { KeystoreError, importSecretKey, lockKey, newSecretKey, unlockKey, type LockedKey } from "./lib/keystore";
-import { LoginRefusal } from "./lib/login";
-import { walletLogin, type Session } from "./lib/session";
+import { points } from "./lib/format";
+import { importSecretKey, lockKey, newSecretKey, unlockKey, type LockedKey } from "./lib/keystore";
+import { walletLogin } from "./lib/session";
+import { AdminPage } from "./pages/admin/AdminPage";
+import { ChannelsPage } from "./pages/ChannelsPage";
+import { ChatPage } from "./pages/ChatPage";
+import { PointsPage } from "./pages/PointsPage";
 
 const LOCKED_KEY = "tollway.wallet";
 const SESSION = "tollway.session";
+
+/** What is kept for the tab: the session's API key and when it ends. */
+interface StoredSession {
+  api_key: string;
+  expires_at?: number;
+}
 
 function storedKey(): LockedKey | undefined {
   const text = localStorage.getItem(LOCKED_KEY);
   return text ? (JSON.parse(text) as LockedKey) : undefined;
 }
 
-function storedSession(): Session | undefined {
+function storedSession(): StoredSession | undefined {
   const text = sessionStorage.getItem(SESSION);
-  const session = text ? (JSON.parse(text) as Session) : undefined;
-  return session && session.expires_at > Date.now() ? session : undefined;
+  const session = text ? (JSON.parse(text) as StoredSession) : undefined;
+  return session && (session.expires_at === undefined || session.expires_at > Date.now()) ? session : undefined;
 }
 
-/** Words a person can act on, for every failure. */
-function explain(e: unknown): string {
-  if (e instanceof KeystoreError) {
-    if (e.code === "wrong_passphrase") return "That passphrase does not open this wallet. Try again.";
-    if (e.code === "invalid_key") return "That is not a valid secret key: paste 0x and 64 hex digits.";
-    return "This wallet was saved in a format this page does not know.";
-  }
-  if (e instanceof LoginRefusal) {
-    if (e.code === "wrong_site") return `The server asked to sign a login for another site. Open the app at the server's own address.`;
-    return "The server's challenge was not for this wallet; nothing was signed.";
-  }
-  if (e instanceof ApiError) return `${e.message} (${e.code})`;
-  return String(e);
+/** The pages, by the first part of the hash. */
+const PAGES = [
+  { path: "chat", title: "Chat", admin: false },
+  { path: "channels", title: "Channels", admin: false },
+  { path: "points", title: "Points", admin: false },
+  { path: "admin", title: "Admin", admin: true },
+] as const;
+
+function currentRoute(): string[] {
+  const parts = window.location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
+  return parts.length ? parts : ["chat"];
 }
 
 export function App() {
   const [locked, setLocked] = useState<LockedKey | undefined>(storedKey);
-  const [session, setSession] = useState<Session | undefined>(storedSession);
-  const [balance, setBalance] = useState<string>();
+  const [session, setSession] = useState<StoredSession | undefined>(storedSession);
+  const [me, setMe] = useState<Me>();
+  const [balance, setBalance] = useState<Balance>();
+  const [secret, setSecret] = useState<Uint8Array>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const [route, setRoute] = useState(currentRoute);
+  const [balanceTick, setBalanceTick] = useState(0);
+
+  useEffect(() => {
+    const onHash = () => setRoute(currentRoute());
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+
+  const signOut = useCallback(() => {
+    sessionStorage.removeItem(SESSION);
+    secret?.fill(0);
+    setSecret(undefined);
+    setSession(undefined);
+    setMe(undefined);
+    setBalance(undefined);
+  }, [secret]);
+
+  const onFailure = useCallback((e: unknown) => {
+    if (e instanceof ApiError && (e.code === "session_expired" || e.status === 401)) signOut();
+    setError(explain(e));
+  }, [signOut]);
 
   useEffect(() => {
     if (!session) return;
-    call<{ balance: string }>("GET", "/api/user/points/balance", undefined, session.api_key)
-      .then((b) => setBalance(b.balance))
-      .catch((e) => {
-        if (e instanceof ApiError && e.code === "session_expired") {
-          sessionStorage.removeItem(SESSION);
-          setSession(undefined);
-        }
-        setError(explain(e));
-      });
-  }, [session]);
+    call<Me>("GET", "/api/user/me", undefined, session.api_key).then(setMe).catch(onFailure);
+  }, [session, onFailure]);
+
+  useEffect(() => {
+    if (!session) return;
+    call<Balance>("GET", "/api/user/points/balance", undefined, session.api_key).then(setBalance).catch(onFailure);
+  }, [session, balanceTick, onFailure]);
 
   const run = (work: () => Promise<void>) => {
     setBusy(true);
     setError(undefined);
-    work()
-      .catch((e) => setError(explain(e)))
-      .finally(() => setBusy(false));
+    work().catch((e) => setError(explain(e))).finally(() => setBusy(false));
   };
 
-  return (
-    <main className="page">
-      <header>
-        <h1>Tollway</h1>
-        <p className="tagline">Pay for AI per token, from a wallet whose key never leaves this browser.</p>
-      </header>
-      {error && <p role="alert" className="error">{error}</p>}
-      {session ? (
-        <section className="card" aria-label="Signed in">
-          <h2>Signed in</h2>
-          <p>User <strong>{session.handle}</strong></p>
-          <p>Points: <strong data-testid="balance">{balance ?? "…"}</strong></p>
-          <button onClick={() => { sessionStorage.removeItem(SESSION); setSession(undefined); setBalance(undefined); }}>Sign out</button>
-        </section>
-      ) : locked ? (
-        <UnlockForm locked={locked} busy={busy} onForget={() => { localStorage.removeItem(LOCKED_KEY); setLocked(undefined); }}
-          onUnlock={(passphrase) => run(async () => {
-            const secret = await unlockKey(locked, passphrase);
-            const opened = await walletLogin(secret, window.location.origin);
-            secret.fill(0);
-            sessionStorage.setItem(SESSION, JSON.stringify(opened));
-            setSession(opened);
+  const start = (opened: StoredSession) => {
+    sessionStorage.setItem(SESSION, JSON.stringify(opened));
+    setSession(opened);
+  };
+
+  const context = useMemo<AppContextValue | undefined>(() => {
+    if (!session || !me) return undefined;
+    return {
+      me,
+      apiKey: session.api_key,
+      api: (method, path, body) => call(method, path, body, session.api_key),
+      balance,
+      refreshBalance: () => setBalanceTick((t) => t + 1),
+      secret,
+      walletKeyId: locked ? `0x${locked.keyId}` : undefined,
+      unlock: async (passphrase) => {
+        if (!locked) throw new Error("This browser has no wallet.");
+        setSecret(await unlockKey(locked, passphrase));
+      },
+    };
+  }, [session, me, balance, secret, locked]);
+
+  if (!context) {
+    return (
+      <main className="page narrow">
+        <header>
+          <h1>Tollway</h1>
+          <p className="tagline">Pay for AI per token, from a wallet whose key never leaves this browser.</p>
+        </header>
+        {error && <p role="alert" className="error">{error}</p>}
+        {session ? <p className="hint">Loading your account…</p> : locked ? (
+          <UnlockForm locked={locked} busy={busy} onForget={() => { localStorage.removeItem(LOCKED_KEY); setLocked(undefined); }}
+            onUnlock={(passphrase) => run(async () => {
+              const key = await unlockKey(locked, passphrase);
+              const opened = await walletLogin(key, window.location.origin);
+              setSecret(key);
+              start({ api_key: opened.api_key, expires_at: opened.expires_at });
+            })} />
+        ) : (
+          <CreateForm busy={busy} onCreate={(secretText, passphrase) => run(async () => {
+            const key = secretText ? importSecretKey(secretText) : newSecretKey();
+            const saved = await lockKey(key, passphrase);
+            key.fill(0);
+            localStorage.setItem(LOCKED_KEY, JSON.stringify(saved));
+            setLocked(saved);
           })} />
-      ) : (
-        <CreateForm busy={busy} onCreate={(secretText, passphrase) => run(async () => {
-          const secret = secretText ? importSecretKey(secretText) : newSecretKey();
-          const saved = await lockKey(secret, passphrase);
-          secret.fill(0);
-          localStorage.setItem(LOCKED_KEY, JSON.stringify(saved));
-          setLocked(saved);
-        })} />
-      )}
-    </main>
-  );
-}
+        )}
+        {!session && <ApiKeyForm busy={busy} onSubmit={(key) => run(async () => {
+          await call<Me>("GET", "/api/user/me", undefined, key);
+          start({ api_key: key });
+        })} />}
+      </main>
+    );
+  }
 
-function CreateForm(props: { busy: boolean; onCreate: (secret: string, passphrase: string) => void }) {
-  const [secret, setSecret] = useState("");
-  const [passphrase, setPassphrase] = useState("");
-  const [again, setAgain] = useState("");
-  const mismatch = again.length > 0 && again !== passphrase;
+  const [page, ...rest] = route;
+  const pages = PAGES.filter((p) => !p.admin || context.me.is_admin);
   return (
-    <form className="card" aria-label="Create or import a wallet" onSubmit={(e) => { e.preventDefault(); props.onCreate(secret.trim(), passphrase); }}>
-      <h2>Your wallet</h2>
-      <p>Create a new key, or paste one you have. It is kept in this browser only, locked with your passphrase.</p>
-      <label>Secret key to import (leave empty to create a new one)
-        <input value={secret} onChange={(e) => setSecret(e.target.value)} placeholder="0x…" autoComplete="off" spellCheck={false} />
-      </label>
-      <label>Passphrase
-        <input type="password" value={passphrase} onChange={(e) => setPassphrase(e.target.value)} autoComplete="new-password" />
-      </label>
-      <label>Passphrase again
-        <input type="password" value={again} onChange={(e) => setAgain(e.target.value)} autoComplete="new-password" />
-      </label>
-      {mismatch && <p className="hint">The two passphrases differ.</p>}
-      <button type="submit" disabled={props.busy || passphrase.length < 8 || again !== passphrase}>
-        {props.busy ? "Locking…" : secret ? "Import and lock" : "Create and lock"}
-      </button>
-      {passphrase.length > 0 && passphrase.length < 8 && <p className="hint">Use at least 8 characters.</p>}
-    </form>
-  );
-}
-
-function UnlockForm(props: { locked: LockedKey; busy: boolean; onUnlock: (passphrase: string) => void; onForget: () => void }) {
-  const [passphrase, setPassphrase] = useState("");
-  return (
-    <form className="card" aria-label="Sign in with your wallet" onSubmit={(e) => { e.preventDefault(); props.onUnlock(passphrase); }}>
-      <h2>Sign in with your wallet</h2>
-      <p>Wallet <code data-testid="key-id">0x{props.locked.keyId}</code></p>
-      <label>Passphrase
-        <input type="password" value={passphrase} onChange={(e) => setPassphrase(e.target.value)} autoComplete="current-password" autoFocus />
-      </label>
-      <button type="submit" disabled={props.busy || passphrase.length === 0}>{props.busy ? "Signing in…" : "Sign in"}</button>
-      <button type="button" className="quiet" onClick={props.onForget}>Forget this wallet</button>
-    </form>
+    <AppContext.Provider value={context}>
+      <div className="shell">
+        <nav className="topbar" aria-label="Main">
+          <a className="brand" href="#/chat">Tollway</a>
+          {pages.map((p) => (
+            <a key={p.path} href={`#/${p.path}`} aria-current={p.path === page ? "page" : undefined}>{p.title}</a>
+          ))}
+          <span className="spacer" />
+          <span className="who" title={context.me.wallet ?? undefined}>
+            <span data-testid="handle">{context.me.handle}</span> · <strong data-testid="balance">{points(balance?.balance)}</strong> points
+          </span>
+          <button className="quiet" onClick={signOut}>Sign out</button>
+        </nav>
+        {error && <p role="alert" className="error page-error">{error} <button className="quiet" onClick={() => setError(undefined)}>Dismiss</button></p>}
+        <main className="content">
+          {page === "channels" ? <ChannelsPage /> :
+           page === "points" ? <PointsPage /> :
+           page === "admin" && context.me.is_admin ? <AdminPage section={rest[0]} /> :
+           <ChatPage />}
+        </main>
+      </div>
+    </AppContext.Provider>
   );
 }

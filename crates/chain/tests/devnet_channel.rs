@@ -161,11 +161,13 @@ async fn a_channel_pays_100_chunks_survives_a_node_restart_and_settles_exactly()
     if let Some(d) = devnet {
         d.stop().await.expect("stop");
     }
+    let _ = std::fs::remove_dir_all(&config.dir);
 }
 
 #[tokio::test]
 async fn the_refund_is_refused_before_expiry_and_commits_after() {
-    let devnet = Devnet::start(config("refund")).await.expect("devnet");
+    let config = config("refund");
+    let devnet = Devnet::start(config.clone()).await.expect("devnet");
     let rpc = devnet.rpc().clone();
     let scripts = rpc.lock_scripts().await.expect("system locks");
     let p = parties();
@@ -196,4 +198,5 @@ async fn the_refund_is_refused_before_expiry_and_commits_after() {
     assert_eq!(seller_after, seller_before, "the seller's co-funding came back");
     assert_eq!(buyer_before - buyer_after, funding_fee + 1_000, "the deposit came back less the fee");
     devnet.stop().await.expect("stop");
+    let _ = std::fs::remove_dir_all(&config.dir);
 }

@@ -126,7 +126,27 @@ async fn a_wallet_never_adopts_a_user_it_is_not_linked_to(backend: Backend) {
     assert_eq!(log_in(&s, &wallet).await["user_id"], session["user_id"]);
 }
 
+/// `GET /api/user/me` tells the page who is signed in: the wallet's user
+/// with its key and no admin rights, the admin as admin; nobody without a
+/// key.
+async fn me_names_the_caller_and_its_rights(backend: Backend) {
+    let s = setup(backend, 300, 3_600).await;
+    let wallet = key(7);
+    let session = log_in(&s, &wallet).await;
+    let me = s.get("/api/user/me", session["api_key"].as_str()).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    let me = me.json();
+    assert_eq!((me["user_id"].clone(), me["is_admin"].clone()), (session["user_id"].clone(), json!(false)));
+    assert_eq!(me["wallet"], json!(wallet.id().to_string()));
+    assert_eq!(me["handle"], session["handle"]);
+    let admin = s.get("/api/user/me", Some(&s.admin)).await.json();
+    assert_eq!((admin["is_admin"].clone(), admin["wallet"].clone()), (json!(true), Value::Null));
+    let nobody = s.get("/api/user/me", None).await;
+    assert_eq!(nobody.status, 401, "{}", nobody.text);
+}
+
 on_both_backends!(by_backend:
+    me_names_the_caller_and_its_rights,
     a_wallet_logs_in_and_is_always_the_same_user,
     a_challenge_is_answered_once_by_its_own_key_only,
     challenges_and_sessions_expire,

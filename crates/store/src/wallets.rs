@@ -69,6 +69,15 @@ impl Store {
         row.map(|r| r.try_get("user_id").map_err(StoreError::from)).transpose()
     }
 
+    /// The wallet key id linked to `user_id`, if one is (the first linked).
+    pub async fn wallet_of_user(&self, user_id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT key_id FROM wallets WHERE user_id = $1 ORDER BY created_at, key_id LIMIT 1")
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get("key_id").map_err(StoreError::from)).transpose()
+    }
+
     /// Links a wallet to `user_id` unless it is linked already; the user it
     /// belongs to now.
     pub async fn link_wallet(&self, key_id: &str, public_key: &str, user_id: i64) -> Result<i64, StoreError> {

@@ -14,6 +14,16 @@ export class ApiError extends Error {
 
 /** Sends a JSON request; the JSON answer, or an `ApiError`. */
 export async function call<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
+  const text = await callText(method, path, body, token);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/**
+ * Sends a JSON request; the answer's text, or an `ApiError`. For answers
+ * with integers beyond 2^53 (a channel's `chain_id`), which `JSON.parse`
+ * would round.
+ */
+export async function callText(method: string, path: string, body?: unknown, token?: string): Promise<string> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers["content-type"] = "application/json";
   if (token) headers.authorization = `Bearer ${token}`;
@@ -34,5 +44,6 @@ export async function call<T>(method: string, path: string, body?: unknown, toke
     const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
     throw new ApiError(response.status, error?.code ?? "http_" + response.status, error?.message ?? (text || response.statusText));
   }
-  return json as T;
+  if (text && json === undefined) throw new ApiError(response.status, "invalid_response", "The server's answer is not JSON.");
+  return text;
 }

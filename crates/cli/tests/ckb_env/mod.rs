@@ -91,6 +91,18 @@ impl Chain {
     }
 }
 
+/// The node stops and its folder (about 160 MB) goes with the chain, unless a
+/// test failed: then the folder stays for its node.log.
+impl Drop for Chain {
+    fn drop(&mut self) {
+        self.mine(false);
+        drop(self.devnet.take());
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.config.dir);
+        }
+    }
+}
+
 /// A database with an admin, a user and the model's price.
 pub struct Shop {
     pub url: String,

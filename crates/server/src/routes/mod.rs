@@ -16,6 +16,7 @@ pub mod dify_admin;
 pub mod dify_charge;
 pub mod extract;
 pub mod keys;
+pub mod me;
 pub mod points;
 pub mod prices;
 pub mod signature;
@@ -65,6 +66,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(dify_admin::list))
         .routes(routes!(dify_admin::resolve))
         .routes(routes!(dify_admin::dismiss))
+        .routes(routes!(me::me))
         .routes(routes!(points::balance))
         .routes(routes!(points::estimate))
         .routes(routes!(points::check_balance))

@@ -1,0 +1,184 @@
+// The chat paid per chunk, in Debian's Chromium against a real server and
+// the real model (scripts/e2e.sh): a wallet signs in, is granted points,
+// chats paying from points (the balance falls as the answer streams), opens
+// a ledger channel, chats with auto-pay (the receipts total the server's
+// cost, each accepted), with manual pay (the answer pauses until approved),
+// and meets a hostile server (a proposal inflated in transit) that the page
+// refuses to sign. Every request is recorded: the secret key is in none.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const base = process.env.TOLLWAY_URL;
+const adminKey = process.env.TOLLWAY_ADMIN_KEY;
+if (!base || !adminKey) throw new Error("TOLLWAY_URL and TOLLWAY_ADMIN_KEY are not set (scripts/e2e.sh sets them)");
+const shots = new URL("../../docs/screenshots/", import.meta.url).pathname;
+mkdirSync(shots, { recursive: true });
+
+const secret = "0x" + "6b".repeat(32);
+const passphrase = "tea and dragons";
+const failures = [];
+const check = (ok, what) => {
+  if (!ok) failures.push(what);
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+};
+const api = async (method, path, body, key = adminKey) => {
+  const r = await fetch(base + path, { method, headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: body && JSON.stringify(body) });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+};
+const num = (text) => BigInt((text ?? "").replace(/[^0-9-]/g, "") || "0");
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 860 } });
+  const sent = [];
+  page.on("request", (r) => sent.push(`${r.method()} ${r.url()} ${JSON.stringify(r.headers())} ${r.postData() ?? ""}`));
+  const consoleErrors = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+
+  // Sign in with a wallet; the admin grants its user points.
+  await page.goto(base);
+  await page.getByLabel("Secret key to import").fill(secret);
+  await page.getByLabel("Passphrase", { exact: true }).fill(passphrase);
+  await page.getByLabel("Passphrase again").fill(passphrase);
+  await page.getByRole("button", { name: "Import and lock" }).click();
+  await page.getByLabel("Passphrase").fill(passphrase);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const handle = await page.getByTestId("handle").textContent();
+  await api("POST", "/api/admin/points/grant", { user: handle, amount: "5000", reason: "e2e chat", id: "e2e-chat-grant" });
+  await page.reload();
+  await page.getByTestId("balance").filter({ hasText: "5,000" }).waitFor();
+  check(true, `the wallet's user ${handle} sees its 5,000 points`);
+
+  const send = async (text) => {
+    await page.getByLabel("Your message").fill(text);
+    await page.getByRole("button", { name: "Send" }).click();
+  };
+  const answered = () => page.getByRole("button", { name: "Send" }).or(page.getByRole("button", { name: "Pay the rest" })).first().waitFor({ timeout: 120_000 });
+
+  // 1. Points: the estimate before sending, the balance falling while it streams.
+  await page.getByLabel("Max tokens").fill("60");
+  await page.getByLabel("Your message").fill("Tell me a short story about a dragon who loves tea.");
+  await page.getByTestId("guard").filter({ hasText: "can proceed" }).waitFor();
+  const estimateText = await page.getByTestId("guard").textContent();
+  const estimate = await api("GET", `/api/user/points/estimate?model=smollm2-135m-instruct&input_tokens=1&output_tokens=60`);
+  check(num(estimateText.split("points")[0]) >= BigInt(estimate.estimated_cost), `the guard shows a cost before sending: ${estimateText.trim()}`);
+  const before = num(await page.getByTestId("available").textContent());
+  await page.getByRole("button", { name: "Send" }).click();
+  const seen = new Set();
+  const watch = setInterval(async () => seen.add(await page.getByTestId("available").textContent().catch(() => "")), 150);
+  await page.getByTestId("answer").waitFor();
+  await page.screenshot({ path: shots + "chat-points-streaming.png" });
+  await answered();
+  clearInterval(watch);
+  const cost = num(await page.getByTestId("answer-cost").textContent());
+  await page.getByTestId("balance").filter({ hasText: (before - cost).toLocaleString("en-US") }).waitFor();
+  check(cost > 0n, `the answer cost ${cost} points, and the balance is ${before} - ${cost}`);
+  check(seen.size >= 3, `the available points changed while the answer streamed (${[...seen].join(" → ")})`);
+  await page.screenshot({ path: shots + "chat-points.png" });
+
+  // 2. A ledger channel.
+  await page.getByRole("link", { name: "Channels" }).click();
+  await page.getByLabel("Wallet passphrase (to sign receipts in this tab)").fill(passphrase);
+  await page.getByRole("button", { name: "Unlock" }).click();
+  await page.getByLabel("Deposit (points)").fill("2000");
+  await page.getByRole("button", { name: "Open channel" }).click();
+  await page.getByTestId("channels").locator("tbody tr").first().waitFor();
+  const channelId = await page.getByTestId("channels").locator("tbody tr code").first().getAttribute("title");
+  const remote = await api("GET", `/api/channels/${channelId}`, undefined, JSON.parse(await page.evaluate(() => sessionStorage.getItem("tollway.session"))).api_key);
+  check(remote.collateral === "2000" && remote.open, `channel ${channelId} holds 2,000 points in escrow`);
+  await page.screenshot({ path: shots + "channels-ledger.png" });
+
+  // 3. Auto-pay: every receipt accepted, their total is the server's cost.
+  await page.getByRole("link", { name: "Chat" }).click();
+  await page.getByLabel("Pay from").selectOption(channelId);
+  await page.getByLabel("Max tokens").fill("60");
+  await send("Name three kinds of tea.");
+  await answered();
+  const rows = page.getByTestId("receipts").locator("tbody tr");
+  const receipts = await rows.count();
+  const accepted = await rows.filter({ hasText: "accepted" }).count();
+  const autoCost = num(await page.getByTestId("answer-cost").textContent());
+  const signed = num(await page.getByTestId("signed-total").textContent());
+  check(receipts > 1 && accepted === receipts, `auto-pay: ${receipts} receipts, all accepted`);
+  check(autoCost > 0n && signed === autoCost, `auto-pay total ${signed} = the server's cost ${autoCost}`);
+  const owed = (await api("GET", `/api/channels/${channelId}`, undefined, JSON.parse(await page.evaluate(() => sessionStorage.getItem("tollway.session"))).api_key)).owed;
+  check(BigInt(owed) === signed, `the payee's accepted total ${owed} is what the page signed`);
+  await page.screenshot({ path: shots + "chat-auto-pay.png" });
+
+  // 4. Manual pay: the answer pauses; approving a pause lets it go on.
+  await page.getByLabel("Payment").selectOption("manual");
+  await page.getByLabel("Max tokens").fill("48");
+  const signedBefore = num(await page.getByTestId("signed-total").textContent());
+  await send("Describe a teapot in detail.");
+  const approve = page.getByRole("button", { name: "Approve and continue" });
+  await approve.waitFor({ timeout: 60_000 });
+  const chunksAtPause = num(await page.getByTestId("chunks").textContent());
+  await page.waitForTimeout(1500);
+  check(num(await page.getByTestId("chunks").textContent()) === chunksAtPause, `manual pay: the answer waits at ${chunksAtPause} chunks until approved`);
+  await page.screenshot({ path: shots + "chat-manual-pause.png" });
+  let approvals = 0;
+  for (;;) {
+    const next = await Promise.race([
+      approve.waitFor({ timeout: 60_000 }).then(() => "approve"),
+      page.getByRole("button", { name: "Pay the rest" }).waitFor({ timeout: 60_000 }).then(() => "rest"),
+      page.getByRole("button", { name: "Send" }).waitFor({ timeout: 60_000 }).then(() => "done"),
+    ]);
+    if (next !== "approve") break;
+    await approve.click();
+    approvals += 1;
+  }
+  if (await page.getByRole("button", { name: "Pay the rest" }).isVisible()) await page.getByRole("button", { name: "Pay the rest" }).click();
+  await page.getByRole("button", { name: "Pay the rest" }).waitFor({ state: "detached" });
+  const manualCost = num(await page.getByTestId("answer-cost").textContent());
+  await page.getByTestId("signed-total").filter({ hasText: (signedBefore + manualCost).toLocaleString("en-US") }).waitFor();
+  check(approvals >= 1, `manual pay: ${approvals} pause(s) approved by a click; signed ${signedBefore} + ${manualCost}`);
+  await page.screenshot({ path: shots + "chat-manual-pay.png" });
+
+  // 5. A hostile server: one proposal inflated in transit is refused, unsigned.
+  await page.getByLabel("Payment").selectOption("auto");
+  const hostileBefore = num(await page.getByTestId("signed-total").textContent());
+  await page.route("**/v1/chat/completions", async (route) => {
+    const response = await route.fetch();
+    let inflated = 0;
+    const body = (await response.text()).replace(/"proposal":"0x([0-9a-f]{186})"/g, (whole, hex) => {
+      if (++inflated !== 3) return whole;
+      const amount = BigInt("0x" + hex.slice(154)) + 1000n;
+      return `"proposal":"0x${hex.slice(0, 154)}${amount.toString(16).padStart(32, "0")}"`;
+    });
+    await route.fulfill({ response, body });
+  });
+  await send("Say hello.");
+  await page.getByRole("alert").filter({ hasText: "nothing was signed" }).waitFor({ timeout: 60_000 });
+  const refusal = await page.getByRole("alert").filter({ hasText: "nothing was signed" }).textContent();
+  await page.unroute("**/v1/chat/completions");
+  await answered();
+  const hostileAfter = num(await page.getByTestId("signed-total").textContent());
+  check(hostileAfter - hostileBefore < 1000n, `an inflated proposal is refused (${refusal.trim()}); the page signed only ${hostileAfter - hostileBefore}`);
+  await page.screenshot({ path: shots + "chat-refused.png" });
+
+  // 6. Close: the rest of the escrow returns to the points balance.
+  await page.getByRole("link", { name: "Channels" }).click();
+  await page.getByRole("button", { name: "Close" }).click();
+  await page.getByTestId("channels").getByText("refunded").waitFor();
+  check(true, "the channel closed and shows what was refunded");
+
+  const phone = await browser.newPage({ viewport: { width: 390, height: 820 } });
+  await phone.goto(base);
+  await phone.evaluate((s) => sessionStorage.setItem("tollway.session", s), await page.evaluate(() => sessionStorage.getItem("tollway.session")));
+  await phone.goto(base + "/#/chat");
+  await phone.getByLabel("Your message").waitFor();
+  await phone.screenshot({ path: shots + "chat-phone.png", fullPage: true });
+
+  const bare = secret.slice(2);
+  check(sent.every((r) => !r.toLowerCase().includes(bare)), `the secret key is in none of the ${sent.length} requests the page made`);
+  check(consoleErrors.filter((e) => !e.includes("Failed to load resource")).length === 0, `no console errors: ${consoleErrors.join(" | ")}`);
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error(`${failures.length} check(s) failed`);
+  process.exit(1);
+}

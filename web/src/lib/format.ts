@@ -1,0 +1,23 @@
+// Numbers for people: amounts stay bigint (never floating point), shown
+// with thousands separators.
+
+/** `1234567` → `1,234,567`; accepts a decimal string or a bigint. */
+export function points(value: bigint | string | undefined): string {
+  if (value === undefined) return "…";
+  const text = typeof value === "bigint" ? value.toString() : value;
+  const negative = text.startsWith("-");
+  const digits = negative ? text.slice(1) : text;
+  const grouped = digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return negative ? `-${grouped}` : grouped;
+}
+
+/** A Unix-ms time as local date and time, to the second. */
+export function when(ms: number | undefined | null): string {
+  if (ms === undefined || ms === null) return "—";
+  return new Date(ms).toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+/** `0x1234…abcd` for a long hex id. */
+export function short(hex: string, keep = 6): string {
+  return hex.length <= 2 + 2 * keep ? hex : `${hex.slice(0, 2 + keep)}…${hex.slice(-keep)}`;
+}

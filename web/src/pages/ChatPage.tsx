@@ -1,0 +1,153 @@
+// The assistant chat, paid as the answer streams: from points (the balance
+// falls as chunks arrive) or from a ledger channel, with auto-pay (each
+// proposal reviewed and signed at once) or manual pay (the answer pauses
+// at each window until the person approves the receipt). The payment
+// panel beside it shows every receipt as it is signed and accepted.
+import { secp256k1 } from "@noble/curves/secp256k1";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { useApp, type Balance } from "../app/context";
+import { explain } from "../app/explain";
+import { points } from "../lib/format";
+import { LedgerChannels, signedTotal } from "../lib/ledgerChannels";
+import { defaultCap, streamChat, type ChatEvent, type ChatMessage, type ChatResult } from "../lib/paidChat";
+import type { PaymentDue } from "../lib/wire";
+import { ChatComposer, type ComposerSettings } from "./chat/ChatComposer";
+import { EMPTY_PANEL, PaymentPanel, type PanelState } from "./chat/PaymentPanel";
+import { UnlockWallet } from "./chat/UnlockWallet";
+
+const MODEL = "smollm2-135m-instruct";
+
+/** A pause waiting for the person's approval. */
+interface Approval {
+  due: PaymentDue;
+  resolve: (approved: boolean) => void;
+}
+
+export function ChatPage() {
+  const app = useApp();
+  const payer = useMemo(() => (app.walletKeyId ? new LedgerChannels(app.apiKey, app.walletKeyId) : undefined), [app.apiKey, app.walletKeyId]);
+  const [tick, setTick] = useState(0);
+  const channels = useMemo(() => payer?.book.all().filter((c) => c.open) ?? [], [payer, tick]);
+  const [settings, setSettings] = useState<ComposerSettings>({ model: MODEL, payFrom: "points", mode: "auto", cap: "", maxTokens: 128 });
+  const [messages, setMessages] = useState<ChatMessage[]>([]);
+  const [answer, setAnswer] = useState<string>();
+  const [panel, setPanel] = useState<PanelState>(EMPTY_PANEL);
+  const [approval, setApproval] = useState<Approval>();
+  const [unpaid, setUnpaid] = useState<ChatResult["unpaid"]>();
+  const [live, setLive] = useState<Balance>();
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const abort = useRef<AbortController | undefined>(undefined);
+
+  const record = settings.payFrom === "points" ? undefined : payer?.book.get(settings.payFrom);
+  useEffect(() => {
+    if (settings.payFrom !== "points" && !record) setSettings((s) => ({ ...s, payFrom: "points" }));
+  }, [record, settings.payFrom]);
+
+  const send = async (text: string) => {
+    const history: ChatMessage[] = [...messages, { role: "user", content: text }];
+    setMessages(history);
+    setAnswer("");
+    setPanel(EMPTY_PANEL);
+    setError(undefined);
+    setUnpaid(undefined);
+    setBusy(true);
+    const controller = new AbortController();
+    abort.current = controller;
+    // The balance, read again while the answer streams: the hold grows chunk by chunk.
+    const poll = window.setInterval(() => void app.api<Balance>("GET", "/api/user/points/balance").then(setLive).catch(() => undefined), 400);
+    let received = "";
+    const onEvent = (e: ChatEvent) => {
+      if (e.kind === "text") {
+        received += e.text;
+        setAnswer(received);
+        setPanel((p) => ({ ...p, chunks: p.chunks + 1 }));
+      } else if (e.kind === "proposal") {
+        setPanel((p) => ({ ...p, proposed: e.due.proposal.accumulated }));
+      } else if (e.kind === "signed") {
+        setPanel((p) => ({ ...p, receipts: [...p.receipts, { nonce: e.nonce.toString(), amount: e.amount, total: e.total }] }));
+      } else if (e.kind === "accepted") {
+        setPanel((p) => ({ ...p, receipts: p.receipts.map((r) => (BigInt(r.nonce) <= e.nonce && r.accepted === undefined ? { ...r, accepted: true } : r)) }));
+      } else if (e.kind === "receipt_refused") {
+        setPanel((p) => ({ ...p, receipts: p.receipts.map((r) => (r.nonce === e.nonce.toString() ? { ...r, accepted: e.code } : r)) }));
+      } else {
+        setPanel((p) => ({ ...p, promptTokens: e.prompt, completionTokens: e.completion }));
+      }
+    };
+    try {
+      let channel;
+      if (record && payer) {
+        if (!app.secret) throw new Error("Unlock your wallet to pay from a channel.");
+        const current = await payer.recover(record, secp256k1.getPublicKey(app.secret, true));
+        const maxAmount = settings.cap ? BigInt(settings.cap) : defaultCap(current, settings.model, history, settings.maxTokens);
+        if (maxAmount <= 0n) throw new Error("The channel's budget is spent. Open a new channel or pay with points.");
+        channel = {
+          payer, record: current, secret: app.secret, mode: settings.mode, maxAmount,
+          approve: (due: PaymentDue) => new Promise<boolean>((resolve) => setApproval({ due, resolve })),
+        };
+      }
+      const result = await streamChat({ model: settings.model, messages: history, maxTokens: settings.maxTokens, apiKey: app.apiKey, signal: controller.signal, onEvent, channel });
+      setPanel((p) => ({ ...p, cost: result.cost, stopped: result.stopped, promptTokens: result.promptTokens, completionTokens: result.completionTokens }));
+      setUnpaid(result.unpaid);
+    } catch (e) {
+      if (!controller.signal.aborted) setError(explain(e));
+    } finally {
+      window.clearInterval(poll);
+      setApproval(undefined);
+      if (received) setMessages([...history, { role: "assistant", content: received }]);
+      setAnswer(undefined);
+      setBusy(false);
+      setTick((t) => t + 1);
+      app.refreshBalance();
+      setLive(undefined);
+    }
+  };
+
+  const settle = async () => {
+    if (!unpaid) return;
+    try {
+      await unpaid.approve();
+      setUnpaid(undefined);
+    } catch (e) {
+      setError(explain(e));
+    }
+    setTick((t) => t + 1);
+  };
+
+  const available = (live ?? app.balance)?.available;
+  const needsKey = settings.payFrom !== "points" && !app.secret;
+  return (
+    <div className="chat-layout">
+      <section className="card chat" aria-label="Chat">
+        <h2>Chat</h2>
+        <div className="messages" data-testid="messages">
+          {messages.length === 0 && answer === undefined && <p className="empty">Ask anything. The answer is paid as it streams, chunk by chunk.</p>}
+          {messages.map((m, i) => (
+            <div key={i} className={`bubble ${m.role}`}><span className="role">{m.role === "user" ? "You" : "Assistant"}</span>{m.content}</div>
+          ))}
+          {answer !== undefined && <div className="bubble assistant streaming" data-testid="answer"><span className="role">Assistant</span>{answer}<span className="cursor" aria-hidden>▍</span></div>}
+        </div>
+        {approval && (
+          <div className="approval" role="group" aria-label="Approve payment">
+            <p>The answer is paused until you pay for it: sign a receipt for a total of <strong data-testid="approval-total">{points(approval.due.proposal.accumulated)}</strong> points on this channel?</p>
+            <div className="row">
+              <button onClick={() => { approval.resolve(true); setApproval(undefined); }}>Approve and continue</button>
+              <button className="secondary" onClick={() => { approval.resolve(false); setApproval(undefined); abort.current?.abort(); }}>Stop here</button>
+            </div>
+          </div>
+        )}
+        {unpaid && !busy && (
+          <div className="approval" role="group" aria-label="Pay the rest">
+            <p>The last part of the answer is not paid yet: a receipt for a total of <strong>{points(unpaid.due.proposal.accumulated)}</strong> points.</p>
+            <button onClick={() => void settle()}>Pay the rest</button>
+          </div>
+        )}
+        {error && <p role="alert" className="error">{error}</p>}
+        {needsKey && <UnlockWallet />}
+        <ChatComposer settings={settings} onSettings={setSettings} channels={channels} busy={busy} canSign={!!app.secret} available={available}
+          messages={messages} onSend={(text) => void send(text)} onStop={() => abort.current?.abort()} />
+      </section>
+      <PaymentPanel state={panel} channel={record} signedTotal={record ? signedTotal(record) : 0n} available={available} mode={settings.mode} />
+    </div>
+  );
+}

@@ -1,0 +1,76 @@
+// The live payment panel beside the chat: every receipt as it is signed
+// and accepted, the tokens received, the channel's budget left and the
+// points balance, updating as chunks arrive.
+import type { ChannelRecord } from "../../lib/channels";
+import { points, short } from "../../lib/format";
+
+/** One receipt of the current answer. */
+export interface PanelReceipt {
+  nonce: string;
+  amount: bigint;
+  total: bigint;
+  /** `true` when accepted, a code when refused, undefined while posting. */
+  accepted?: true | string;
+}
+
+/** What the panel shows. */
+export interface PanelState {
+  chunks: number;
+  receipts: PanelReceipt[];
+  /** The payee's latest proposal total. */
+  proposed?: bigint;
+  /** What the payee says the answer cost, at its end. */
+  cost?: bigint;
+  promptTokens?: number;
+  completionTokens?: number;
+  stopped?: string;
+}
+
+export const EMPTY_PANEL: PanelState = { chunks: 0, receipts: [] };
+
+export function PaymentPanel(props: { state: PanelState; channel?: ChannelRecord; signedTotal: bigint; available?: string; balance?: string; mode: string }) {
+  const { state, channel } = props;
+  const budgetLeft = channel ? BigInt(channel.budget) - props.signedTotal : undefined;
+  return (
+    <aside className="card panel" aria-label="Payment">
+      <h2>Payment</h2>
+      <dl className="facts">
+        <dt>Paying from</dt>
+        <dd data-testid="paying-from">{channel ? <>channel <code title={channel.id}>{short(channel.id)}</code> ({props.mode === "manual" ? "manual pay" : "auto-pay"})</> : "points"}</dd>
+        <dt>Chunks received</dt>
+        <dd data-testid="chunks">{state.chunks}</dd>
+        {state.completionTokens !== undefined && (<><dt>Tokens</dt><dd data-testid="tokens">{state.promptTokens} in, {state.completionTokens} out</dd></>)}
+        {channel && (<>
+          <dt>Signed on the channel</dt>
+          <dd data-testid="signed-total">{points(props.signedTotal)}</dd>
+          <dt>Budget left</dt>
+          <dd data-testid="budget-left">{points(budgetLeft)} of {points(channel.budget)}</dd>
+        </>)}
+        {state.cost !== undefined && (<><dt>This answer cost</dt><dd data-testid="answer-cost">{points(state.cost)}</dd></>)}
+        {state.stopped && (<><dt>Stopped</dt><dd className="bad" data-testid="stopped">{state.stopped.replace(/_/g, " ")}</dd></>)}
+        <dt>Points available</dt>
+        <dd data-testid="available">{points(props.available)}</dd>
+      </dl>
+      {channel && (
+        <div className="receipts">
+          <h3>Receipts of this answer</h3>
+          {state.receipts.length === 0 ? <p className="empty">None yet.</p> : (
+            <table data-testid="receipts">
+              <thead><tr><th>#</th><th className="num">Amount</th><th className="num">Total</th><th>Accepted</th></tr></thead>
+              <tbody>
+                {state.receipts.map((r) => (
+                  <tr key={r.nonce}>
+                    <td>{r.nonce}</td>
+                    <td className="num">+{points(r.amount)}</td>
+                    <td className="num">{points(r.total)}</td>
+                    <td>{r.accepted === true ? <span className="ok">✓ accepted</span> : r.accepted ? <span className="bad">{r.accepted}</span> : <span className="muted">posting…</span>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </div>
+      )}
+    </aside>
+  );
+}
