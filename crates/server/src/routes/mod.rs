@@ -9,6 +9,7 @@
 //! path in [`api`] (and its tag to `openapi.rs` if it is a new one).
 
 pub mod admin;
+pub mod admin_channels;
 pub mod channels;
 pub mod ckb;
 pub mod dify;
@@ -50,6 +51,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(channels::receipt))
         .routes(routes!(channels::close))
         .routes(routes!(channels::claim))
+        .routes(routes!(admin_channels::list_channels))
         .routes(routes!(prices::price_list))
         .routes(routes!(wallet_login::challenge))
         .routes(routes!(wallet_login::wallet))

@@ -61,6 +61,13 @@ impl Store {
         load_channels(&mut conn, Which::User(user_id)).await
     }
 
+    /// The newest `limit` channels of every user (or of `user`), newest
+    /// first, with their sub-channels (the admin console's list).
+    pub async fn channels_newest(&self, user: Option<i64>, limit: i64) -> Result<Vec<StoredChannel>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        load_channels(&mut conn, Which::Newest { user, limit }).await
+    }
+
     /// Adds a sub-channel for `key`; adding a key the channel has changes
     /// nothing. A closed channel is `channel_closed`, an unknown one
     /// `unknown_channel`.

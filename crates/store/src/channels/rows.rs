@@ -104,6 +104,8 @@ pub(super) enum Which<'a> {
     Id(&'a ChannelId),
     /// A user's, oldest first.
     User(i64),
+    /// The newest `limit` channels (of one user, if given), newest first.
+    Newest { user: Option<i64>, limit: i64 },
 }
 
 /// Loads channels with their sub-channels in one statement (one snapshot).
@@ -111,10 +113,19 @@ pub(super) async fn load_channels(conn: &mut AnyConnection, which: Which<'_>) ->
     let sql = match which {
         Which::Id(_) => format!("{CHANNEL_SELECT} WHERE c.id = $1 ORDER BY s.key_id"),
         Which::User(_) => format!("{CHANNEL_SELECT} WHERE c.user_id = $1 ORDER BY c.created_at, c.id, s.key_id"),
+        Which::Newest { user, .. } => {
+            let (filter, limit) = if user.is_some() { ("WHERE user_id = $1", "$2") } else { ("", "$1") };
+            format!(
+                "{CHANNEL_SELECT} WHERE c.id IN (SELECT id FROM channels {filter} ORDER BY created_at DESC, id DESC LIMIT {limit}) \
+                 ORDER BY c.created_at DESC, c.id DESC, s.key_id"
+            )
+        }
     };
     let query = match which {
         Which::Id(id) => sqlx::query(&sql).bind(id.to_string()),
         Which::User(user) => sqlx::query(&sql).bind(user),
+        Which::Newest { user: Some(user), limit } => sqlx::query(&sql).bind(user).bind(limit),
+        Which::Newest { user: None, limit } => sqlx::query(&sql).bind(limit),
     };
     let mut channels: Vec<StoredChannel> = Vec::new();
     for row in query.fetch_all(&mut *conn).await? {
