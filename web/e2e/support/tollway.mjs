@@ -1,0 +1,78 @@
+// Shared by the points and admin browser tests: the admin API from node
+// (users, grants, real chat calls), Chromium with its console watched,
+// sign-in with an API key, and the checks' tally. Not a test itself
+// (scripts/e2e.sh runs web/e2e/*.mjs only).
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+export const base = process.env.TOLLWAY_URL;
+export const adminKey = process.env.TOLLWAY_ADMIN_KEY;
+if (!base || !adminKey) throw new Error("TOLLWAY_URL and TOLLWAY_ADMIN_KEY are not set (scripts/e2e.sh sets them)");
+export const MODEL = "smollm2-135m-instruct";
+export const shots = new URL("../../../docs/screenshots/", import.meta.url).pathname;
+mkdirSync(shots, { recursive: true });
+
+/** Calls the API from node; the JSON answer (or text), with the status. */
+export async function api(method, path, key, body) {
+  const headers = { authorization: `Bearer ${key}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const r = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: r.status, json, text };
+}
+
+/** The JSON of a 2xx answer, else throws with the server's words. */
+export async function ok(method, path, key, body) {
+  const r = await api(method, path, key, body);
+  if (r.status < 200 || r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+  return r.json;
+}
+
+export async function createUser(handle, admin = false) {
+  const made = await ok("POST", "/api/admin/users", adminKey, { handle, admin });
+  return { id: made.user.id, handle, key: made.api_key };
+}
+
+export const grant = (handle, amount, id) => ok("POST", "/api/admin/points/grant", adminKey, { user: handle, amount: String(amount), reason: "e2e grant", id });
+
+/** A real call to the gateway with the embedded model. */
+export const chat = (key, text, maxTokens = 6) =>
+  api("POST", "/v1/chat/completions", key, { model: MODEL, max_tokens: maxTokens, messages: [{ role: "user", content: text }] });
+
+/** `1234567` → `1,234,567`, as the page shows points. */
+export const grouped = (text) => String(text).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+
+export function checks() {
+  const failures = [];
+  const check = (good, what) => {
+    if (!good) failures.push(what);
+    console.log(`${good ? "ok  " : "FAIL"} ${what}`);
+  };
+  return { check, failures };
+}
+
+export async function launch() {
+  return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+}
+
+/** A page whose console errors and failed page scripts are collected. */
+export async function watchedPage(browser, viewport, consoleErrors, options = {}) {
+  const page = await browser.newPage({ viewport, acceptDownloads: true, ...options });
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  return page;
+}
+
+/** Signs in on the login page with an API key, then opens `hash`. */
+export async function signIn(page, key, hash) {
+  await page.goto(base);
+  await page.getByLabel("API key").fill(key);
+  await page.getByRole("button", { name: "Sign in with the key" }).click();
+  await page.getByRole("navigation", { name: "Main" }).waitFor();
+  await page.evaluate((h) => { window.location.hash = h; }, hash);
+}
+
+/** Console errors other than the browser's own line for an expected HTTP refusal. */
+export const realErrors = (errors) => errors.filter((e) => !e.includes("Failed to load resource"));
