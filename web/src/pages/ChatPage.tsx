@@ -16,6 +16,7 @@ import { EMPTY_PANEL, PaymentPanel, type PanelState } from "./chat/PaymentPanel"
 import { UnlockWallet } from "./chat/UnlockWallet";
 
 const MODEL = "smollm2-135m-instruct";
+const CONVERSATION = "tollway.conversation";
 
 /** A pause waiting for the person's approval. */
 interface Approval {
@@ -29,7 +30,9 @@ export function ChatPage() {
   const [tick, setTick] = useState(0);
   const channels = useMemo(() => payer?.book.all().filter((c) => c.open) ?? [], [payer, tick]);
   const [settings, setSettings] = useState<ComposerSettings>({ model: MODEL, payFrom: "points", mode: "auto", cap: "", maxTokens: 128 });
-  const [messages, setMessages] = useState<ChatMessage[]>([]);
+  // The conversation survives moving between pages (for this tab only).
+  const [messages, setMessages] = useState<ChatMessage[]>(() => JSON.parse(sessionStorage.getItem(CONVERSATION) ?? "[]") as ChatMessage[]);
+  useEffect(() => sessionStorage.setItem(CONVERSATION, JSON.stringify(messages)), [messages]);
   const [answer, setAnswer] = useState<string>();
   const [panel, setPanel] = useState<PanelState>(EMPTY_PANEL);
   const [approval, setApproval] = useState<Approval>();
@@ -119,7 +122,10 @@ export function ChatPage() {
   return (
     <div className="chat-layout">
       <section className="card chat" aria-label="Chat">
-        <h2>Chat</h2>
+        <div className="row spread">
+          <h2>Chat</h2>
+          <button type="button" className="quiet" disabled={busy} onClick={() => { setMessages([]); setPanel(EMPTY_PANEL); setError(undefined); }}>New chat</button>
+        </div>
         <div className="messages" data-testid="messages">
           {messages.length === 0 && answer === undefined && <p className="empty">Ask anything. The answer is paid as it streams, chunk by chunk.</p>}
           {messages.map((m, i) => (
@@ -129,7 +135,7 @@ export function ChatPage() {
         </div>
         {approval && (
           <div className="approval" role="group" aria-label="Approve payment">
-            <p>The answer is paused until you pay for it: sign a receipt for a total of <strong data-testid="approval-total">{points(approval.due.proposal.accumulated)}</strong> points on this channel?</p>
+            <p>The answer is paused until you pay for it: sign a receipt adding <strong data-testid="approval-amount">{points(approval.due.proposal.accumulated - (record ? signedTotal(payer?.book.get(record.id) ?? record) : 0n))}</strong> points (a total of {points(approval.due.proposal.accumulated)} on this channel)?</p>
             <div className="row">
               <button onClick={() => { approval.resolve(true); setApproval(undefined); }}>Approve and continue</button>
               <button className="secondary" onClick={() => { approval.resolve(false); setApproval(undefined); abort.current?.abort(); }}>Stop here</button>

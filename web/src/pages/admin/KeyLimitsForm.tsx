@@ -10,7 +10,7 @@ import { useAction } from "../common/useAction";
 const blankOr = (text: string) => (text.trim() === "" ? undefined : text.trim());
 const digitsOk = (text: string) => text.trim() === "" || /^[1-9]\d*$/.test(text.trim());
 
-export function KeyLimitsForm(props: { view: KeyView & { prefix?: string; created_at?: number } }) {
+export function KeyLimitsForm(props: { view: KeyView & { prefix?: string; created_at?: number }; owner: (id: number) => string }) {
   const app = useApp();
   const save = useAction<KeyView & { prefix?: string; created_at?: number }>();
   const v = save.result ?? props.view;
@@ -29,7 +29,7 @@ export function KeyLimitsForm(props: { view: KeyView & { prefix?: string; create
 
   return (
     <div className="key-view" data-testid="key-view">
-      <p>Key <strong>#{v.id}</strong> {v.prefix && <code>{v.prefix}…</code>} of user #{v.user_id}{v.label ? ` (“${v.label}”)` : ""}{v.created_at ? `, made ${when(v.created_at)}` : ""}.</p>
+      <p>Key <strong>#{v.id}</strong> {v.prefix && <code>{v.prefix}…</code>} of {props.owner(v.user_id)}{v.label ? ` (“${v.label}”)` : ""}{v.created_at ? `, made ${when(v.created_at)}` : ""}.</p>
       {v.spend_cap !== null && v.spend_cap !== undefined && (
         <p data-testid="key-spend">Cap {points(v.spend_cap)}: spent {points(v.spent)}, held {points(v.held)}, <strong>{points(v.remaining)} left</strong>.</p>
       )}

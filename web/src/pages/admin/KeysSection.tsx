@@ -56,7 +56,7 @@ export function KeysSection() {
         </form>
         <p className="hint">Key ids are shown when a key is issued.</p>
         {find.error !== undefined && <ErrorBox error={find.error} />}
-        {find.result && <KeyLimitsForm key={find.result.id} view={find.result} />}
+        {find.result && <KeyLimitsForm key={find.result.id} view={find.result} owner={(id) => users.data?.find((u) => u.id === id)?.handle ?? `user #${id}`} />}
       </section>
     </>
   );

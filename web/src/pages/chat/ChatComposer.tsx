@@ -89,7 +89,7 @@ export function ChatComposer(props: {
           </select>
         </label>
         {channel && (
-          <label>Payment
+          <label>Payment mode
             <select value={settings.mode} onChange={(e) => set({ mode: e.target.value as "auto" | "manual" })} disabled={props.busy}>
               <option value="auto">Auto-pay each chunk</option>
               <option value="manual">Manual: approve each pause</option>

@@ -26,6 +26,9 @@ export interface PanelState {
   stopped?: string;
 }
 
+/** Receipts listed (the latest). */
+const SHOWN = 12;
+
 export const EMPTY_PANEL: PanelState = { chunks: 0, receipts: [] };
 
 export function PaymentPanel(props: { state: PanelState; channel?: ChannelRecord; signedTotal: bigint; available?: string; balance?: string; mode: string }) {
@@ -36,7 +39,8 @@ export function PaymentPanel(props: { state: PanelState; channel?: ChannelRecord
       <h2>Payment</h2>
       <dl className="facts">
         <dt>Paying from</dt>
-        <dd data-testid="paying-from">{channel ? <>channel <code title={channel.id}>{short(channel.id)}</code> ({props.mode === "manual" ? "manual pay" : "auto-pay"})</> : "points"}</dd>
+        <dd data-testid="paying-from">{channel ? <>channel <code title={channel.id}>{short(channel.id, 4)}</code></> : "points"}</dd>
+        {channel && (<><dt>Payment</dt><dd>{props.mode === "manual" ? "manual, by approval" : "auto-pay"}</dd></>)}
         <dt>Chunks received</dt>
         <dd data-testid="chunks">{state.chunks}</dd>
         {state.completionTokens !== undefined && (<><dt>Tokens</dt><dd data-testid="tokens">{state.promptTokens} in, {state.completionTokens} out</dd></>)}
@@ -58,7 +62,7 @@ export function PaymentPanel(props: { state: PanelState; channel?: ChannelRecord
             <table data-testid="receipts">
               <thead><tr><th>#</th><th className="num">Amount</th><th className="num">Total</th><th>Accepted</th></tr></thead>
               <tbody>
-                {state.receipts.map((r) => (
+                {state.receipts.slice(-SHOWN).map((r) => (
                   <tr key={r.nonce}>
                     <td>{r.nonce}</td>
                     <td className="num">+{points(r.amount)}</td>
@@ -69,6 +73,7 @@ export function PaymentPanel(props: { state: PanelState; channel?: ChannelRecord
               </tbody>
             </table>
           )}
+          {state.receipts.length > SHOWN && <p className="hint" data-testid="receipt-count">{state.receipts.length} receipts, the last {SHOWN} shown; together they add {points(state.receipts.reduce((sum, r) => sum + r.amount, 0n))}.</p>}
         </div>
       )}
     </aside>

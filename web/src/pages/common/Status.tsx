@@ -21,6 +21,7 @@ const NEXT: Record<string, string> = {
   already_exists: "That name is taken: choose another.",
   idempotency_conflict: "That id was used for a different change: leave the id empty for a new one.",
   exists_with_different_fields: "That id was used for a different change: leave the id empty for a new one.",
+  insufficient_points: "Lower the amount, or grant points first.",
   storage_busy: "The server is busy: wait a moment and press Retry.",
   database_unavailable: "The server cannot reach its database: press Retry in a moment.",
   spend_cap_below_spent: "The key has already spent more than that cap: choose a higher cap.",
@@ -28,8 +29,10 @@ const NEXT: Record<string, string> = {
 
 /** A sentence for `e`, with what to do next when there is one. */
 export function failure(e: unknown): string {
-  const text = explain(e);
-  const next = e instanceof ApiError ? NEXT[e.code] : undefined;
+  let text = explain(e);
+  if (!(e instanceof ApiError)) return text;
+  if (!text.includes(e.code)) text = `${text} (${e.code})`;
+  const next = NEXT[e.code];
   return next ? `${text} ${next}` : text;
 }
 

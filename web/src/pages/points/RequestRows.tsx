@@ -9,7 +9,7 @@ export function RequestRows(props: { rows: RequestRecord[]; showUser?: boolean; 
       <table data-testid="requests">
         <thead>
           <tr>
-            <th>When</th>{props.showUser && <th>User</th>}<th>Model</th><th className="num">In</th><th className="num">Out</th>
+            <th>When</th>{props.showUser && <th>User</th>}<th className="wide-only">Model</th><th className="num">In</th><th className="num">Out</th>
             <th className="num">Cost</th><th className="wide-only">Ended</th><th className="num wide-only">Time</th>
           </tr>
         </thead>
@@ -18,7 +18,7 @@ export function RequestRows(props: { rows: RequestRecord[]; showUser?: boolean; 
             <tr key={r.seq}>
               <td>{when(r.created_at)}</td>
               {props.showUser && <td>{props.handles?.get(r.user_id) ?? `#${r.user_id}`}</td>}
-              <td>{r.model}{r.stream ? " (stream)" : ""}</td>
+              <td className="wide-only">{r.model}{r.stream ? " (stream)" : ""}</td>
               <td className="num">{r.input_tokens}</td>
               <td className="num">{r.output_tokens}</td>
               <td className="num">{points(String(r.cost))}</td>

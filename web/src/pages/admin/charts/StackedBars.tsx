@@ -8,7 +8,7 @@ import { points } from "../../../lib/format";
 
 export const COLORS = ["#2457d6", "#e07b12", "#17914a", "#b8326e", "#7048c2", "#6b7685"];
 const HEIGHT = 200;
-const PAD = { left: 52, right: 8, top: 10, bottom: 26 };
+const PAD = { left: 52, right: 22, top: 10, bottom: 26 };
 
 function hourLabel(ms: number, withDay: boolean): string {
   const d = new Date(ms);
