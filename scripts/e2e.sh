@@ -23,7 +23,8 @@ if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt w
   (cd web && npm ci --no-audit --no-fund --loglevel=error)
 fi
 web_out="$PWD/${TOLLWAY_E2E_WEB_OUT:-web/dist}"
-(cd web && npx tsc -p . && npx vite build --logLevel warn --outDir "$web_out" --emptyOutDir)
+# TOLLWAY_E2E_PREBUILT=1: serve what is in the output folder as it is.
+[ "${TOLLWAY_E2E_PREBUILT:-}" = 1 ] || (cd web && npx tsc -p . && npx vite build --logLevel warn --outDir "$web_out" --emptyOutDir)
 cargo build --locked -q -p tollway-cli
 bin=target/debug/tollway
 model="${TOLLWAY_TEST_MODEL:-$(scripts/fetch-model.sh)}"

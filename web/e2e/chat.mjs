@@ -45,8 +45,8 @@ try {
   await page.getByLabel("Passphrase again").fill(passphrase);
   await page.getByRole("button", { name: "Import and lock" }).click();
   await page.getByLabel("Passphrase").fill(passphrase);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  const handle = await page.getByTestId("handle").textContent();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  const handle = await page.getByTestId("handle").getAttribute("title");
   await api("POST", "/api/admin/points/grant", { user: handle, amount: "5000", reason: "e2e chat", id: "e2e-chat-grant" });
   await page.reload();
   await page.getByTestId("balance").filter({ hasText: "5,000" }).waitFor();
@@ -94,22 +94,26 @@ try {
   // 3. Auto-pay: every receipt accepted, their total is the server's cost.
   await page.getByRole("link", { name: "Chat" }).click();
   await page.getByLabel("Pay from").selectOption(channelId);
+  await page.getByRole("button", { name: "New chat" }).click();
   await page.getByLabel("Max tokens").fill("60");
   await send("Name three kinds of tea.");
   await answered();
   const rows = page.getByTestId("receipts").locator("tbody tr");
-  const receipts = await rows.count();
+  const shown = await rows.count();
   const accepted = await rows.filter({ hasText: "accepted" }).count();
+  const summary = await page.getByTestId("receipt-count").textContent();
   const autoCost = num(await page.getByTestId("answer-cost").textContent());
   const signed = num(await page.getByTestId("signed-total").textContent());
-  check(receipts > 1 && accepted === receipts, `auto-pay: ${receipts} receipts, all accepted`);
+  check(shown === 12 && accepted === shown && num(summary.split(" receipts")[0]) > 12, `auto-pay: ${summary.trim()} The last ${shown} shown are all accepted.`);
+  check(num(summary.split("add ")[1]) === autoCost, "the receipts add up to the server's cost");
   check(autoCost > 0n && signed === autoCost, `auto-pay total ${signed} = the server's cost ${autoCost}`);
   const owed = (await api("GET", `/api/channels/${channelId}`, undefined, JSON.parse(await page.evaluate(() => sessionStorage.getItem("tollway.session"))).api_key)).owed;
   check(BigInt(owed) === signed, `the payee's accepted total ${owed} is what the page signed`);
   await page.screenshot({ path: shots + "chat-auto-pay.png" });
 
   // 4. Manual pay: the answer pauses; approving a pause lets it go on.
-  await page.getByLabel("Payment").selectOption("manual");
+  await page.getByLabel("Payment mode").selectOption("manual");
+  await page.getByRole("button", { name: "New chat" }).click();
   await page.getByLabel("Max tokens").fill("48");
   const signedBefore = num(await page.getByTestId("signed-total").textContent());
   await send("Describe a teapot in detail.");
@@ -138,22 +142,46 @@ try {
   await page.screenshot({ path: shots + "chat-manual-pay.png" });
 
   // 5. A hostile server: one proposal inflated in transit is refused, unsigned.
-  await page.getByLabel("Payment").selectOption("auto");
+  await page.getByLabel("Payment mode").selectOption("auto");
+  await page.getByRole("button", { name: "New chat" }).click();
   const hostileBefore = num(await page.getByTestId("signed-total").textContent());
-  await page.route("**/v1/chat/completions", async (route) => {
-    const response = await route.fetch();
-    let inflated = 0;
-    const body = (await response.text()).replace(/"proposal":"0x([0-9a-f]{186})"/g, (whole, hex) => {
-      if (++inflated !== 3) return whole;
-      const amount = BigInt("0x" + hex.slice(154)) + 1000n;
-      return `"proposal":"0x${hex.slice(0, 154)}${amount.toString(16).padStart(32, "0")}"`;
-    });
-    await route.fulfill({ response, body });
+  // A cap high enough that only what arrived bounds the signature.
+  await page.getByLabel("Cap per message").fill("1500");
+  // The server's stream is altered on its way into the page (as a hostile
+  // payee would send it): the third proposal asks for 1,000 more.
+  await page.evaluate(() => {
+    const original = window.fetch;
+    window.fetch = async (input, init) => {
+      const response = await original(input, init);
+      if (!String(input).includes("/v1/chat/completions") || !response.body) return response;
+      let seen = 0;
+      let carry = "";
+      const decoder = new TextDecoder();
+      const encoder = new TextEncoder();
+      const inflate = new TransformStream({
+        transform(bytes, out) {
+          let text = carry + decoder.decode(bytes, { stream: true });
+          const cut = text.lastIndexOf("\n") + 1;
+          carry = text.slice(cut);
+          text = text.slice(0, cut).replace(/"proposal":"0x([0-9a-f]{186})"/g, (whole, hex) => {
+            if (++seen !== 3) return whole;
+            const amount = BigInt("0x" + hex.slice(154)) + 1000n;
+            return `"proposal":"0x${hex.slice(0, 154)}${amount.toString(16).padStart(32, "0")}"`;
+          });
+          out.enqueue(encoder.encode(text));
+        },
+        flush(out) {
+          out.enqueue(encoder.encode(carry));
+        },
+      });
+      return new Response(response.body.pipeThrough(inflate), { status: response.status, headers: response.headers });
+    };
+    window.restoreFetch = () => (window.fetch = original);
   });
   await send("Say hello.");
-  await page.getByRole("alert").filter({ hasText: "nothing was signed" }).waitFor({ timeout: 60_000 });
+  await page.getByRole("alert").filter({ hasText: "more than the answer you received is worth" }).waitFor({ timeout: 60_000 });
   const refusal = await page.getByRole("alert").filter({ hasText: "nothing was signed" }).textContent();
-  await page.unroute("**/v1/chat/completions");
+  await page.evaluate(() => window.restoreFetch());
   await answered();
   const hostileAfter = num(await page.getByTestId("signed-total").textContent());
   check(hostileAfter - hostileBefore < 1000n, `an inflated proposal is refused (${refusal.trim()}); the page signed only ${hostileAfter - hostileBefore}`);
@@ -168,7 +196,7 @@ try {
   const phone = await browser.newPage({ viewport: { width: 390, height: 820 } });
   await phone.goto(base);
   await phone.evaluate((s) => sessionStorage.setItem("tollway.session", s), await page.evaluate(() => sessionStorage.getItem("tollway.session")));
-  await phone.goto(base + "/#/chat");
+  await phone.reload();
   await phone.getByLabel("Your message").waitFor();
   await phone.screenshot({ path: shots + "chat-phone.png", fullPage: true });
 

@@ -37,16 +37,16 @@ try {
   check(/^0x[0-9a-f]{40}$/.test(await page.getByTestId("key-id").textContent()), "the wallet shows its key id");
 
   await page.getByLabel("Passphrase").fill("not the passphrase");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("alert").waitFor();
   check((await page.getByRole("alert").textContent()).includes("does not open this wallet"), "a wrong passphrase is refused in words");
   await page.screenshot({ path: shots + "wallet-wrong-passphrase.png" });
 
   await page.getByLabel("Passphrase").fill(passphrase);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByTestId("balance").filter({ hasText: /^[\d,]+$/ }).waitFor();
   check((await page.getByTestId("balance").textContent()) === "0", "the new wallet's user has 0 points");
-  check(/^w-[0-9a-f]{40}$/.test(await page.getByTestId("handle").textContent()), "the wallet's user is shown by its handle");
+  check(/^w-[0-9a-f]{40}$/.test(await page.getByTestId("handle").getAttribute("title")), "the wallet's user is shown by its handle");
   await page.screenshot({ path: shots + "wallet-signed-in.png" });
 
   // An API key signs in too, for users without a wallet; a wrong one is refused in words.

@@ -64,7 +64,7 @@ export function App() {
   }, []);
 
   const signOut = useCallback(() => {
-    sessionStorage.removeItem(SESSION);
+    sessionStorage.clear();
     secret?.fill(0);
     setSecret(undefined);
     setSession(undefined);
@@ -160,7 +160,7 @@ export function App() {
           ))}
           <span className="spacer" />
           <span className="who" title={context.me.wallet ?? undefined}>
-            <span data-testid="handle">{context.me.handle}</span> · <strong data-testid="balance">{points(balance?.balance)}</strong> points
+            <span data-testid="handle" title={context.me.handle}>{context.me.handle.length > 24 ? `${context.me.handle.slice(0, 10)}…${context.me.handle.slice(-6)}` : context.me.handle}</span> · <strong data-testid="balance">{points(balance?.balance)}</strong> points
           </span>
           <button className="quiet" onClick={signOut}>Sign out</button>
         </nav>

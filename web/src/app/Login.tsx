@@ -52,7 +52,7 @@ export function UnlockForm(props: { locked: LockedKey; busy: boolean; onUnlock: 
 export function ApiKeyForm(props: { busy: boolean; onSubmit: (key: string) => void }) {
   const [key, setKey] = useState("");
   return (
-    <form className="card" aria-label="Sign in with an API key" onSubmit={(e) => { e.preventDefault(); props.onSubmit(key.trim()); }}>
+    <form className="card" aria-label="Sign in without a wallet" onSubmit={(e) => { e.preventDefault(); props.onSubmit(key.trim()); }}>
       <h2>Or use an API key</h2>
       <p className="hint">For accounts without a wallet. The key is kept for this tab only.</p>
       <label>API key
