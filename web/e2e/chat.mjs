@@ -191,7 +191,10 @@ try {
   await page.getByRole("link", { name: "Channels" }).click();
   await page.getByRole("button", { name: "Close" }).click();
   await page.getByTestId("channels").getByText("refunded").waitFor();
-  check(true, "the channel closed and shows what was refunded");
+  const closed = await api("GET", `/api/channels/${channelId}`, undefined, JSON.parse(await page.evaluate(() => sessionStorage.getItem("tollway.session"))).api_key);
+  check(!closed.open && BigInt(closed.refunded) + BigInt(closed.owed) === 2000n, `the channel closed: ${closed.owed} owed, ${closed.refunded} refunded to points`);
+  await page.getByRole("heading", { name: "Latest receipts signed here" }).waitFor();
+  await page.screenshot({ path: shots + "channels-closed.png", fullPage: true });
 
   const phone = await browser.newPage({ viewport: { width: 390, height: 820 } });
   await phone.goto(base);

@@ -22,6 +22,7 @@ export function ChannelsPage() {
   const [deposit, setDeposit] = useState("500");
   const [budget, setBudget] = useState("");
   const [cap, setCap] = useState("");
+  const [selected, setSelected] = useState<string>();
 
   const reload = useCallback(() => {
     setTick((t) => t + 1);
@@ -45,6 +46,8 @@ export function ChannelsPage() {
   const local = payer.book.all();
   const publicKey = app.secret ? secp256k1.getPublicKey(app.secret, true) : undefined;
   const remoteOf = (id: string) => remotes?.find((r) => r.id === id);
+  const shown = local.find((c) => c.id === selected) ?? local[0];
+  const elsewhere = (remotes ?? []).filter((r) => !local.some((c) => c.id === r.id));
 
   return (
     <>
@@ -73,24 +76,31 @@ export function ChannelsPage() {
             <table data-testid="channels">
               <thead><tr><th>Channel</th><th>Opened</th><th className="num">Deposit</th><th className="num">Signed</th><th className="num">Accepted</th><th className="num">Claimed</th><th>State</th><th /></tr></thead>
               <tbody>
-                {local.map((c) => <ChannelRow key={c.id} record={c} remote={remoteOf(c.id)} busy={busy}
-                  onClose={publicKey ? () => run(() => payer.close(c, publicKey)) : undefined} />)}
+                {local.map((c) => <ChannelRow key={c.id} record={c} remote={remoteOf(c.id)} busy={busy} selected={c.id === shown?.id}
+                  onSelect={() => setSelected(c.id)} onClose={publicKey ? () => run(() => payer.close(c, publicKey)) : undefined} />)}
               </tbody>
             </table>
           </div>
         )}
       </section>
-      {local.map((c) => <ReceiptLog key={c.id} record={c} payer={payer} />).slice(0, 1)}
+      {shown && <ReceiptLog record={shown} remote={remoteOf(shown.id)} payer={payer} />}
+      {elsewhere.length > 0 && (
+        <section className="card" aria-label="Channels opened elsewhere">
+          <h2>Channels of this account opened elsewhere</h2>
+          <p className="hint">Opened from another browser or the CLI with another key: this page cannot sign for them.</p>
+          <ul>{elsewhere.map((r) => <li key={r.id}><code>{short(r.id)}</code>: {points(r.collateral)} deposit, {points(r.owed)} owed, {r.open ? "open" : "closed"}</li>)}</ul>
+        </section>
+      )}
     </>
   );
 }
 
-function ChannelRow(props: { record: ChannelRecord; remote?: RemoteChannel; busy: boolean; onClose?: () => void }) {
+function ChannelRow(props: { record: ChannelRecord; remote?: RemoteChannel; busy: boolean; selected: boolean; onSelect: () => void; onClose?: () => void }) {
   const { record, remote } = props;
   const open = remote ? remote.open : record.open;
   return (
-    <tr>
-      <td><code title={record.id}>{short(record.id)}</code></td>
+    <tr className={props.selected ? "selected" : undefined}>
+      <td><button className="link" onClick={props.onSelect} aria-pressed={props.selected}><code title={record.id}>{short(record.id)}</code></button></td>
       <td>{when(record.openedAt)}</td>
       <td className="num">{points(record.deposit)}</td>
       <td className="num">{points(signedTotal(record))}</td>
@@ -102,11 +112,20 @@ function ChannelRow(props: { record: ChannelRecord; remote?: RemoteChannel; busy
   );
 }
 
-function ReceiptLog(props: { record: ChannelRecord; payer: LedgerChannels }) {
+function ReceiptLog(props: { record: ChannelRecord; remote?: RemoteChannel; payer: LedgerChannels }) {
   const log = props.payer.book.log(props.record.id).slice().reverse().slice(0, 20);
+  const sub = props.remote?.subs.find((s) => s.sub_channel === props.record.subChannel);
   return (
     <section className="card" aria-label="Latest receipts">
-      <h2>Latest receipts of channel <code>{short(props.record.id)}</code></h2>
+      <h2>Channel <code>{short(props.record.id)}</code></h2>
+      <dl className="facts wide">
+        <dt>Budget</dt><dd>{points(props.record.budget)}</dd>
+        <dt>Cap per message</dt><dd>{props.record.maxPerMessage ? points(props.record.maxPerMessage) : "from each message's max tokens"}</dd>
+        <dt>Prices pinned at opening</dt><dd>{props.record.prices.map((p) => `${p.model}: ${p.input_per_1k} in / ${p.output_per_1k} out per 1k tokens`).join("; ") || "none"}</dd>
+        <dt>Payee's latest accepted receipt</dt><dd>{sub ? `#${sub.nonce}, total ${points(sub.accumulated)}, ${points(sub.claimed)} claimed` : "—"}</dd>
+        <dt>Payee's open proposal</dt><dd>{sub?.pending ? "one, waiting for a signature" : "none"}</dd>
+      </dl>
+      <h3>Latest receipts signed here</h3>
       {log.length === 0 ? <p className="empty">No receipt signed on it yet.</p> : (
         <div className="table-wrap">
           <table>
