@@ -8,7 +8,7 @@
 // from the real calls; runs the ledger audit. A user sees no admin page.
 // No console errors. Screenshots: docs/screenshots/admin-*.png.
 import { createECDH } from "node:crypto";
-import { adminKey, api, chat, checks, createUser, grant, grouped, launch, MODEL, ok, realErrors, shots, signIn, watchedPage } from "./support/tollway.mjs";
+import { adminKey, api, chat, checks, createUser, grant, grouped, launch, MODEL, ok, realErrors, reportUsage, shots, signIn, watchedPage } from "./support/tollway.mjs";
 
 const { check, failures } = checks();
 const stamp = Date.now().toString(36);
@@ -20,10 +20,13 @@ for (const text of ["Say hello", "Name a fruit"]) {
   if (r.status !== 200) throw new Error(`chat: ${r.status} ${r.text}`);
   calls.push(r.json);
 }
+const app = await ok("POST", "/api/admin/apps", adminKey, { name: `dify-${stamp}` });
+const report = await reportUsage(app, `msg-${stamp}`, ann.handle, 100, 50);
+const reported = BigInt(report.data.points_deducted);
 const ecdh = createECDH("secp256k1");
 ecdh.setPrivateKey(Buffer.alloc(32, 7));
 const channel = await ok("POST", "/api/channels", ann.key, { deposit: "1234", key: "0x" + ecdh.getPublicKey("hex", "compressed") });
-console.log(`setup: ${ann.handle}, calls ${calls.map((c) => c.tollway.cost).join(", ")} points, channel ${channel.id}`);
+console.log(`setup: ${ann.handle}, calls ${calls.map((c) => c.tollway.cost).join(", ")} points, an app's report ${reported} points, channel ${channel.id}`);
 
 const browser = await launch();
 const consoleErrors = [];
@@ -155,7 +158,7 @@ try {
   const hourly = await ok("GET", "/api/admin/consumption/hourly?hours=24", adminKey);
   const charged = hourly.reduce((sum, h) => sum + BigInt(h.charged), 0n);
   const modelCharged = hourly.filter((h) => h.model === MODEL).reduce((sum, h) => sum + BigInt(h.charged), 0n);
-  const annSpent = calls.reduce((sum, c) => sum + BigInt(c.tollway.cost), 0n);
+  const annSpent = calls.reduce((sum, c) => sum + BigInt(c.tollway.cost), 0n) + reported;
   check((await page.getByTestId("chart-model").getAttribute("data-total")) === charged.toString() && charged >= annSpent, `the per-model chart totals the server's hourly charges (${charged})`);
   check((await page.getByTestId("chart-model").locator(`li[data-key="${MODEL}"]`).getAttribute("data-total")) === modelCharged.toString(), `the model's legend shows its points (${modelCharged})`);
   check((await page.getByTestId("chart-user").locator(`li[data-key="${ann.handle}"]`).getAttribute("data-total")) === annSpent.toString(), `the per-user chart shows the user's points (${annSpent})`);
@@ -164,6 +167,8 @@ try {
   const served = await ok("GET", "/api/admin/requests?limit=20", adminKey);
   const shownRows = await page.getByTestId("requests").locator("tbody tr").count();
   check(shownRows === served.length && (await page.getByTestId("requests").textContent()).includes(ann.handle), `the recent requests are the server's (${shownRows}), with the user named`);
+  const events = await page.getByTestId("usage-events").textContent();
+  check(events.includes(ann.handle) && events.includes(grouped(reported)), `the app's usage report is listed with the user and its charge (${reported})`);
   await page.screenshot({ path: shots + "admin-monitor.png", fullPage: true });
   await page.getByLabel("Show").selectOption("tokens");
   const tokens = hourly.reduce((sum, h) => sum + h.input_tokens + h.output_tokens, 0);

@@ -67,6 +67,7 @@ try {
   const said = await alert.textContent();
   check(said.includes("invalid_tokens") && said.includes("up to 100,000,000"), `too many tokens is refused in words: ${said}`);
   await estimateCard.getByLabel("Input tokens").fill("1200");
+  check((await estimateCard.getByRole("alert").count()) === 0, "changing the question clears the refusal");
 
   // History: the first page is the server's, newest first.
   const history = page.getByTestId("history");

@@ -3,6 +3,7 @@
 // sign-in with an API key, and the checks' tally. Not a test itself
 // (scripts/e2e.sh runs web/e2e/*.mjs only).
 import { chromium } from "playwright-core";
+import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 
 export const base = process.env.TOLLWAY_URL;
@@ -40,6 +41,25 @@ export const grant = (handle, amount, id) => ok("POST", "/api/admin/points/grant
 /** A real call to the gateway with the embedded model. */
 export const chat = (key, text, maxTokens = 6) =>
   api("POST", "/v1/chat/completions", key, { model: MODEL, max_tokens: maxTokens, messages: [{ role: "user", content: text }] });
+
+/** An app's usage report (seed 004's relay shape of Dify's message_end), signed. */
+export async function reportUsage(app, message, user, input, output) {
+  const body = JSON.stringify({
+    event: "message_end",
+    data: { conversation_id: `conv-${message}`, message_id: message, user_id: user, model_name: MODEL, input_tokens: input, output_tokens: output, total_tokens: input + output, timestamp: new Date().toISOString() },
+    request_id: `req-${message}`,
+  });
+  const ts = Math.floor(Date.now() / 1000);
+  const signature = "sha256=" + createHmac("sha256", app.signing_secret).update(`${ts}.${body}`).digest("hex");
+  const r = await fetch(base + "/api/dify/webhook", {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-tollway-key": app.api_key, "x-tollway-timestamp": String(ts), "x-tollway-signature": signature },
+    body,
+  });
+  const json = await r.json();
+  if (r.status !== 200) throw new Error(`webhook: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
 
 /** `1234567` → `1,234,567`, as the page shows points. */
 export const grouped = (text) => String(text).replace(/\B(?=(\d{3})+(?!\d))/g, ",");

@@ -22,15 +22,15 @@ export function UsageEvents(props: { events: UsageEvent[]; name: (id: number) =>
   return (
     <div className="table-wrap">
       <table data-testid="usage-events">
-        <thead><tr><th>When</th><th>User</th><th>Model</th><th className="num">In</th><th className="num">Out</th><th className="num">Charged</th><th>Status</th></tr></thead>
+        <thead><tr><th>When</th><th>User</th><th className="wide-only">Model</th><th className="num wide-only">In</th><th className="num wide-only">Out</th><th className="num">Charged</th><th>Status</th></tr></thead>
         <tbody>
           {props.events.map((e) => (
             <tr key={e.seq}>
               <td>{when(e.created_at)}</td>
               <td>{e.user_id === null ? <span className="muted">{e.user_ref ?? "unknown"}</span> : props.name(e.user_id)}</td>
-              <td>{e.model}</td>
-              <td className="num">{e.input_tokens}</td>
-              <td className="num">{e.output_tokens}</td>
+              <td className="wide-only">{e.model}</td>
+              <td className="num wide-only">{e.input_tokens}</td>
+              <td className="num wide-only">{e.output_tokens}</td>
               <td className="num">{points(String(e.charged))}{e.shortfall !== "0" && <span className="bad"> (+{points(String(e.shortfall))} owed)</span>}</td>
               <td className={e.status === "charged" ? undefined : "bad"}>{e.status}</td>
             </tr>

@@ -28,6 +28,8 @@ export function EstimateCard() {
   const models = (prices.data?.prices ?? []).map((p) => p.model).filter((m) => m !== "*");
   const chosen = model || models[0] || "";
   const valid = chosen !== "" && whole(input) && whole(output);
+  /** A changed question: the last refusal no longer applies. */
+  const edit = (set: (v: string) => void) => (v: string) => { set(v); setError(undefined); };
 
   const run = async () => {
     setBusy(true);
@@ -53,13 +55,13 @@ export function EstimateCard() {
       <form className="row" onSubmit={(e) => { e.preventDefault(); if (valid) void run(); }}>
         <label>Model
           {models.length ? (
-            <select value={chosen} onChange={(e) => setModel(e.target.value)}>
+            <select value={chosen} onChange={(e) => edit(setModel)(e.target.value)}>
               {models.map((m) => <option key={m}>{m}</option>)}
             </select>
           ) : <input value={model} onChange={(e) => setModel(e.target.value)} placeholder={prices.loading ? "Loading models…" : "model name"} />}
         </label>
-        <label>Input tokens<input inputMode="numeric" value={input} onChange={(e) => setInput(e.target.value.trim())} /></label>
-        <label>Output tokens<input inputMode="numeric" value={output} onChange={(e) => setOutput(e.target.value.trim())} /></label>
+        <label>Input tokens<input inputMode="numeric" value={input} onChange={(e) => edit(setInput)(e.target.value.trim())} /></label>
+        <label>Output tokens<input inputMode="numeric" value={output} onChange={(e) => edit(setOutput)(e.target.value.trim())} /></label>
         <button type="submit" disabled={busy || !valid}>{busy ? "Estimating…" : "Estimate"}</button>
       </form>
       {(!whole(input) || !whole(output)) && <p className="hint bad">Token counts are whole numbers (up to 9 digits).</p>}
