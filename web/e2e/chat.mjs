@@ -134,19 +134,29 @@ try {
     await approve.click();
     approvals += 1;
   }
-  if (await page.getByRole("button", { name: "Pay the rest" }).isVisible()) await page.getByRole("button", { name: "Pay the rest" }).click();
-  await page.getByRole("button", { name: "Pay the rest" }).waitFor({ state: "detached" });
+  // The rest is left unpaid: the next message first shows what is owed,
+  // and only the person's click pays it.
+  await page.getByRole("button", { name: "Pay the rest" }).waitFor();
+  const restAt = num(await page.getByTestId("signed-total").textContent());
   const manualCost = num(await page.getByTestId("answer-cost").textContent());
-  await page.getByTestId("signed-total").filter({ hasText: (signedBefore + manualCost).toLocaleString("en-US") }).waitFor();
-  check(approvals >= 1, `manual pay: ${approvals} pause(s) approved by a click; signed ${signedBefore} + ${manualCost}`);
+  await page.getByLabel("Payment mode").selectOption("auto");
+  await send("And the cup?");
+  await page.getByRole("button", { name: "Pay it and send again" }).waitFor({ timeout: 60_000 });
+  const leftover = num(await page.getByTestId("leftover-amount").textContent());
+  check(num(await page.getByTestId("signed-total").textContent()) === restAt, "nothing is signed for the leftover before the click");
+  await page.screenshot({ path: shots + "chat-leftover.png" });
+  await page.getByRole("button", { name: "Pay it and send again" }).click();
+  await page.getByTestId("answer-cost").waitFor({ timeout: 120_000 });
+  await answered();
+  const followCost = num(await page.getByTestId("answer-cost").textContent());
+  const manualTotal = num(await page.getByTestId("signed-total").textContent());
+  check(approvals >= 1 && leftover > 0n, `manual pay: ${approvals} pause(s) approved by a click, ${leftover} left unpaid and paid on approval before the next message`);
+  check(manualTotal === signedBefore + manualCost + followCost, `signed ${manualTotal} = ${signedBefore} + the manual answer's ${manualCost} + the next answer's ${followCost}`);
   await page.screenshot({ path: shots + "chat-manual-pay.png" });
 
   // 5. A hostile server: one proposal inflated in transit is refused, unsigned.
-  await page.getByLabel("Payment mode").selectOption("auto");
   await page.getByRole("button", { name: "New chat" }).click();
   const hostileBefore = num(await page.getByTestId("signed-total").textContent());
-  // A cap high enough that only what arrived bounds the signature.
-  await page.getByLabel("Cap per message").fill("1500");
   // The server's stream is altered on its way into the page (as a hostile
   // payee would send it): the third proposal asks for 1,000 more.
   await page.evaluate(() => {
@@ -178,16 +188,73 @@ try {
     };
     window.restoreFetch = () => (window.fetch = original);
   });
+  // Above the message's cap: refused.
+  await page.getByLabel("Cap per message").fill("50");
   await send("Say hello.");
-  await page.getByRole("alert").filter({ hasText: "more than the answer you received is worth" }).waitFor({ timeout: 60_000 });
-  const refusal = await page.getByRole("alert").filter({ hasText: "nothing was signed" }).textContent();
+  await page.getByRole("alert").filter({ hasText: "more than this message's cap" }).waitFor({ timeout: 60_000 });
+  await answered();
+  check(true, "a proposal above the message's cap is refused: " + (await page.getByRole("alert").textContent()).trim());
+  // Within the cap but above what arrived: refused too.
+  await page.getByLabel("Cap per message").fill("1500");
+  await page.getByRole("button", { name: "New chat" }).click();
+  await send("Say hello.");
+  // What the refused answer delivered before the refusal is still owed: the person pays it first.
+  const received = page.getByRole("alert").filter({ hasText: "more than the answer you received is worth" });
+  if ((await Promise.race([
+    page.getByRole("button", { name: "Pay it and send again" }).waitFor({ timeout: 60_000 }).then(() => "leftover"),
+    received.waitFor({ timeout: 60_000 }).then(() => "refused"),
+  ])) === "leftover") await page.getByRole("button", { name: "Pay it and send again" }).click();
+  await received.waitFor({ timeout: 60_000 });
+  const refusal = await page.getByRole("alert").filter({ hasText: "more than the answer you received is worth" }).textContent();
   await page.evaluate(() => window.restoreFetch());
   await answered();
   const hostileAfter = num(await page.getByTestId("signed-total").textContent());
-  check(hostileAfter - hostileBefore < 1000n, `an inflated proposal is refused (${refusal.trim()}); the page signed only ${hostileAfter - hostileBefore}`);
+  check(hostileAfter - hostileBefore < 1000n, `an inflated proposal is refused (${refusal.trim()}); the page signed only ${hostileAfter - hostileBefore} in the two answers`);
   await page.screenshot({ path: shots + "chat-refused.png" });
 
-  // 6. Close: the rest of the escrow returns to the points balance.
+  // 6. A reload mid-stream: nothing is signed twice; what the payee says
+  // is unpaid is shown, paid on approval, and the message goes out again.
+  await page.getByLabel("Cap per message").fill("");
+  await page.getByLabel("Max tokens").fill("120");
+  await page.getByRole("button", { name: "New chat" }).click();
+  await send("Write a long poem about tea.");
+  // The refused answer's delivered part is owed first.
+  if ((await Promise.race([
+    page.getByRole("button", { name: "Pay it and send again" }).waitFor({ timeout: 60_000 }).then(() => "leftover"),
+    page.getByTestId("answer").waitFor({ timeout: 60_000 }).then(() => "streaming"),
+  ])) === "leftover") await page.getByRole("button", { name: "Pay it and send again" }).click();
+  await page.getByTestId("chunks").filter({ hasText: /^([1-9][0-9])$/ }).waitFor({ timeout: 60_000 }).catch(async (e) => {
+    await page.screenshot({ path: "/tmp/chat-debug.png", fullPage: true });
+    throw e;
+  });
+  await page.reload();
+  const token = JSON.parse(await page.evaluate(() => sessionStorage.getItem("tollway.session"))).api_key;
+  await page.getByLabel("Pay from").selectOption(channelId);
+  await page.getByLabel("Wallet passphrase (to sign receipts in this tab)").fill(passphrase);
+  await page.getByRole("button", { name: "Unlock" }).click();
+  await page.waitForTimeout(1500);
+  const cut = (await api("GET", `/api/channels/${channelId}`, undefined, token)).subs[0];
+  const signedAtReload = num(await page.getByTestId("signed-total").textContent());
+  check(BigInt(cut.accumulated) === signedAtReload, `after the reload the payee holds the page's latest receipt (${cut.accumulated}); nothing was lost or signed twice`);
+  await page.getByRole("button", { name: "New chat" }).click();
+  await send("Hello again.");
+  const outcome = await Promise.race([
+    page.getByRole("button", { name: "Pay it and send again" }).waitFor({ timeout: 60_000 }).then(() => "leftover"),
+    page.getByTestId("answer-cost").waitFor({ timeout: 60_000 }).then(() => "answered"),
+  ]);
+  if (outcome === "leftover") {
+    const leftover = num(await page.getByTestId("leftover-amount").textContent());
+    await page.screenshot({ path: shots + "chat-leftover.png" });
+    check(leftover > 0n && leftover <= 64n, `the payee asks for ${leftover} points of delivered, unsigned work (at most one window)`);
+    await page.getByRole("button", { name: "Pay it and send again" }).click();
+  }
+  await page.getByTestId("answer-cost").waitFor({ timeout: 120_000 });
+  await answered();
+  const after = (await api("GET", `/api/channels/${channelId}`, undefined, token)).subs[0];
+  const signedAfter = num(await page.getByTestId("signed-total").textContent());
+  check(BigInt(after.accumulated) === signedAfter, `the next answer is paid (${outcome}); the payee's total ${after.accumulated} is the page's`);
+
+  // 7. Close: the rest of the escrow returns to the points balance.
   await page.getByRole("link", { name: "Channels" }).click();
   await page.getByRole("button", { name: "Close" }).click();
   await page.getByTestId("channels").getByText("refunded").waitFor();

@@ -7,6 +7,7 @@ import { secp256k1 } from "@noble/curves/secp256k1";
 import { ApiError, call, callText } from "./api";
 import { ChannelBook, exactInteger, type ChannelRecord, type RemoteChannel, type RemoteSub } from "./channels";
 import type { PriceList } from "./price";
+import { paymentDueFrom, type PaymentDue } from "./wire";
 import { SUBRAV_VERSION, decodeSigned, encodeSigned, fromWireHex, keyId, toWireHex, verifySigned, type SignedSubRav, type SubRav } from "./subrav";
 
 /** The payee's answer to a receipt. */
@@ -14,6 +15,12 @@ export interface ReceiptAck {
   nonce: number;
   accepted: string;
   replay: boolean;
+}
+
+/** A channel after recovery, and what the payee proposes beyond the latest signed receipt, if anything (work delivered and never signed). */
+export interface Recovered {
+  record: ChannelRecord;
+  pending?: PaymentDue;
 }
 
 /** What opening asks for (decimal points). */
@@ -129,7 +136,7 @@ export class LedgerChannels {
    * holds that this key signed (in another tab or browser) is adopted; a
    * newer local one the payee never confirmed is posted again.
    */
-  async recover(record: ChannelRecord, publicKey: Uint8Array): Promise<ChannelRecord> {
+  async recover(record: ChannelRecord, publicKey: Uint8Array): Promise<Recovered> {
     const sub = await call<RemoteSub>("GET", `/api/channels/${record.id}/subs/${record.subChannel}`, undefined, this.apiKey);
     const local = record.latestSigned ? decodeSigned(fromWireHex(record.latestSigned)) : undefined;
     const theirs = sub.latest ? decodeSigned(fromWireHex(sub.latest)) : undefined;
@@ -138,7 +145,9 @@ export class LedgerChannels {
     } else if (local && (!theirs || local.rav.nonce > theirs.rav.nonce)) {
       await this.post(record, local);
     }
-    return this.book.update(record.id, (r) => ({ ...r, acceptedTotal: BigInt(sub.accumulated) > BigInt(r.acceptedTotal) ? sub.accumulated : r.acceptedTotal }));
+    const next = this.book.update(record.id, (r) => ({ ...r, acceptedTotal: BigInt(sub.accumulated) > BigInt(r.acceptedTotal) ? sub.accumulated : r.acceptedTotal }));
+    const pending = sub.pending ? paymentDueFrom(sub.pending) : undefined;
+    return { record: next, pending: pending && pending.proposal.accumulated > signedTotal(next) ? pending : undefined };
   }
 
   /** Closes: a receipt the payee has not confirmed is posted first; the rest of the escrow returns to the wallet. */

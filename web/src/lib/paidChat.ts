@@ -10,7 +10,7 @@ import { ApiError } from "./api";
 import type { ChannelRecord } from "./channels";
 import { baseOf, signedTotal, type LedgerChannels } from "./ledgerChannels";
 import { ruleFor } from "./price";
-import { promptBound, Refusal, DEFAULT_SLACK_TOKENS } from "./review";
+import { promptBound, Refusal, review, DEFAULT_SLACK_TOKENS } from "./review";
 import { SseDecoder, StreamReader } from "./stream";
 import { signSubRav } from "./subrav";
 import { decodePaymentDueHeader, encodePaymentHeader, PAYMENT_HEADER, type PaymentDue } from "./wire";
@@ -69,6 +69,32 @@ export interface ChatRequest {
   };
 }
 
+/**
+ * Before a new answer, the payee proposes a receipt covering work an
+ * earlier answer delivered and nobody signed (a reload, a cut stream, or
+ * "Pay the rest" left unclicked): seen in the sub-channel's `pending`, or
+ * a 402. The person decides; nothing is signed for it without a click.
+ */
+export class LeftoverDue extends Error {
+  constructor(readonly due: PaymentDue) {
+    super("An earlier answer on this channel is not fully paid.");
+  }
+}
+
+/**
+ * Pays a leftover the person approved: reviewed like any proposal, with
+ * the person's approval standing for what was received (at most `cap`),
+ * then signed, saved and posted.
+ */
+export async function payLeftover(payer: LedgerChannels, record: ChannelRecord, due: PaymentDue, secret: Uint8Array, cap: bigint): Promise<void> {
+  const last = baseOf(record);
+  const delta = review(last, { maxAmount: cap, entitled: cap, budget: BigInt(record.budget) }, due.proposal);
+  if (delta === 0n) return;
+  const signed = signSubRav(due.proposal, secret);
+  payer.saveSigned(record, signed);
+  await payer.post(record, signed);
+}
+
 /** The per-message cap a channel allows by default: the message's prompt and max_tokens (+ slack) at the pinned price, within what is left of the budget. */
 export function defaultCap(record: ChannelRecord, model: string, messages: ChatMessage[], maxTokens: number): bigint {
   const rule = ruleFor(record.prices, model);
@@ -108,8 +134,7 @@ export async function streamChat(request: ChatRequest): Promise<ChatResult> {
     }
     const header = response.headers.get(PAYMENT_HEADER);
     if (response.status === 402 && header && channel) {
-      const due = decodePaymentDueHeader(header);
-      throw new ApiError(402, "payment_required", `The server asks for a receipt of ${due.proposal.accumulated} first (an earlier answer's last part is unpaid). Approve it or close the channel.`);
+      throw new LeftoverDue(decodePaymentDueHeader(header));
     }
     throw new ApiError(response.status, error?.code ?? `http_${response.status}`, error?.message ?? text);
   }

@@ -9,7 +9,7 @@ import { useApp, type Balance } from "../app/context";
 import { explain } from "../app/explain";
 import { points } from "../lib/format";
 import { LedgerChannels, signedTotal } from "../lib/ledgerChannels";
-import { defaultCap, streamChat, type ChatEvent, type ChatMessage, type ChatResult } from "../lib/paidChat";
+import { defaultCap, LeftoverDue, payLeftover, streamChat, type ChatEvent, type ChatMessage, type ChatResult } from "../lib/paidChat";
 import type { PaymentDue } from "../lib/wire";
 import { ChatComposer, type ComposerSettings } from "./chat/ChatComposer";
 import { EMPTY_PANEL, PaymentPanel, type PanelState } from "./chat/PaymentPanel";
@@ -37,6 +37,8 @@ export function ChatPage() {
   const [panel, setPanel] = useState<PanelState>(EMPTY_PANEL);
   const [approval, setApproval] = useState<Approval>();
   const [unpaid, setUnpaid] = useState<ChatResult["unpaid"]>();
+  /** A leftover the payee asks for before the next answer, with the message to send again once paid. */
+  const [leftover, setLeftover] = useState<{ due: PaymentDue; text: string }>();
   const [live, setLive] = useState<Balance>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -48,9 +50,9 @@ export function ChatPage() {
   }, [record, settings.payFrom]);
 
   const send = async (text: string) => {
+    setLeftover(undefined);
     const history: ChatMessage[] = [...messages, { role: "user", content: text }];
     setMessages(history);
-    setAnswer("");
     setPanel(EMPTY_PANEL);
     setError(undefined);
     setUnpaid(undefined);
@@ -81,7 +83,9 @@ export function ChatPage() {
       let channel;
       if (record && payer) {
         if (!app.secret) throw new Error("Unlock your wallet to pay from a channel.");
-        const current = await payer.recover(record, secp256k1.getPublicKey(app.secret, true));
+        const { record: current, pending } = await payer.recover(record, secp256k1.getPublicKey(app.secret, true));
+        // Work an earlier answer delivered and nobody signed: the person decides first.
+        if (pending) throw new LeftoverDue(pending);
         const maxAmount = settings.cap ? BigInt(settings.cap) : defaultCap(current, settings.model, history, settings.maxTokens);
         if (maxAmount <= 0n) throw new Error("The channel's budget is spent. Open a new channel or pay with points.");
         channel = {
@@ -89,11 +93,15 @@ export function ChatPage() {
           approve: (due: PaymentDue) => new Promise<boolean>((resolve) => setApproval({ due, resolve })),
         };
       }
+      setAnswer("");
       const result = await streamChat({ model: settings.model, messages: history, maxTokens: settings.maxTokens, apiKey: app.apiKey, signal: controller.signal, onEvent, channel });
       setPanel((p) => ({ ...p, cost: result.cost, stopped: result.stopped, promptTokens: result.promptTokens, completionTokens: result.completionTokens }));
       setUnpaid(result.unpaid);
     } catch (e) {
-      if (!controller.signal.aborted) setError(explain(e));
+      if (e instanceof LeftoverDue) {
+        setLeftover({ due: e.due, text });
+        setMessages(messages);
+      } else if (!controller.signal.aborted) setError(explain(e));
     } finally {
       window.clearInterval(poll);
       setApproval(undefined);
@@ -115,6 +123,20 @@ export function ChatPage() {
       setError(explain(e));
     }
     setTick((t) => t + 1);
+  };
+
+  const payAndResend = async () => {
+    if (!leftover || !record || !payer || !app.secret) return;
+    try {
+      const current = payer.book.get(record.id) ?? record;
+      await payLeftover(payer, current, leftover.due, app.secret, defaultCap(current, settings.model, messages, settings.maxTokens));
+      const text = leftover.text;
+      setLeftover(undefined);
+      setTick((t) => t + 1);
+      await send(text);
+    } catch (e) {
+      setError(explain(e));
+    }
   };
 
   const available = (live ?? app.balance)?.available;
@@ -146,6 +168,15 @@ export function ChatPage() {
           <div className="approval" role="group" aria-label="Pay the rest">
             <p>The last part of the answer is not paid yet: a receipt for a total of <strong>{points(unpaid.due.proposal.accumulated)}</strong> points.</p>
             <button onClick={() => void settle()}>Pay the rest</button>
+          </div>
+        )}
+        {leftover && !busy && record && (
+          <div className="approval" role="group" aria-label="Unpaid earlier answer">
+            <p>An earlier answer on this channel was delivered but not fully paid (the page was reloaded or the stream was cut): the server asks for a receipt adding <strong data-testid="leftover-amount">{points(leftover.due.proposal.accumulated - signedTotal(payer?.book.get(record.id) ?? record))}</strong> points before the next answer.</p>
+            <div className="row">
+              <button onClick={() => void payAndResend()} disabled={!app.secret}>Pay it and send again</button>
+              <a href="#/channels">or close the channel</a>
+            </div>
           </div>
         )}
         {error && <p role="alert" className="error">{error}</p>}
