@@ -49,6 +49,12 @@ try {
   check(/^w-[0-9a-f]{40}$/.test(await page.getByTestId("handle").getAttribute("title")), "the wallet's user is shown by its handle");
   await page.screenshot({ path: shots + "wallet-signed-in.png" });
 
+  // With no points, the chat says so before sending and will not send.
+  await page.getByLabel("Your message").fill("Hello?");
+  await page.getByTestId("guard").filter({ hasText: "not enough" }).waitFor();
+  check(await page.getByRole("button", { name: "Send" }).isDisabled(), "with 0 points the guard says not enough and Send is disabled: " + (await page.getByTestId("guard").textContent()));
+  await page.screenshot({ path: shots + "chat-insufficient.png" });
+
   // An API key signs in too, for users without a wallet; a wrong one is refused in words.
   const other = await browser.newPage({ viewport: { width: 1100, height: 760 } });
   other.on("pageerror", (e) => consoleErrors.push(String(e)));

@@ -68,14 +68,14 @@ export function ChatComposer(props: {
     }
     guard = cap === undefined ? { text: "The cap must be a whole number of points.", ok: false }
       : cap > 0n ? { text: `At most ${points(cap)} points from the channel for this message; each receipt is checked against what arrived.`, ok: true }
-      : { text: "The channel's budget is spent.", ok: false };
+      : { text: "The channel's budget is spent: open a new channel on the Channels page, or pay with points.", ok: false };
   } else if (estimate.error) {
     guard = { text: estimate.error, ok: false };
   } else if (estimate.cost === undefined || props.available === undefined) {
     guard = { text: "Estimating…", ok: true };
   } else {
     const ok = BigInt(props.available) >= estimate.cost;
-    guard = { text: `About ${points(estimate.cost)} points at most (up to ${settings.maxTokens} tokens of answer): ${ok ? "can proceed" : `you have ${points(props.available)} available — not enough`}.`, ok };
+    guard = { text: `About ${points(estimate.cost)} points at most (up to ${settings.maxTokens} tokens of answer): ${ok ? "can proceed" : `you have ${points(props.available)} available — not enough. Ask an admin for points, or pay from a channel`}.`, ok };
   }
   const blocked = !guard.ok || (!!channel && !props.canSign);
 

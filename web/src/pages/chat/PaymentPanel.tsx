@@ -26,6 +26,15 @@ export interface PanelState {
   stopped?: string;
 }
 
+/** Why the payee ended an answer early, and the way on. */
+const STOPPED: Record<string, string> = {
+  max_amount_reached: "this message's cap was reached: raise the cap or ask for less",
+  collateral_exhausted: "the channel's deposit is used up: open a new channel",
+  payment_timeout: "no receipt came in time: send again to go on",
+  insufficient_points: "your points ran out: ask for points or pay from a channel",
+  spend_cap_reached: "this key's spending cap was reached",
+};
+
 /** Receipts listed (the latest). */
 const SHOWN = 12;
 
@@ -51,7 +60,7 @@ export function PaymentPanel(props: { state: PanelState; channel?: ChannelRecord
           <dd data-testid="budget-left">{points(budgetLeft)} of {points(channel.budget)}</dd>
         </>)}
         {state.cost !== undefined && (<><dt>This answer cost</dt><dd data-testid="answer-cost">{points(state.cost)}</dd></>)}
-        {state.stopped && (<><dt>Stopped</dt><dd className="bad" data-testid="stopped">{state.stopped.replace(/_/g, " ")}</dd></>)}
+        {state.stopped && (<><dt>Stopped</dt><dd className="bad" data-testid="stopped">{STOPPED[state.stopped] ?? state.stopped.replace(/_/g, " ")}</dd></>)}
         <dt>Points available</dt>
         <dd data-testid="available">{points(props.available)}</dd>
       </dl>
