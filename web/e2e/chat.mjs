@@ -5,38 +5,20 @@
 // cost, each accepted), with manual pay (the answer pauses until approved),
 // and meets a hostile server (a proposal inflated in transit) that the page
 // refuses to sign. Every request is recorded: the secret key is in none.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
-
-const base = process.env.TOLLWAY_URL;
-const adminKey = process.env.TOLLWAY_ADMIN_KEY;
-if (!base || !adminKey) throw new Error("TOLLWAY_URL and TOLLWAY_ADMIN_KEY are not set (scripts/e2e.sh sets them)");
-const shots = new URL("../../docs/screenshots/", import.meta.url).pathname;
-mkdirSync(shots, { recursive: true });
+import { adminKey, base, checks, launch, ok, realErrors, shots, watchedPage } from "./support/tollway.mjs";
 
 const secret = "0x" + "6b".repeat(32);
 const passphrase = "tea and dragons";
-const failures = [];
-const check = (ok, what) => {
-  if (!ok) failures.push(what);
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-};
-const api = async (method, path, body, key = adminKey) => {
-  const r = await fetch(base + path, { method, headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: body && JSON.stringify(body) });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-};
+const { check, failures } = checks();
+const api = (method, path, body, key = adminKey) => ok(method, path, key, body);
 const num = (text) => BigInt((text ?? "").replace(/[^0-9-]/g, "") || "0");
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+const browser = await launch();
 try {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 860 } });
+  const consoleErrors = [];
+  const page = await watchedPage(browser, { width: 1200, height: 860 }, consoleErrors);
   const sent = [];
   page.on("request", (r) => sent.push(`${r.method()} ${r.url()} ${JSON.stringify(r.headers())} ${r.postData() ?? ""}`));
-  const consoleErrors = [];
-  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
 
   // Sign in with a wallet; the admin grants its user points.
   await page.goto(base);
@@ -272,7 +254,7 @@ try {
 
   const bare = secret.slice(2);
   check(sent.every((r) => !r.toLowerCase().includes(bare)), `the secret key is in none of the ${sent.length} requests the page made`);
-  check(consoleErrors.filter((e) => !e.includes("Failed to load resource")).length === 0, `no console errors: ${consoleErrors.join(" | ")}`);
+  check(realErrors(consoleErrors).length === 0, `no console errors: ${consoleErrors.join(" | ")}`);
 } finally {
   await browser.close();
 }

@@ -3,29 +3,17 @@
 // request the page makes and checks that the secret key is in none of
 // them; checks the page's console stays clean; keeps screenshots in
 // docs/screenshots/.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
-
-const base = process.env.TOLLWAY_URL;
-if (!base) throw new Error("TOLLWAY_URL is not set (scripts/e2e.sh sets it)");
-const shots = new URL("../../docs/screenshots/", import.meta.url).pathname;
-mkdirSync(shots, { recursive: true });
+import { adminKey, base, checks, launch, shots, watchedPage } from "./support/tollway.mjs";
 
 const secret = "0x" + "5a".repeat(32);
 const passphrase = "tea and dragons";
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
-const failures = [];
-const check = (ok, what) => {
-  if (!ok) failures.push(what);
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-};
+const browser = await launch();
+const { check, failures } = checks();
 try {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+  const consoleErrors = [];
+  const page = await watchedPage(browser, { width: 1100, height: 760 }, consoleErrors);
   const sent = [];
   page.on("request", (r) => sent.push(`${r.method()} ${r.url()} ${r.postData() ?? ""}`));
-  const consoleErrors = [];
-  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
 
   await page.goto(base);
   await page.getByLabel("Secret key to import").fill(secret);
@@ -56,14 +44,13 @@ try {
   await page.screenshot({ path: shots + "chat-insufficient.png" });
 
   // An API key signs in too, for users without a wallet; a wrong one is refused in words.
-  const other = await browser.newPage({ viewport: { width: 1100, height: 760 } });
-  other.on("pageerror", (e) => consoleErrors.push(String(e)));
+  const other = await watchedPage(browser, { width: 1100, height: 760 }, consoleErrors);
   await other.goto(base);
   await other.getByLabel("API key").fill("tw_not_a_key");
   await other.getByRole("button", { name: "Sign in with the key" }).click();
   await other.getByRole("alert").waitFor();
   check((await other.getByRole("alert").textContent()).length > 10, "a wrong API key is refused in words");
-  await other.getByLabel("API key").fill(process.env.TOLLWAY_ADMIN_KEY);
+  await other.getByLabel("API key").fill(adminKey);
   await other.getByRole("button", { name: "Sign in with the key" }).click();
   await other.getByRole("link", { name: "Admin" }).waitFor();
   check((await other.getByTestId("handle").textContent()) === "admin", "the admin's key signs in and the admin console is offered");

@@ -1,5 +1,6 @@
 // The server's answers these screens read (docs/api.md, /openapi.json).
 // Amounts are decimal strings, as sent; they are never parsed to numbers.
+import type { RemoteChannel, RemoteSub } from "../../lib/channels";
 
 export interface HistoryItem {
   id: string;
@@ -103,19 +104,13 @@ export interface HourlyTotal {
   shortfall: string;
 }
 
-export interface AdminChannel {
-  id: string;
+/** A channel as `GET /api/admin/channels` lists it: the owner's view plus the owner, without chain id and epoch. */
+export type AdminChannel = Omit<RemoteChannel, "chain_id" | "epoch" | "subs" | "created_at" | "closed_at"> & {
   user_id: number;
-  asset: string;
-  collateral: string;
-  open: boolean;
-  owed: string;
-  claimed: string;
-  refunded: string;
   created_at: number;
   closed_at: number | null;
-  subs: { sub_channel: string; nonce: number; accumulated: string; claimed: string }[];
-}
+  subs: Pick<RemoteSub, "sub_channel" | "nonce" | "accumulated" | "claimed">[];
+};
 
 export interface TaskRun {
   task: string;
