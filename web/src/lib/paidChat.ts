@@ -10,7 +10,7 @@ import { ApiError } from "./api";
 import type { ChannelRecord } from "./channels";
 import { baseOf, signedTotal, type LedgerChannels } from "./ledgerChannels";
 import { ruleFor } from "./price";
-import { promptBound, Refusal, review, DEFAULT_SLACK_TOKENS } from "./review";
+import { promptBound, review, DEFAULT_SLACK_TOKENS } from "./review";
 import { SseDecoder, StreamReader } from "./stream";
 import { signSubRav } from "./subrav";
 import { decodePaymentDueHeader, encodePaymentHeader, PAYMENT_HEADER, type PaymentDue } from "./wire";
@@ -237,4 +237,3 @@ export async function streamChat(request: ChatRequest): Promise<ChatResult> {
   return result;
 }
 
-export { Refusal };
