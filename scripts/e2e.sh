@@ -30,6 +30,26 @@ bin=target/debug/tollway
 model="${TOLLWAY_TEST_MODEL:-$(scripts/fetch-model.sh)}"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
+# --- CKB devnet (web/e2e/ckb.mjs) -------------------------------------------
+# With TOLLWAY_CKB_BIN (the `ckb` node binary, e.g. from scripts/ckb.sh), a
+# fresh devnet (a block a second) runs beside the server, the CKB rail is on
+# with devnet test account 2 as the seller, and the scripts get
+# TOLLWAY_CKB_RPC (the node's JSON-RPC). Without it ckb.mjs skips.
+if [ -n "${TOLLWAY_CKB_BIN:-}" ]; then
+  ckb_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  ckb_p2p=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$bin" devnet start --dir "$dir/devnet" --ckb-bin "$TOLLWAY_CKB_BIN" --rpc-port "$ckb_port" --p2p-port "$ckb_p2p" \
+    --block-interval-ms 1000 > "$dir/devnet.log" 2>&1 &
+  ckb_pid=$!
+  # Stopped when this script ends, whatever trap the rest of it sets.
+  (while kill -0 $$ 2>/dev/null; do sleep 1; done; kill "$ckb_pid" 2>/dev/null) >/dev/null 2>&1 &
+  for _ in $(seq 1 150); do grep -q "listening on" "$dir/devnet.log" 2>/dev/null && break; sleep 0.2; done
+  grep -q "listening on" "$dir/devnet.log" || { echo "e2e.sh: the CKB devnet did not start" >&2; cat "$dir/devnet.log" >&2; exit 1; }
+  ckb_seller=$("$bin" devnet accounts | sed -n 's/^account 2: .*secret key \(0x[0-9a-f]*\).*/\1/p')
+  export TOLLWAY_CKB="{rpc_url = \"http://127.0.0.1:$ckb_port\", seller_secret = \"$ckb_seller\", block_interval_secs = 1}"
+  export TOLLWAY_CKB_RPC="http://127.0.0.1:$ckb_port"
+fi
+# --- end CKB devnet ------------------------------------------------------------
 export TOLLWAY_DATABASE_URL="sqlite://$dir/e2e.db"
 "$bin" migrate >/dev/null
 admin_key=$("$bin" admin create-user admin --admin | sed -n 's/^api key: //p')

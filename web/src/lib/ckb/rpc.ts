@@ -78,11 +78,16 @@ export class CkbNode {
     return BigInt(await this.call<string>("get_tip_block_number", []));
   }
 
-  /** Seconds per block over the last (up to) 100 blocks, at least 1: the buyer's own measure of the chain's pace. */
+  /**
+   * Seconds per block over the last (up to) 100 blocks after the genesis
+   * (whose timestamp is the chain spec's, not the pace), rounded down, at
+   * least 1: the buyer's own measure of the chain's pace. Before two
+   * blocks exist, CKB's 8 s.
+   */
   async blockInterval(): Promise<bigint> {
     const tip = await this.tip();
-    const span = tip < 100n ? tip : 100n;
-    if (span === 0n) return 1n;
+    const span = tip - 1n < 100n ? tip - 1n : 100n;
+    if (span < 1n) return 8n;
     const at = async (n: bigint) => BigInt((await this.call<{ timestamp: string }>("get_header_by_number", [num(n)])).timestamp);
     const [now, before] = await Promise.all([at(tip), at(tip - span)]);
     const secs = (now - before) / 1_000n / span;

@@ -47,9 +47,10 @@ export function CkbChannels() {
 
 function CkbSection({ walletKeyId }: { walletKeyId: string }) {
   const app = useApp();
-  const [rpcUrl, setRpcUrl] = useState(() => new CkbPayer(app.apiKey, walletKeyId, DEFAULT_NODE).book.rpcUrl() ?? DEFAULT_NODE);
-  const [nodeField, setNodeField] = useState(rpcUrl);
-  const payer = useMemo(() => new CkbPayer(app.apiKey, walletKeyId, rpcUrl), [app.apiKey, walletKeyId, rpcUrl]);
+  // No node is called until the person names one (a default that is not running would only fail).
+  const [rpcUrl, setRpcUrl] = useState(() => new CkbPayer(app.apiKey, walletKeyId, DEFAULT_NODE).book.rpcUrl());
+  const [nodeField, setNodeField] = useState(rpcUrl ?? DEFAULT_NODE);
+  const payer = useMemo(() => new CkbPayer(app.apiKey, walletKeyId, rpcUrl ?? DEFAULT_NODE), [app.apiKey, walletKeyId, rpcUrl]);
   const [info, setInfo] = useState<CkbInfo>();
   const [infoError, setInfoError] = useState<unknown>();
   const [remotes, setRemotes] = useState<RemoteCkbChannel[]>();
@@ -73,6 +74,7 @@ function CkbSection({ walletKeyId }: { walletKeyId: string }) {
     if (!info) return;
     let live = true;
     payer.remotes().then((r) => live && setRemotes(r)).catch((e) => live && setError(explainCkb(e)));
+    if (rpcUrl === undefined) return () => { live = false; };
     payer.node.tip()
       .then(async (t) => {
         const balance = await payer.node.lockScripts().then((s) => payer.node.balance({ codeHash: s.sighash.codeHash, hashType: s.sighash.hashType, args: unhex(walletKeyId) }));
@@ -83,7 +85,7 @@ function CkbSection({ walletKeyId }: { walletKeyId: string }) {
       })
       .catch((e) => live && setNodeError(explainCkb(e)));
     return () => { live = false; };
-  }, [payer, info, tick, walletKeyId]);
+  }, [payer, info, tick, walletKeyId, rpcUrl]);
 
   // Watch while something is moving: a funding confirming, a settlement.
   const moving = (remotes ?? []).some((r) => ["proposed", "refund_signed", "funding", "settling", "settling_after_expiry", "refunding"].includes(r.state));
@@ -129,15 +131,15 @@ function CkbSection({ walletKeyId }: { walletKeyId: string }) {
         </p>
         <form className="row" onSubmit={(e) => { e.preventDefault(); payer.book.setRpcUrl(nodeField.trim()); setRpcUrl(nodeField.trim()); }}>
           <label>Your CKB node (JSON-RPC with the indexer)<input value={nodeField} onChange={(e) => setNodeField(e.target.value)} spellCheck={false} /></label>
-          <button type="submit" className="secondary" disabled={nodeField.trim() === rpcUrl}>Use this node</button>
+          <button type="submit" className="secondary" disabled={!nodeField.trim() || nodeField.trim() === rpcUrl}>Use this node</button>
         </form>
-        {nodeError ? <p role="alert" className="error">{nodeError}</p> : (
-          <dl className="facts wide">
-            <dt>Your wallet's lock args</dt><dd><code data-testid="ckb-lock-args" title={walletKeyId}>{walletKeyId}</code></dd>
-            <dt>It holds</dt><dd data-testid="ckb-wallet-balance">{wallet === undefined ? "Loading…" : ckb(wallet)}</dd>
-            <dt>Latest block</dt><dd data-testid="ckb-tip">{tip === undefined ? "…" : tip.toString()}</dd>
-          </dl>
-        )}
+        <dl className="facts wide">
+          <dt>Your wallet's lock args</dt><dd><code className="wrap" data-testid="ckb-lock-args" title="The args of your wallet's secp256k1-blake160 lock: send CKB to this lock to fund channels">{walletKeyId}</code></dd>
+          {!nodeError && rpcUrl && <><dt>It holds</dt><dd data-testid="ckb-wallet-balance">{wallet === undefined ? "Loading…" : ckb(wallet)}</dd></>}
+          {!nodeError && rpcUrl && <><dt>Latest block</dt><dd data-testid="ckb-tip">{tip === undefined ? "…" : tip.toString()}</dd></>}
+        </dl>
+        {rpcUrl === undefined && <p className="notice">Name your CKB node (its JSON-RPC with the indexer enabled) and press “Use this node”: the page reads your wallet's cells and the chain from it, never from the seller.</p>}
+        {nodeError && <p role="alert" className="error">{nodeError}</p>}
         {info && (
           <p className="hint" data-testid="ckb-seller-terms">
             The seller adds {ckb(info.cofund)}, each closing costs {ckb(info.commitment_fee)}, durations from {Math.ceil(info.min_duration_secs / 60)} to {Math.floor(info.max_duration_secs / 60)} minutes,
@@ -152,7 +154,7 @@ function CkbSection({ walletKeyId }: { walletKeyId: string }) {
           }}>
             <label>Deposit (CKB)<input inputMode="decimal" value={deposit} onChange={(e) => setDeposit(e.target.value)} aria-invalid={!depositShannons} /></label>
             <label>Duration (minutes)<input inputMode="numeric" value={minutes} onChange={(e) => setMinutes(e.target.value.replace(/[^0-9]/g, ""))} /></label>
-            <button type="submit" disabled={!!busy || !depositShannons || !durationSecs || !info}>{busy === "offer" ? "Checking the offer…" : "Get an offer"}</button>
+            <button type="submit" disabled={!!busy || !depositShannons || !durationSecs || !info || !rpcUrl}>{busy === "offer" ? "Checking the offer…" : "Get an offer"}</button>
           </form>
         ) : (
           <OfferReview review={review} busy={busy} onCancel={() => setReview(undefined)} onSign={() => run("open", async () => {

@@ -1,0 +1,153 @@
+// A CKB Spilman channel from the browser on a real devnet, in Debian's
+// Chromium driven by playwright-core: a wallet imported and signed in,
+// funded on chain from a devnet test account, a channel offered, checked
+// and funded with the funding signed in the page, confirmed, its refund
+// shown and downloaded (and refused by the node as immature, not as
+// badly signed), a receipt paid with its commitment, the channel settled
+// on chain with the exact split; no secret key in any request the page
+// made (to the server or the node), no console errors. Screenshots
+// docs/screenshots/ckb-*.png. Needs the devnet of scripts/e2e.sh
+// (TOLLWAY_CKB_BIN): skips without it.
+import { chromium } from "playwright-core";
+import { build } from "esbuild";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const base = process.env.TOLLWAY_URL;
+const rpc = process.env.TOLLWAY_CKB_RPC;
+if (!base) throw new Error("TOLLWAY_URL is not set (scripts/e2e.sh sets it)");
+if (!rpc) {
+  console.log("skip: web/e2e/ckb.mjs needs a CKB devnet: run scripts/e2e.sh with TOLLWAY_CKB_BIN set to the ckb node binary (scripts/ckb.sh builds it)");
+  process.exit(0);
+}
+const shots = new URL("../../docs/screenshots/", import.meta.url).pathname;
+mkdirSync(shots, { recursive: true });
+
+// The faucet, built from the app's own CKB code.
+const work = mkdtempSync(join(tmpdir(), "tollway-ckb-e2e-"));
+await build({ entryPoints: [new URL("./support/ckbFaucet.ts", import.meta.url).pathname], bundle: true, format: "esm", platform: "node", outfile: join(work, "faucet.mjs"), logLevel: "warning" });
+const faucet = await import(join(work, "faucet.mjs"));
+
+const CKB = 100_000_000n;
+const secret = "0x" + "6c".repeat(32);
+const passphrase = "ckb on the devnet";
+const node = async (method, params) => {
+  const r = await fetch(rpc, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+  return r.json();
+};
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+const failures = [];
+const check = (ok, what) => {
+  if (!ok) failures.push(what);
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+};
+try {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const sent = [];
+  page.on("request", (r) => sent.push(`${r.method()} ${r.url()} ${JSON.stringify(r.headers())} ${r.postData() ?? ""}`));
+  const consoleErrors = [];
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+
+  await page.goto(base);
+  await page.getByLabel("Secret key to import").fill(secret);
+  await page.getByLabel("Passphrase", { exact: true }).fill(passphrase);
+  await page.getByLabel("Passphrase again").fill(passphrase);
+  await page.getByRole("button", { name: "Import and lock" }).click();
+  await page.getByLabel("Passphrase").fill(passphrase);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByTestId("balance").waitFor();
+
+  await page.getByRole("link", { name: "Channels" }).click();
+  const section = page.getByRole("region", { name: "Open a CKB channel" });
+  await section.waitFor();
+  const lockArgs = (await page.getByTestId("ckb-lock-args").textContent()).trim();
+  check(/^0x[0-9a-f]{40}$/.test(lockArgs), "the page shows the wallet's lock args");
+  const funded = await faucet.fund(rpc, 3, Uint8Array.from(Buffer.from(lockArgs.slice(2), "hex")), 2_000n * CKB);
+  console.log(`     the wallet was sent 2,000 CKB from devnet account 3 (${funded})`);
+
+  await section.getByLabel("Your CKB node").fill(rpc);
+  await section.getByRole("button", { name: "Use this node" }).click();
+  await page.getByTestId("ckb-wallet-balance").filter({ hasText: "2,000 CKB" }).waitFor({ timeout: 30_000 });
+  check(true, "the wallet's 2,000 CKB are read from the devnet node");
+
+  const info = await (await fetch(`${base}/api/ckb`)).json();
+  const minutes = Math.max(10, Math.ceil(info.min_duration_secs / 60));
+  await section.getByLabel("Deposit (CKB)").fill("500");
+  await section.getByLabel("Duration (minutes)").fill(String(minutes));
+  await section.getByRole("button", { name: "Get an offer" }).click();
+  const offer = page.getByTestId("ckb-offer");
+  await offer.waitFor({ timeout: 30_000 });
+  check((await page.getByTestId("ckb-offer-max").textContent()).startsWith("438.99999"), "the offer shows what the channel can pay (500 − 61 CKB − the closing fee)");
+  check((await offer.textContent()).includes("Checked before signing"), "the offer says what was checked before signing");
+  await page.screenshot({ path: shots + "ckb-offer.png" });
+  const beforeSign = sent.length;
+  await offer.getByRole("button", { name: "Sign the funding and open" }).click();
+
+  const state = page.getByTestId("ckb-detail-state");
+  await state.filter({ hasText: /^active$/ }).waitFor({ timeout: 90_000 });
+  check(true, "the channel funded from the browser is active on the devnet");
+  check(sent.slice(beforeSign).some((r) => r.includes("/funding")) && sent.slice(beforeSign).some((r) => r.includes("/confirm")), "the page sent the funding to the seller to check, then the signed funding");
+  await page.getByTestId("ckb-confirmations").filter({ hasText: /confirmation/ }).waitFor({ timeout: 30_000 });
+  check(/^\d+ confirmations?$/.test((await page.getByTestId("ckb-confirmations").textContent()).trim()), "the funding's confirmations are shown");
+
+  const refund = page.getByTestId("ckb-refund");
+  await refund.waitFor({ timeout: 30_000 });
+  check((await refund.textContent()).includes("signature checked"), "the seller's refund is shown with its signature checked");
+  await page.screenshot({ path: shots + "ckb-active.png" });
+  const [download] = await Promise.all([page.waitForEvent("download"), refund.getByRole("button", { name: "Download the refund (JSON)" }).click()]);
+  const file = JSON.parse(readFileSync(await download.path(), "utf8"));
+  check(download.suggestedFilename().endsWith(".json") && file.buyer_signed === true && /^0x[0-9a-f]{64}$/.test(file.refund_tx_hash), "the refund downloads as JSON, signed by both keys");
+  check(BigInt(file.transaction.inputs[0].since) === BigInt(file.expiry_block), "the refund's input is timelocked to the expiry block");
+  const early = await node("send_transaction", [file.transaction, "passthrough"]);
+  check(early.error && /Immature/i.test(JSON.stringify(early.error)), `the node refuses the refund before the expiry as immature: ${JSON.stringify(early.error ?? early.result).slice(0, 160)}`);
+
+  // A receipt paid from the page: the SubRAV and its commitment, signed here.
+  const pay = page.getByRole("region", { name: "CKB channel" });
+  await pay.getByLabel("Amount (CKB)").fill("1.5");
+  await pay.getByRole("button", { name: "Sign and pay" }).click();
+  await pay.getByRole("status").filter({ hasText: "accepted" }).waitFor({ timeout: 30_000 });
+  check((await pay.getByRole("status").textContent()).includes("1.5 CKB in total"), "the receipt with its commitment is accepted for 1.5 CKB");
+  const receiptPost = sent.find((r) => r.includes("/receipts"));
+  check(receiptPost !== undefined && /"commitment":"0x[0-9a-f]+"/.test(receiptPost), "the receipt was posted with its commitment");
+  await page.getByTestId("ckb-paid").filter({ hasText: "1.5 CKB" }).waitFor({ timeout: 30_000 });
+  check((await page.getByTestId("ckb-receipts").textContent()).includes("✓"), "the receipt is listed as accepted");
+  await page.screenshot({ path: shots + "ckb-paid.png", fullPage: true });
+
+  await pay.getByRole("button", { name: "Settle and close now" }).click();
+  await state.filter({ hasText: /^settled$/ }).waitFor({ timeout: 120_000 });
+  check(true, "the channel is settled on chain");
+  const closing = (await page.getByTestId("ckb-closing").getAttribute("title")).trim();
+  const settled = await node("get_transaction", [closing]);
+  const outputs = settled.result?.transaction?.outputs ?? [];
+  check(settled.result?.tx_status?.status === "committed" && BigInt(outputs[0]?.capacity ?? 0) === 61n * CKB + 150_000_000n, "the settlement paid the seller its 61 CKB co-funding plus exactly the 1.5 CKB paid");
+  check(outputs[1]?.lock?.args === lockArgs, "the rest went back to the wallet's lock");
+  await page.screenshot({ path: shots + "ckb-settled.png", fullPage: true });
+
+  await page.setViewportSize({ width: 390, height: 780 });
+  await page.getByRole("region", { name: "Your CKB channels" }).scrollIntoViewIfNeeded();
+  await page.screenshot({ path: shots + "ckb-phone.png" });
+
+  const bare = secret.slice(2);
+  check(sent.length > 0 && sent.every((r) => !r.toLowerCase().includes(bare)), `the secret key is in none of the ${sent.length} requests the page made`);
+  check(sent.some((r) => r.startsWith(`POST ${rpc}`)), "the page read the chain from the buyer's node itself");
+  check(consoleErrors.length === 0, `no console errors: ${consoleErrors.join(" | ")}`);
+} catch (e) {
+  failures.push(String(e));
+  console.log(`FAIL ${e}`);
+  for (const p of browser.contexts().flatMap((c) => c.pages())) {
+    const alerts = await p.getByRole("alert").allTextContents().catch(() => []);
+    if (alerts.length) console.log(`     the page says: ${alerts.join(" | ")}`);
+    await p.screenshot({ path: join(work, "failure.png"), fullPage: true }).catch(() => {});
+    console.log(`     screenshot: ${join(work, "failure.png")}`);
+  }
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error(`${failures.length} check(s) failed`);
+  process.exit(1);
+}
