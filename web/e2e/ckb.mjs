@@ -83,6 +83,7 @@ try {
   await offer.waitFor({ timeout: 30_000 });
   check((await page.getByTestId("ckb-offer-max").textContent()).startsWith("438.99999"), "the offer shows what the channel can pay (500 − 61 CKB − the closing fee)");
   check((await offer.textContent()).includes("Checked before signing"), "the offer says what was checked before signing");
+  await offer.scrollIntoViewIfNeeded();
   await page.screenshot({ path: shots + "ckb-offer.png" });
   const beforeSign = sent.length;
   await offer.getByRole("button", { name: "Sign the funding and open" }).click();
@@ -97,6 +98,7 @@ try {
   const refund = page.getByTestId("ckb-refund");
   await refund.waitFor({ timeout: 30_000 });
   check((await refund.textContent()).includes("signature checked"), "the seller's refund is shown with its signature checked");
+  await page.getByRole("region", { name: "CKB channel", exact: true }).evaluate((e) => e.scrollIntoView({ block: "start" }));
   await page.screenshot({ path: shots + "ckb-active.png" });
   const [download] = await Promise.all([page.waitForEvent("download"), refund.getByRole("button", { name: "Download the refund (JSON)" }).click()]);
   const file = JSON.parse(readFileSync(await download.path(), "utf8"));
@@ -106,7 +108,7 @@ try {
   check(early.error && /Immature/i.test(JSON.stringify(early.error)), `the node refuses the refund before the expiry as immature: ${JSON.stringify(early.error ?? early.result).slice(0, 160)}`);
 
   // A receipt paid from the page: the SubRAV and its commitment, signed here.
-  const pay = page.getByRole("region", { name: "CKB channel" });
+  const pay = page.getByRole("region", { name: "CKB channel", exact: true });
   await pay.getByLabel("Amount (CKB)").fill("1.5");
   await pay.getByRole("button", { name: "Sign and pay" }).click();
   await pay.getByRole("status").filter({ hasText: "accepted" }).waitFor({ timeout: 30_000 });
@@ -128,7 +130,7 @@ try {
   await page.screenshot({ path: shots + "ckb-settled.png", fullPage: true });
 
   await page.setViewportSize({ width: 390, height: 780 });
-  await page.getByRole("region", { name: "Your CKB channels" }).scrollIntoViewIfNeeded();
+  await page.getByRole("region", { name: "Your CKB channels" }).evaluate((e) => e.scrollIntoView({ block: "start" }));
   await page.screenshot({ path: shots + "ckb-phone.png" });
 
   const bare = secret.slice(2);

@@ -52,6 +52,8 @@ export function CkbChannelDetail(props: { payer: CkbPayer; id: string; remote?: 
   const payShannons = parseCkb(amount);
   const expiry = BigInt(remote?.expiry_block ?? record?.expiryBlock ?? 0);
   const afterExpiry = tip !== undefined && tip >= expiry;
+  const closed = state !== undefined && ["settling", "settling_after_expiry", "settled", "refunding", "refunded"].includes(state);
+  const final = state === "settled" || state === "refunded" || state === "abandoned";
 
   return (
     <section className="card" aria-label="CKB channel">
@@ -64,13 +66,14 @@ export function CkbChannelDetail(props: { payer: CkbPayer; id: string; remote?: 
         <dt>Can pay at most</dt><dd>{ckb(canPay)}</dd>
         <dt>Paid (the seller's latest commitment)</dt><dd data-testid="ckb-paid">{ckb(remote?.paid)}</dd>
         <dt>Signed in this browser</dt><dd data-testid="ckb-signed">{record ? ckb(signed) : "this channel was opened elsewhere"}</dd>
-        <dt>Expiry</dt><dd>block {expiry.toString()}{tip !== undefined ? (afterExpiry ? " (passed)" : ` (${(expiry - tip).toString()} blocks from now)`) : ""}</dd>
+        <dt>Expiry</dt><dd>block {expiry.toString()}{tip !== undefined && !closed && !final ? (afterExpiry ? " (passed: you can take your refund)" : ` (${(expiry - tip).toString()} blocks from now)`) : ""}</dd>
         {remote?.closing_tx_hash && <><dt>Closing transaction</dt><dd><code data-testid="ckb-closing" title={remote.closing_tx_hash}>{short(remote.closing_tx_hash, 10)}</code></dd></>}
       </dl>
 
       <h3>Your refund</h3>
       {!record ? <p className="hint">The refund of this channel is kept where it was opened.</p> : refundError ? <p role="alert" className="error">{refundError}</p> : !refund ? <p className="muted">Checking the refund…</p> : (
         <div data-testid="ckb-refund">
+          {closed && <p className="notice">The channel {state === "refunded" || state === "refunding" ? "was refunded" : "was settled"}: its cell is spent, so this refund can no longer be used. It stays here for your records.</p>}
           <p>
             Signed by the seller (<span className="ok">signature checked</span>): returns {ckb(BigInt(record.buyerDeposit) - BigInt(record.fee))} to your wallet from block {refund.expiry_block} on,
             if the channel was not settled before. Transaction <code title={refund.refund_tx_hash}>{short(refund.refund_tx_hash, 10)}</code>.
@@ -126,7 +129,7 @@ export function CkbChannelDetail(props: { payer: CkbPayer; id: string; remote?: 
           <span className="hint">The seller sends the latest commitment: it gets what you paid, you get the rest.</span>
         </div>
       )}
-      {done && <p className="ok" role="status">{done}</p>}
+      {done && !final && <p className="ok" role="status">{done}</p>}
       {error && <p role="alert" className="error">{error}</p>}
     </section>
   );

@@ -171,17 +171,16 @@ function CkbSection({ walletKeyId }: { walletKeyId: string }) {
         {remotes === undefined && !error ? <p className="muted">Loading…</p> : rows.length === 0 ? <p className="empty">No CKB channel yet: open one above.</p> : (
           <div className="table-wrap">
             <table data-testid="ckb-channels">
-              <thead><tr><th>Channel</th><th>State</th><th className="num">Deposit</th><th className="num">Paid</th><th className="num">Expiry block</th></tr></thead>
+              <thead><tr><th>Channel</th><th>State</th><th className="num">Deposit</th><th className="num">Paid</th></tr></thead>
               <tbody>
                 {rows.map((r) => {
                   const record = payer.book.get(r.id);
                   return (
                     <tr key={r.id} className={r.id === shown?.id ? "selected" : undefined}>
-                      <td><button className="link" onClick={() => setSelected(r.id)} aria-pressed={r.id === shown?.id}><code title={r.id}>{short(r.id)}</code></button>{!r.here && <span className="hint"> (opened elsewhere)</span>}</td>
+                      <td><button className="link" onClick={() => setSelected(r.id)} aria-pressed={r.id === shown?.id}><code title={r.id} style={{ whiteSpace: "nowrap" }}>{short(r.id, 4)}</code></button>{!r.here && <span className="hint"> (opened elsewhere)</span>}</td>
                       <td data-testid="ckb-state">{r.remote ? STATE_WORDS[r.remote.state] ?? r.remote.state : "…"}</td>
                       <td className="num">{ckb(r.remote?.deposit ?? record?.buyerDeposit)}</td>
                       <td className="num">{ckb(r.remote?.paid)}</td>
-                      <td className="num">{r.remote?.expiry_block ?? record?.expiryBlock}</td>
                     </tr>
                   );
                 })}
@@ -210,7 +209,7 @@ function OfferReview(props: { review: ReviewedOffer; busy?: string; onSign: () =
         <dt>Closing fee</dt><dd>{ckb(r.commitmentFee)}; with the funding fee {ckb(r.fundingFee + r.commitmentFee)}, at most {ckb(r.maxFee)} accepted</dd>
         <dt>Spent from your wallet</dt><dd>{r.plan.buyerCells.length} cell{r.plan.buyerCells.length === 1 ? "" : "s"}; the rest comes back as change</dd>
       </dl>
-      <p className="hint">
+      <p className="hint" style={{ marginTop: "0.75rem" }}>
         Checked before signing: the expiry is after your node's tip and within the duration you asked for (at {r.blockIntervalSecs.toString()} s a block, measured on your node);
         the fee rate and the fees are within your limits; the seller's cells are live on your node under its own key; the channel cell is the 2-of-2 of your key and the seller's.
         Next, the seller signs your refund; only then does your wallet sign the funding, here.

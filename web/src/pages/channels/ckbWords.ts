@@ -36,7 +36,7 @@ const OFFER: Record<OfferRefusal["code"], string> = {
 };
 
 const SPILMAN: Record<string, string> = {
-  insufficient_funds: "Your wallet does not hold enough CKB on this chain for that deposit, the funding fee and a 61 CKB change cell. Send CKB to your wallet's address, or lower the deposit.",
+  insufficient_funds: "Your wallet does not hold enough CKB on this chain for that deposit, the funding fee and a 61 CKB change cell. Send CKB to your wallet's lock (its args are shown above), or lower the deposit.",
   funding_mismatch: "The seller changed the funding transaction. Nothing was signed; ask for a new offer.",
   wrong_signer: "The seller's refund signature is not valid for this channel. Nothing was signed; your CKB did not move.",
   exceeds_channel: "That is more than the channel can still pay. Open a new channel to pay more.",
