@@ -107,6 +107,13 @@ try {
   const early = await node("send_transaction", [file.transaction, "passthrough"]);
   check(early.error && /Immature/i.test(JSON.stringify(early.error)), `the node refuses the refund before the expiry as immature: ${JSON.stringify(early.error ?? early.result).slice(0, 160)}`);
 
+  // The scripts accept it (both signatures valid): only the timelock holds it back.
+  const cycles = await node("estimate_cycles", [file.transaction]);
+  check(cycles.result?.cycles !== undefined, `the refund's 2-of-2 lock accepts its two signatures (estimate_cycles: ${JSON.stringify(cycles.result ?? cycles.error).slice(0, 120)})`);
+  const forged = structuredClone(file.transaction);
+  forged.witnesses[0] = forged.witnesses[0].slice(0, -2) + (forged.witnesses[0].endsWith("00") ? "01" : "00");
+  check((await node("estimate_cycles", [forged])).error !== undefined, "a refund with a damaged signature is refused by the lock");
+
   // A receipt paid from the page: the SubRAV and its commitment, signed here.
   const pay = page.getByRole("region", { name: "CKB channel", exact: true });
   await pay.getByLabel("Amount (CKB)").fill("1.5");
@@ -128,6 +135,15 @@ try {
   check(settled.result?.tx_status?.status === "committed" && BigInt(outputs[0]?.capacity ?? 0) === 61n * CKB + 150_000_000n, "the settlement paid the seller its 61 CKB co-funding plus exactly the 1.5 CKB paid");
   check(outputs[1]?.lock?.args === lockArgs, "the rest went back to the wallet's lock");
   await page.screenshot({ path: shots + "ckb-settled.png", fullPage: true });
+
+  // After a reload the key is locked again: the section asks for the passphrase before it signs.
+  await page.reload();
+  await page.getByRole("region", { name: "Open a CKB channel" }).getByRole("form", { name: "Unlock your wallet" }).waitFor({ timeout: 30_000 });
+  check((await page.getByTestId("ckb-refund").textContent()).includes("Unlock the wallet to add your signature"), "with the wallet locked the refund is still shown, without the buyer's signature");
+  await page.getByRole("region", { name: "Open a CKB channel" }).getByLabel(/Wallet passphrase/).fill(passphrase);
+  await page.getByRole("region", { name: "Open a CKB channel" }).getByRole("button", { name: "Unlock" }).click();
+  await page.getByRole("region", { name: "Open a CKB channel" }).getByRole("button", { name: "Get an offer" }).waitFor();
+  check(true, "the passphrase unlocks the wallet in the section");
 
   await page.setViewportSize({ width: 390, height: 780 });
   await page.getByRole("region", { name: "Your CKB channels" }).evaluate((e) => e.scrollIntoView({ block: "start" }));
