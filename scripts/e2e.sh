@@ -41,8 +41,10 @@ if [ -n "${TOLLWAY_CKB_BIN:-}" ]; then
   "$bin" devnet start --dir "$dir/devnet" --ckb-bin "$TOLLWAY_CKB_BIN" --rpc-port "$ckb_port" --p2p-port "$ckb_p2p" \
     --block-interval-ms 1000 > "$dir/devnet.log" 2>&1 &
   ckb_pid=$!
-  # Stopped when this script ends, whatever trap the rest of it sets.
-  (while kill -0 $$ 2>/dev/null; do sleep 1; done; kill "$ckb_pid" 2>/dev/null) >/dev/null 2>&1 &
+  # Stopped when this script ends, whatever trap the rest of it sets; its
+  # folder removed once the node (a child of the devnet process) is gone.
+  (while kill -0 $$ 2>/dev/null; do sleep 1; done; kill "$ckb_pid" 2>/dev/null
+   for _ in $(seq 1 100); do pgrep -f "$dir/devnet" >/dev/null || break; sleep 0.2; done; rm -rf "$dir") >/dev/null 2>&1 &
   for _ in $(seq 1 150); do grep -q "listening on" "$dir/devnet.log" 2>/dev/null && break; sleep 0.2; done
   grep -q "listening on" "$dir/devnet.log" || { echo "e2e.sh: the CKB devnet did not start" >&2; cat "$dir/devnet.log" >&2; exit 1; }
   ckb_seller=$("$bin" devnet accounts | sed -n 's/^account 2: .*secret key \(0x[0-9a-f]*\).*/\1/p')

@@ -94,8 +94,18 @@ export class CkbNode {
     return secs < 1n ? 1n : secs;
   }
 
-  /** The system locks, read from the genesis block (as `LockScripts::from_genesis`). */
-  async lockScripts(): Promise<LockScripts> {
+  private scripts?: Promise<LockScripts>;
+
+  /** The system locks, read from the genesis block once per node (as `LockScripts::from_genesis`). */
+  lockScripts(): Promise<LockScripts> {
+    this.scripts ??= this.readLockScripts().catch((e) => {
+      this.scripts = undefined;
+      throw e;
+    });
+    return this.scripts;
+  }
+
+  private async readLockScripts(): Promise<LockScripts> {
     interface JsonTx {
       hash: string;
       outputs: { type: JsonScript | null }[];
