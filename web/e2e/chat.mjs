@@ -63,8 +63,9 @@ try {
 
   // 2. A ledger channel.
   await page.getByRole("link", { name: "Channels" }).click();
-  await page.getByLabel("Wallet passphrase (to sign receipts in this tab)").fill(passphrase);
-  await page.getByRole("button", { name: "Unlock" }).click();
+  const opening = page.getByRole("region", { name: "Open a channel" });
+  await opening.getByLabel("Wallet passphrase (to sign receipts in this tab)").fill(passphrase);
+  await opening.getByRole("button", { name: "Unlock" }).click();
   await page.getByLabel("Deposit (points)").fill("2000");
   await page.getByRole("button", { name: "Open channel" }).click();
   await page.getByTestId("channels").locator("tbody tr").first().waitFor();

@@ -8,6 +8,7 @@ import { explain } from "../app/explain";
 import type { ChannelRecord, RemoteChannel } from "../lib/channels";
 import { points, short, when } from "../lib/format";
 import { LedgerChannels, signedTotal } from "../lib/ledgerChannels";
+import { CkbChannels } from "./channels/CkbChannels";
 import { UnlockWallet } from "./chat/UnlockWallet";
 
 const digits = (text: string) => text.replace(/[^0-9]/g, "");
@@ -91,6 +92,7 @@ export function ChannelsPage() {
           <ul>{elsewhere.map((r) => <li key={r.id}><code>{short(r.id)}</code>: {points(r.collateral)} deposit, {points(r.owed)} owed, {r.open ? "open" : "closed"}</li>)}</ul>
         </section>
       )}
+      <CkbChannels />
     </>
   );
 }

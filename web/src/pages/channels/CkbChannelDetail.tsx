@@ -10,8 +10,7 @@ import { maxPayment } from "../../lib/ckb/spilman";
 import { termsOf } from "../../lib/ckb/record";
 import { saveText } from "../../lib/download";
 import { short } from "../../lib/format";
-import { ckb, explainCkb, parseCkb } from "./ckbWords";
-import { STATE_WORDS } from "./CkbChannels";
+import { ckb, explainCkb, parseCkb, STATE_WORDS } from "./ckbWords";
 
 export function CkbChannelDetail(props: { payer: CkbPayer; id: string; remote?: RemoteCkbChannel; info?: CkbInfo; tip?: bigint; onChange: () => void }) {
   const { payer, id, remote, info, tip } = props;

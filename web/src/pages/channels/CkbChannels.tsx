@@ -12,25 +12,10 @@ import { short } from "../../lib/format";
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { UnlockWallet } from "../chat/UnlockWallet";
 import { CkbChannelDetail } from "./CkbChannelDetail";
-import { ckb, explainCkb, parseCkb } from "./ckbWords";
+import { ckb, explainCkb, parseCkb, STATE_WORDS } from "./ckbWords";
 
 /** The node a new browser starts with: a local node on CKB's default RPC port. */
 export const DEFAULT_NODE = "http://127.0.0.1:8114";
-
-/** A channel's state in words. */
-export const STATE_WORDS: Record<string, string> = {
-  proposed: "offered, not funded",
-  refund_signed: "refund signed, funding not sent",
-  funding: "funding sent, waiting for confirmations",
-  active: "active",
-  expired: "expired: take your refund",
-  settling: "settling",
-  settling_after_expiry: "settling after expiry",
-  settled: "settled",
-  refunding: "refund sent",
-  refunded: "refunded",
-  abandoned: "abandoned (the funding never committed)",
-};
 
 export function CkbChannels() {
   const app = useApp();

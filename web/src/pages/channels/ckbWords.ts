@@ -63,3 +63,18 @@ export function explainCkb(e: unknown): string {
   if (e instanceof ApiError && SERVER[e.code]) return `${SERVER[e.code]} (${e.message})`;
   return explain(e);
 }
+
+/** A channel's state in words. */
+export const STATE_WORDS: Record<string, string> = {
+  proposed: "offered, not funded",
+  refund_signed: "refund signed, funding not sent",
+  funding: "funding sent, waiting for confirmations",
+  active: "active",
+  expired: "expired: take your refund",
+  settling: "settling",
+  settling_after_expiry: "settling after expiry",
+  settled: "settled",
+  refunding: "refund sent",
+  refunded: "refunded",
+  abandoned: "abandoned (the funding never committed)",
+};
