@@ -126,13 +126,47 @@ try {
   check((await page.getByTestId("ckb-receipts").textContent()).includes("✓"), "the receipt is listed as accepted");
   await page.screenshot({ path: shots + "ckb-paid.png", fullPage: true });
 
+  // A chat answer paid from the CKB channel, receipt by receipt, each with
+  // its commitment signed in the page (auto-pay, prices pinned in shannons).
+  const channelId = await page.evaluate(() => {
+    const key = Object.keys(localStorage).find((k) => k.startsWith("tollway.ckb."));
+    return Object.keys(JSON.parse(localStorage.getItem(key)).channels)[0];
+  });
+  const token = JSON.parse(await page.evaluate(() => sessionStorage.getItem("tollway.session"))).api_key;
+  const owedOf = async () => BigInt((await (await fetch(`${base}/api/channels/${channelId}`, { headers: { authorization: `Bearer ${token}` } })).json()).owed);
+  const shannonsOf = (text) => {
+    const m = /([\d,]+)(?:\.(\d+))? CKB/.exec(text);
+    return BigInt(m[1].replace(/,/g, "")) * CKB + BigInt((m[2] ?? "").padEnd(8, "0"));
+  };
+  const owedBefore = await owedOf();
+  const receiptsBefore = sent.filter((r) => r.includes("/receipts")).length;
+  await page.getByRole("link", { name: "Chat" }).click();
+  await page.getByLabel("Pay from").selectOption(channelId);
+  await page.getByLabel("Max tokens").fill("24");
+  await page.getByLabel("Your message").fill("Say hello.");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByTestId("answer-cost").waitFor({ timeout: 120_000 });
+  await page.getByRole("button", { name: "Send" }).waitFor({ timeout: 60_000 });
+  const chatRows = page.getByTestId("receipts").locator("tbody tr");
+  const chatReceipts = await chatRows.count();
+  check(chatReceipts > 1 && (await chatRows.filter({ hasText: "accepted" }).count()) === chatReceipts, `a chat answer paid from the CKB channel: ${chatReceipts} receipts shown, all accepted`);
+  const chatPosts = sent.filter((r) => r.includes("/receipts")).slice(receiptsBefore);
+  check(chatPosts.length >= chatReceipts && chatPosts.every((r) => /"commitment":"0x[0-9a-f]+"/.test(r)), `each of the ${chatPosts.length} receipts was posted with its commitment`);
+  const owedAfter = await owedOf();
+  const answerCost = shannonsOf(await page.getByTestId("answer-cost").textContent());
+  check(answerCost > 0n && owedAfter - owedBefore === answerCost, `the answer cost ${answerCost} shannons, and the seller's accepted total rose by exactly that`);
+  check(shannonsOf(await page.getByTestId("signed-total").textContent()) === owedAfter, "the page's signed total on the channel is the seller's");
+  await page.screenshot({ path: shots + "ckb-chat.png" });
+  await page.getByRole("link", { name: "Channels" }).click();
+  await state.filter({ hasText: /^active$/ }).waitFor({ timeout: 30_000 });
+
   await pay.getByRole("button", { name: "Settle and close now" }).click();
   await state.filter({ hasText: /^settled$/ }).waitFor({ timeout: 120_000 });
   check(true, "the channel is settled on chain");
   const closing = (await page.getByTestId("ckb-closing").getAttribute("title")).trim();
   const settled = await node("get_transaction", [closing]);
   const outputs = settled.result?.transaction?.outputs ?? [];
-  check(settled.result?.tx_status?.status === "committed" && BigInt(outputs[0]?.capacity ?? 0) === 61n * CKB + 150_000_000n, "the settlement paid the seller its 61 CKB co-funding plus exactly the 1.5 CKB paid");
+  check(settled.result?.tx_status?.status === "committed" && BigInt(outputs[0]?.capacity ?? 0) === 61n * CKB + owedAfter, "the settlement paid the seller its 61 CKB co-funding plus exactly what was paid (the 1.5 CKB and the chat answer)");
   check(outputs[1]?.lock?.args === lockArgs, "the rest went back to the wallet's lock");
   await page.screenshot({ path: shots + "ckb-settled.png", fullPage: true });
 

@@ -106,7 +106,12 @@ export class LedgerChannels {
     return (await call<{ channels: RemoteChannel[] }>("GET", "/api/channels", undefined, this.apiKey)).channels;
   }
 
-  /** Signs nothing: saves `signed` as the latest, then posts it; the payee's answer. */
+  /** The channel as saved now. */
+  current(id: string): ChannelRecord | undefined {
+    return this.book.get(id);
+  }
+
+  /** Signs nothing: posts `signed` (saved before); the payee's answer. */
   async post(record: ChannelRecord, signed: SignedSubRav): Promise<ReceiptAck> {
     const nonce = signed.rav.nonce.toString();
     const entry = this.book.log(record.id).find((e) => e.nonce === nonce);
@@ -131,23 +136,14 @@ export class LedgerChannels {
     return next;
   }
 
-  /**
-   * Brings the local record and the payee's in line: a receipt the payee
-   * holds that this key signed (in another tab or browser) is adopted; a
-   * newer local one the payee never confirmed is posted again.
-   */
-  async recover(record: ChannelRecord, publicKey: Uint8Array): Promise<Recovered> {
-    const sub = await call<RemoteSub>("GET", `/api/channels/${record.id}/subs/${record.subChannel}`, undefined, this.apiKey);
-    const local = record.latestSigned ? decodeSigned(fromWireHex(record.latestSigned)) : undefined;
-    const theirs = sub.latest ? decodeSigned(fromWireHex(sub.latest)) : undefined;
-    if (theirs && verifySigned(theirs, publicKey) && (!local || theirs.rav.nonce > local.rav.nonce)) {
-      this.saveSigned(record, theirs, true);
-    } else if (local && (!theirs || local.rav.nonce > theirs.rav.nonce)) {
-      await this.post(record, local);
-    }
-    const next = this.book.update(record.id, (r) => ({ ...r, acceptedTotal: BigInt(sub.accumulated) > BigInt(r.acceptedTotal) ? sub.accumulated : r.acceptedTotal }));
-    const pending = sub.pending ? paymentDueFrom(sub.pending) : undefined;
-    return { record: next, pending: pending && pending.proposal.accumulated > signedTotal(next) ? pending : undefined };
+  /** Brings the local record and the payee's in line (`recoverChannel`). */
+  recover(record: ChannelRecord, publicKey: Uint8Array): Promise<Recovered> {
+    return recoverChannel(this, this.apiKey, record, publicKey);
+  }
+
+  /** Records a total the payee confirmed. */
+  noteAccepted(id: string, total: string): ChannelRecord {
+    return this.book.update(id, (r) => ({ ...r, acceptedTotal: BigInt(total) > BigInt(r.acceptedTotal) ? total : r.acceptedTotal }));
   }
 
   /** Closes: a receipt the payee has not confirmed is posted first; the rest of the escrow returns to the wallet. */
@@ -157,4 +153,32 @@ export class LedgerChannels {
     this.book.update(record.id, (r) => ({ ...r, open: remote.open }));
     return remote;
   }
+}
+
+/** A channel payer `recoverChannel` can work with: the chat's, plus what recovery adds. */
+export interface RecoverablePayer {
+  saveSigned(record: ChannelRecord, signed: SignedSubRav, accepted?: boolean): ChannelRecord;
+  post(record: ChannelRecord, signed: SignedSubRav): Promise<ReceiptAck>;
+  noteAccepted(id: string, total: string): ChannelRecord;
+}
+
+/**
+ * Brings the local record and the payee's in line: a receipt the payee
+ * holds that this key signed (in another tab or browser) is adopted; a
+ * newer local one the payee never confirmed is posted again. Also says
+ * what the payee proposes beyond the latest signed receipt (work
+ * delivered and never signed), for the person to decide on.
+ */
+export async function recoverChannel(payer: RecoverablePayer, apiKey: string, record: ChannelRecord, publicKey: Uint8Array): Promise<Recovered> {
+  const sub = await call<RemoteSub>("GET", `/api/channels/${record.id}/subs/${record.subChannel}`, undefined, apiKey);
+  const local = record.latestSigned ? decodeSigned(fromWireHex(record.latestSigned)) : undefined;
+  const theirs = sub.latest ? decodeSigned(fromWireHex(sub.latest)) : undefined;
+  if (theirs && verifySigned(theirs, publicKey) && (!local || theirs.rav.nonce > local.rav.nonce)) {
+    payer.saveSigned(record, theirs, true);
+  } else if (local && (!theirs || local.rav.nonce > theirs.rav.nonce)) {
+    await payer.post(record, local);
+  }
+  const next = payer.noteAccepted(record.id, sub.accumulated);
+  const pending = sub.pending ? paymentDueFrom(sub.pending) : undefined;
+  return { record: next, pending: pending && pending.proposal.accumulated > signedTotal(next) ? pending : undefined };
 }

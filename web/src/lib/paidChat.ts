@@ -8,7 +8,8 @@
 import { Allowance } from "./allowance";
 import { ApiError } from "./api";
 import type { ChannelRecord } from "./channels";
-import { baseOf, signedTotal, type LedgerChannels } from "./ledgerChannels";
+import { baseOf, signedTotal, type ReceiptAck } from "./ledgerChannels";
+import type { SignedSubRav } from "./subrav";
 import { ruleFor } from "./price";
 import { promptBound, review, DEFAULT_SLACK_TOKENS } from "./review";
 import { SseDecoder, StreamReader } from "./stream";
@@ -48,6 +49,16 @@ export interface ChatResult {
   unpaid?: { due: PaymentDue; approve: () => Promise<void> };
 }
 
+/** What the chat needs of a channel's payer: a ledger channel's, or a CKB channel's (whose receipts carry a commitment). */
+export interface ChannelPayer {
+  /** The channel as saved now. */
+  current(id: string): ChannelRecord | undefined;
+  /** Saves `signed` as the latest receipt, before it is sent anywhere. */
+  saveSigned(record: ChannelRecord, signed: SignedSubRav): ChannelRecord;
+  /** Posts a saved receipt; the payee's answer. */
+  post(record: ChannelRecord, signed: SignedSubRav): Promise<ReceiptAck>;
+}
+
 /** One message to send. */
 export interface ChatRequest {
   model: string;
@@ -58,7 +69,7 @@ export interface ChatRequest {
   onEvent: (event: ChatEvent) => void;
   /** Paid from a channel (else from points). */
   channel?: {
-    payer: LedgerChannels;
+    payer: ChannelPayer;
     record: ChannelRecord;
     secret: Uint8Array;
     mode: "auto" | "manual";
@@ -86,7 +97,7 @@ export class LeftoverDue extends Error {
  * the person's approval standing for what was received (at most `cap`),
  * then signed, saved and posted.
  */
-export async function payLeftover(payer: LedgerChannels, record: ChannelRecord, due: PaymentDue, secret: Uint8Array, cap: bigint): Promise<void> {
+export async function payLeftover(payer: ChannelPayer, record: ChannelRecord, due: PaymentDue, secret: Uint8Array, cap: bigint): Promise<void> {
   const last = baseOf(record);
   const delta = review(last, { maxAmount: cap, entitled: cap, budget: BigInt(record.budget) }, due.proposal);
   if (delta === 0n) return;
@@ -154,7 +165,7 @@ export async function streamChat(request: ChatRequest): Promise<ChatResult> {
 
   const sign = async (due: PaymentDue): Promise<void> => {
     if (!channel || !allowance || failure) return;
-    const record = channel.payer.book.get(channel.record.id) ?? channel.record;
+    const record = channel.payer.current(channel.record.id) ?? channel.record;
     const decision = allowance.decide(baseOf(record), due.proposal, BigInt(record.budget));
     if (decision.kind !== "sign") return;
     const signed = signSubRav(due.proposal, channel.secret);

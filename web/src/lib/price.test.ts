@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cost } from "./review";
-import { parseDecimal, PriceError, ruleFor } from "./price";
+import { formatDecimal, parseDecimal, PriceError, ruleFor, scalePrices } from "./price";
 
 describe("published prices", () => {
   it("are read exactly, as core's Price::parse", () => {
@@ -23,5 +23,15 @@ describe("published prices", () => {
     expect(cost(own, 10n, 7n)).toBe(24n);
     expect(ruleFor(prices, "other").model).toBe("*");
     expect(() => ruleFor(prices.slice(1), "other")).toThrow(/no price/);
+  });
+
+  it("scale exactly into another unit (points into shannons)", () => {
+    expect(formatDecimal(1_500_000n, 6)).toBe("1.5");
+    expect(formatDecimal(1n, 6)).toBe("0.000001");
+    expect(formatDecimal(0n, 6)).toBe("0");
+    const [scaled] = scalePrices([{ model: "m", version: 2, input_per_1k: "1000", output_per_1k: "0.000001" }], 100_000n);
+    expect(scaled).toEqual({ model: "m", version: 2, input_per_1k: "100000000", output_per_1k: "0.1" });
+    // 1 point per input token at 100,000 shannons a point.
+    expect(cost(ruleFor([scaled], "m"), 1n, 0n)).toBe(100_000n);
   });
 });

@@ -40,6 +40,23 @@ export function parseDecimal(text: string, digits: number): bigint {
   return BigInt(match[1] + fraction);
 }
 
+/** `1_500_000n` with `digits` = 6 → `"1.5"`: the inverse of `parseDecimal`. */
+export function formatDecimal(units: bigint, digits: number): string {
+  const text = units.toString().padStart(digits + 1, "0");
+  const whole = text.slice(0, text.length - digits);
+  const fraction = text.slice(text.length - digits).replace(/0+$/, "");
+  return fraction ? `${whole}.${fraction}` : whole;
+}
+
+/**
+ * The price list in another unit: each price times `factor` (a CKB
+ * channel pays points in shannons, `shannons_per_point` each), exactly.
+ */
+export function scalePrices(prices: PublishedPrice[], factor: bigint): PublishedPrice[] {
+  const scale = (text: string) => formatDecimal(parseDecimal(text, PRICE_EXTRA_DIGITS) * factor, PRICE_EXTRA_DIGITS);
+  return prices.map((p) => ({ ...p, input_per_1k: scale(p.input_per_1k), output_per_1k: scale(p.output_per_1k) }));
+}
+
 /** The rule for `model`: its own (exact, then any case), else the default rule. */
 export function ruleFor(prices: PublishedPrice[], model: string): PriceRule & { version: number; model: string } {
   const found =

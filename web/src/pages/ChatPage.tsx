@@ -7,9 +7,11 @@ import { secp256k1 } from "@noble/curves/secp256k1";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useApp, type Balance } from "../app/context";
 import { explain } from "../app/explain";
-import { points } from "../lib/format";
+import { CkbBook } from "../lib/ckb/record";
+import { chatView, CkbChatPayer } from "../lib/ckb/chatPayer";
+import { amountOf, unitAfter } from "../lib/format";
 import { LedgerChannels, signedTotal } from "../lib/ledgerChannels";
-import { defaultCap, LeftoverDue, payLeftover, streamChat, type ChatEvent, type ChatMessage, type ChatResult } from "../lib/paidChat";
+import { defaultCap, LeftoverDue, payLeftover, streamChat, type ChannelPayer, type ChatEvent, type ChatMessage, type ChatResult } from "../lib/paidChat";
 import type { PaymentDue } from "../lib/wire";
 import { ChatComposer, type ComposerSettings } from "./chat/ChatComposer";
 import { EMPTY_PANEL, PaymentPanel, type PanelState } from "./chat/PaymentPanel";
@@ -26,9 +28,13 @@ interface Approval {
 
 export function ChatPage() {
   const app = useApp();
-  const payer = useMemo(() => (app.walletKeyId ? new LedgerChannels(app.apiKey, app.walletKeyId) : undefined), [app.apiKey, app.walletKeyId]);
+  const ledger = useMemo(() => (app.walletKeyId ? new LedgerChannels(app.apiKey, app.walletKeyId) : undefined), [app.apiKey, app.walletKeyId]);
   const [tick, setTick] = useState(0);
-  const channels = useMemo(() => payer?.book.all().filter((c) => c.open) ?? [], [payer, tick]);
+  // Ledger channels and CKB channels (pinned prices in shannons) alike.
+  const channels = useMemo(
+    () => [...(ledger?.book.all().filter((c) => c.open) ?? []), ...(app.walletKeyId ? new CkbBook(app.walletKeyId).all().flatMap((r) => chatView(r) ?? []) : [])],
+    [ledger, app.walletKeyId, tick],
+  );
   const [settings, setSettings] = useState<ComposerSettings>({ model: MODEL, payFrom: "points", mode: "auto", cap: "", maxTokens: 128 });
   // The conversation survives moving between pages (for this tab only).
   const [messages, setMessages] = useState<ChatMessage[]>(() => JSON.parse(sessionStorage.getItem(CONVERSATION) ?? "[]") as ChatMessage[]);
@@ -44,7 +50,14 @@ export function ChatPage() {
   const [busy, setBusy] = useState(false);
   const abort = useRef<AbortController | undefined>(undefined);
 
-  const record = settings.payFrom === "points" ? undefined : payer?.book.get(settings.payFrom);
+  const selected = settings.payFrom === "points" ? undefined : channels.find((c) => c.id === settings.payFrom);
+  // A CKB channel's receipts carry a commitment the wallet key signs too.
+  const payer: (ChannelPayer & { recover: LedgerChannels["recover"] }) | undefined =
+    selected?.asset === "CKB" ? (app.secret && app.walletKeyId ? new CkbChatPayer(app.apiKey, app.walletKeyId, app.secret) : undefined) : ledger;
+  // Read afresh at every render: receipts signed while the answer streams show at once.
+  const record = selected && (payer?.current(selected.id) ?? selected);
+  const fmt = (value: bigint | string | undefined) => amountOf(value, record?.asset);
+  const unit = unitAfter(record?.asset);
   useEffect(() => {
     if (settings.payFrom !== "points" && !record) setSettings((s) => ({ ...s, payFrom: "points" }));
   }, [record, settings.payFrom]);
@@ -81,8 +94,8 @@ export function ChatPage() {
     };
     try {
       let channel;
-      if (record && payer) {
-        if (!app.secret) throw new Error("Unlock your wallet to pay from a channel.");
+      if (record) {
+        if (!payer || !app.secret) throw new Error("Unlock your wallet to pay from a channel.");
         const { record: current, pending } = await payer.recover(record, secp256k1.getPublicKey(app.secret, true));
         // Work an earlier answer delivered and nobody signed: the person decides first.
         if (pending) throw new LeftoverDue(pending);
@@ -128,7 +141,7 @@ export function ChatPage() {
   const payAndResend = async () => {
     if (!leftover || !record || !payer || !app.secret) return;
     try {
-      const current = payer.book.get(record.id) ?? record;
+      const current = payer.current(record.id) ?? record;
       await payLeftover(payer, current, leftover.due, app.secret, defaultCap(current, settings.model, messages, settings.maxTokens));
       const text = leftover.text;
       setLeftover(undefined);
@@ -157,7 +170,7 @@ export function ChatPage() {
         </div>
         {approval && (
           <div className="approval" role="group" aria-label="Approve payment">
-            <p>The answer is paused until you pay for it: sign a receipt adding <strong data-testid="approval-amount">{points(approval.due.proposal.accumulated - (record ? signedTotal(payer?.book.get(record.id) ?? record) : 0n))}</strong> points (a total of {points(approval.due.proposal.accumulated)} on this channel)?</p>
+            <p>The answer is paused until you pay for it: sign a receipt adding <strong data-testid="approval-amount">{fmt(approval.due.proposal.accumulated - (record ? signedTotal(payer?.current(record.id) ?? record) : 0n))}</strong>{unit} (a total of {fmt(approval.due.proposal.accumulated)} on this channel)?</p>
             <div className="row">
               <button onClick={() => { approval.resolve(true); setApproval(undefined); }}>Approve and continue</button>
               <button className="secondary" onClick={() => { approval.resolve(false); setApproval(undefined); abort.current?.abort(); }}>Stop here</button>
@@ -166,13 +179,13 @@ export function ChatPage() {
         )}
         {unpaid && !busy && (
           <div className="approval" role="group" aria-label="Pay the rest">
-            <p>The last part of the answer is not paid yet: a receipt for a total of <strong>{points(unpaid.due.proposal.accumulated)}</strong> points.</p>
+            <p>The last part of the answer is not paid yet: a receipt for a total of <strong>{fmt(unpaid.due.proposal.accumulated)}</strong>{unit}.</p>
             <button onClick={() => void settle()}>Pay the rest</button>
           </div>
         )}
         {leftover && !busy && record && (
           <div className="approval" role="group" aria-label="Unpaid earlier answer">
-            <p>An earlier answer on this channel was delivered but not fully paid (the page was reloaded or the stream was cut): the server asks for a receipt adding <strong data-testid="leftover-amount">{points(leftover.due.proposal.accumulated - signedTotal(payer?.book.get(record.id) ?? record))}</strong> points before the next answer.</p>
+            <p>An earlier answer on this channel was delivered but not fully paid (the page was reloaded or the stream was cut): the server asks for a receipt adding <strong data-testid="leftover-amount">{fmt(leftover.due.proposal.accumulated - signedTotal(payer?.current(record.id) ?? record))}</strong>{unit} before the next answer.</p>
             <div className="row">
               <button onClick={() => void payAndResend()} disabled={!app.secret}>Pay it and send again</button>
               <a href="#/channels">or close the channel</a>

@@ -57,6 +57,7 @@ function fakeFetch(url: string, init?: RequestInit): Promise<Response> {
     return Promise.resolve(json({ jsonrpc: "2.0", id: 1, result }));
   }
   calls.push(`${method} ${url}`);
+  if (url === "/api/prices") return Promise.resolve(json({ asset: "POINTS", prices: [{ model: "m", version: 1, input_per_1k: "1000", output_per_1k: "2000" }] }));
   if (url === "/api/ckb") return Promise.resolve(json({ seller_key: hex(seller), chain_id: 7, cofund: (61n * CKB).toString(), commitment_fee: "1000", fee_rate: seller_.feeRate, shannons_per_point: 1, block_interval_secs: 8, settle_margin_secs: 60, min_duration_secs: 120, max_duration_secs: 86_400, funding_confirmations: 1 }));
   if (url === "/api/ckb/channels" && method === "POST") {
     return Promise.resolve(json({ id: ID, state: "proposed", buyer_key: body.key, seller_key: hex(seller), deposit: body.deposit, cofund: (61n * CKB).toString(), fee: "1000", expiry_block: seller_.expiry, seller_cells: [sellerCell], fee_rate: seller_.feeRate }, 201));
@@ -105,6 +106,8 @@ describe("opening a CKB channel from the browser", () => {
     expect(calls.some((c) => c.includes("/funding"))).toBe(false);
     const record = await p.open(reviewed, buyerSecret);
     expect(record.chainId).toBe("18446744073709551557");
+    // The prices are pinned at opening, in shannons (shannons_per_point is 1 here).
+    expect(record.prices).toEqual([{ model: "m", version: 1, input_per_1k: "1000", output_per_1k: "2000" }]);
     expect(p.book.get(ID)?.refundSellerSignature).toBe(record.refundSellerSignature);
     expect(scriptsOf(record)).toEqual(scripts);
     const confirm = (vi.mocked(fetch).mock.calls.find((c) => String(c[0]).endsWith("/confirm"))![1] as RequestInit).body as string;

@@ -9,6 +9,7 @@
 // the expiry. The wallet key signs in this tab and is never sent.
 import { secp256k1 } from "@noble/curves/secp256k1";
 import { bytesToHex } from "@noble/hashes/utils";
+import { scalePrices, type PriceList } from "../price";
 import { ApiError, call, callText } from "../api";
 import { exactInteger } from "../channels";
 import { SUBRAV_VERSION, decodeSigned, encodeSigned, fromWireHex, keyId, signSubRav, toWireHex, type SubRav } from "../subrav";
@@ -252,7 +253,11 @@ export class CkbPayer {
     const refundSignature = fromWireHex(answer.refund_signature);
     const signer = signerOf(channelMessage(terms, txHash(refundTx(terms, reviewed.scripts))), refundSignature);
     if (!signer || !sameHex(hex(signer), hex(terms.seller))) throw new SpilmanError("wrong_signer", "The seller's refund signature is not the seller's over this channel's refund; nothing was signed.");
-    const chainJson = await callText("GET", `/api/channels/${id}`, undefined, this.apiKey);
+    const [chainJson, published, info] = await Promise.all([
+      callText("GET", `/api/channels/${id}`, undefined, this.apiKey),
+      call<PriceList>("GET", "/api/prices", undefined, this.apiKey),
+      this.info(),
+    ]);
     const record: CkbChannelRecord = {
       id,
       chainId: exactInteger(chainJson, "chain_id"),
@@ -271,6 +276,7 @@ export class CkbPayer {
       durationSecs: reviewed.request.durationSecs.toString(),
       acceptedTotal: "0",
       openedAt: Math.floor(Date.now() / 1000),
+      prices: scalePrices(published.prices, BigInt(info.shannons_per_point)),
     };
     this.book.put(record);
     const group = reviewed.plan.buyerCells.map((_, i) => i);

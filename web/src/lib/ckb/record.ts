@@ -4,6 +4,7 @@
 // channel cell, the chain's locks, the seller's refund signature), and the
 // latest receipt signed. Never the wallet key.
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils";
+import type { PublishedPrice } from "../price";
 import type { HashType, OutPoint } from "./molecule";
 import type { ChannelTerms, LockScripts, ScriptRef } from "./spilman";
 
@@ -42,6 +43,8 @@ export interface CkbChannelRecord {
   latestSigned?: string;
   /** The total the payee last confirmed, shannons. */
   acceptedTotal: string;
+  /** The payee's prices pinned at opening, in shannons per 1,000 tokens (points × `shannons_per_point`); the chat pays only channels that have them. */
+  prices?: PublishedPrice[];
   openedAt: number;
 }
 

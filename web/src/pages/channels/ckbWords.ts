@@ -8,18 +8,9 @@ import { NodeError } from "../../lib/ckb/rpc";
 import { SpilmanError } from "../../lib/ckb/spilman";
 import { KeystoreError } from "../../lib/keystore";
 
-const SHANNONS = 100_000_000n;
+export { ckb } from "../../lib/format";
 
-/** `106100000000n` → `1,061 CKB`; `12345n` → `0.00012345 CKB`. */
-export function ckb(shannons: bigint | string | undefined | null): string {
-  if (shannons === undefined || shannons === null) return "…";
-  const value = typeof shannons === "bigint" ? shannons : BigInt(shannons);
-  const negative = value < 0n;
-  const abs = negative ? -value : value;
-  const whole = (abs / SHANNONS).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  const fraction = (abs % SHANNONS).toString().padStart(8, "0").replace(/0+$/, "");
-  return `${negative ? "-" : ""}${whole}${fraction ? "." + fraction : ""} CKB`;
-}
+const SHANNONS = 100_000_000n;
 
 /** `"1061.5"` (CKB) → shannons; undefined when it is not an amount. */
 export function parseCkb(text: string): bigint | undefined {

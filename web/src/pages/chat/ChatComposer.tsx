@@ -6,7 +6,7 @@
 import { useEffect, useState } from "react";
 import { useApp } from "../../app/context";
 import type { ChannelRecord } from "../../lib/channels";
-import { points, short } from "../../lib/format";
+import { amountOf, points, short, unitAfter } from "../../lib/format";
 import { defaultCap, type ChatMessage } from "../../lib/paidChat";
 
 /** How the next message is sent and paid. */
@@ -67,7 +67,7 @@ export function ChatComposer(props: {
       cap = undefined;
     }
     guard = cap === undefined ? { text: "The cap must be a whole number of points.", ok: false }
-      : cap > 0n ? { text: `At most ${points(cap)} points from the channel for this message; each receipt is checked against what arrived.`, ok: true }
+      : cap > 0n ? { text: `At most ${amountOf(cap, channel.asset)}${unitAfter(channel.asset)} from the channel for this message; each receipt is checked against what arrived.`, ok: true }
       : { text: "The channel's budget is spent: open a new channel on the Channels page, or pay with points.", ok: false };
   } else if (estimate.error) {
     guard = { text: estimate.error, ok: false };
@@ -85,7 +85,7 @@ export function ChatComposer(props: {
         <label>Pay from
           <select value={settings.payFrom} onChange={(e) => set({ payFrom: e.target.value })} disabled={props.busy}>
             <option value="points">Points</option>
-            {props.channels.map((c) => <option key={c.id} value={c.id}>Channel {short(c.id)} ({points(c.deposit)} deposit)</option>)}
+            {props.channels.map((c) => <option key={c.id} value={c.id}>{c.asset === "CKB" ? "CKB channel" : "Channel"} {short(c.id)} ({amountOf(c.deposit, c.asset)}{unitAfter(c.asset)} deposit)</option>)}
           </select>
         </label>
         {channel && (

@@ -2,7 +2,7 @@
 // and accepted, the tokens received, the channel's budget left and the
 // points balance, updating as chunks arrive.
 import type { ChannelRecord } from "../../lib/channels";
-import { points, short } from "../../lib/format";
+import { amountOf, points, short } from "../../lib/format";
 
 /** One receipt of the current answer. */
 export interface PanelReceipt {
@@ -43,6 +43,10 @@ export const EMPTY_PANEL: PanelState = { chunks: 0, receipts: [] };
 export function PaymentPanel(props: { state: PanelState; channel?: ChannelRecord; signedTotal: bigint; available?: string; balance?: string; mode: string }) {
   const { state, channel } = props;
   const budgetLeft = channel ? BigInt(channel.budget) - props.signedTotal : undefined;
+  const fmt = (value: bigint | string | undefined) => amountOf(value, channel?.asset);
+  // In the table the unit goes in the header.
+  const bare = (value: bigint) => fmt(value).replace(/ CKB$/, "");
+  const unit = channel?.asset === "CKB" ? " (CKB)" : "";
   return (
     <aside className="card panel" aria-label="Payment">
       <h2>Payment</h2>
@@ -55,11 +59,11 @@ export function PaymentPanel(props: { state: PanelState; channel?: ChannelRecord
         {state.completionTokens !== undefined && (<><dt>Tokens</dt><dd data-testid="tokens">{state.promptTokens} in, {state.completionTokens} out</dd></>)}
         {channel && (<>
           <dt>Signed on the channel</dt>
-          <dd data-testid="signed-total">{points(props.signedTotal)}</dd>
+          <dd data-testid="signed-total">{fmt(props.signedTotal)}</dd>
           <dt>Budget left</dt>
-          <dd data-testid="budget-left">{points(budgetLeft)} of {points(channel.budget)}</dd>
+          <dd data-testid="budget-left">{fmt(budgetLeft)} of {fmt(channel.budget)}</dd>
         </>)}
-        {state.cost !== undefined && (<><dt>This answer cost</dt><dd data-testid="answer-cost">{points(state.cost)}</dd></>)}
+        {state.cost !== undefined && (<><dt>This answer cost</dt><dd data-testid="answer-cost">{fmt(state.cost)}</dd></>)}
         {state.stopped && (<><dt>Stopped</dt><dd className="bad" data-testid="stopped">{STOPPED[state.stopped] ?? state.stopped.replace(/_/g, " ")}</dd></>)}
         <dt>Points available</dt>
         <dd data-testid="available">{points(props.available)}</dd>
@@ -69,20 +73,20 @@ export function PaymentPanel(props: { state: PanelState; channel?: ChannelRecord
           <h3>Receipts of this answer</h3>
           {state.receipts.length === 0 ? <p className="empty">None yet.</p> : (
             <table data-testid="receipts">
-              <thead><tr><th>#</th><th className="num">Amount</th><th className="num">Total</th><th>Accepted</th></tr></thead>
+              <thead><tr><th>#</th><th className="num">Amount{unit}</th><th className="num">Total{unit}</th><th>Accepted</th></tr></thead>
               <tbody>
                 {state.receipts.slice(-SHOWN).map((r) => (
                   <tr key={r.nonce}>
                     <td>{r.nonce}</td>
-                    <td className="num">+{points(r.amount)}</td>
-                    <td className="num">{points(r.total)}</td>
+                    <td className="num">+{bare(r.amount)}</td>
+                    <td className="num">{bare(r.total)}</td>
                     <td>{r.accepted === true ? <span className="ok">✓ accepted</span> : r.accepted ? <span className="bad">{r.accepted}</span> : <span className="muted">posting…</span>}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
           )}
-          {state.receipts.length > SHOWN && <p className="hint" data-testid="receipt-count">{state.receipts.length} receipts, the last {SHOWN} shown; together they add {points(state.receipts.reduce((sum, r) => sum + r.amount, 0n))}.</p>}
+          {state.receipts.length > SHOWN && <p className="hint" data-testid="receipt-count">{state.receipts.length} receipts, the last {SHOWN} shown; together they add {fmt(state.receipts.reduce((sum, r) => sum + r.amount, 0n))}.</p>}
         </div>
       )}
     </aside>
