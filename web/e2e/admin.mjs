@@ -8,7 +8,7 @@
 // from the real calls; runs the ledger audit. A user sees no admin page.
 // No console errors. Screenshots: docs/screenshots/admin-*.png.
 import { createECDH } from "node:crypto";
-import { adminKey, api, chat, checks, createUser, grant, grouped, launch, MODEL, ok, realErrors, reportUsage, shots, signIn, watchedPage } from "./support/tollway.mjs";
+import { MODEL, adminKey, api, chat, checks, createUser, grant, grouped, launch, ok, realErrors, finish, reportUsage, shots, signIn, watchedPage } from "./support/tollway.mjs";
 
 const { check, failures } = checks();
 const stamp = Date.now().toString(36);
@@ -213,7 +213,4 @@ try {
 } finally {
   await browser.close();
 }
-if (failures.length) {
-  console.error(`${failures.length} check(s) failed`);
-  process.exit(1);
-}
+finish(failures);

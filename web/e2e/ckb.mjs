@@ -9,6 +9,7 @@
 // docs/screenshots/ckb-*.png. Needs the devnet of scripts/e2e.sh
 // (TOLLWAY_CKB_BIN): skips without it.
 import { chromium } from "playwright-core";
+import { finish } from "./support/tollway.mjs";
 import { build } from "esbuild";
 import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -199,7 +200,4 @@ try {
 } finally {
   await browser.close();
 }
-if (failures.length) {
-  console.error(`${failures.length} check(s) failed`);
-  process.exit(1);
-}
+finish(failures);

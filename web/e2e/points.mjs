@@ -6,7 +6,7 @@
 // with them, and the recent requests; no console errors. Screenshots:
 // docs/screenshots/points-*.png.
 import { readFileSync } from "node:fs";
-import { api, chat, checks, createUser, grant, grouped, launch, MODEL, ok, realErrors, shots, signIn, watchedPage } from "./support/tollway.mjs";
+import { MODEL, api, chat, checks, createUser, grant, grouped, launch, ok, realErrors, finish, shots, signIn, watchedPage } from "./support/tollway.mjs";
 
 const { check, failures } = checks();
 const handle = `pat-${Date.now().toString(36)}`;
@@ -133,7 +133,4 @@ try {
 } finally {
   await browser.close();
 }
-if (failures.length) {
-  console.error(`${failures.length} check(s) failed`);
-  process.exit(1);
-}
+finish(failures);

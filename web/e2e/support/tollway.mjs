@@ -96,3 +96,11 @@ export async function signIn(page, key, hash) {
 
 /** Console errors other than the browser's own line for an expected HTTP refusal. */
 export const realErrors = (errors) => errors.filter((e) => !e.includes("Failed to load resource"));
+
+/** Ends a test script: exit status 1 when a check failed. */
+export function finish(failures) {
+  if (failures.length) {
+    console.error(`${failures.length} check(s) failed`);
+    process.exit(1);
+  }
+}
