@@ -110,6 +110,27 @@ try {
   check('USDT balances after: account 0 = 1,000,000 - 12.345678, account 1 = 12.345678',
     after0 === INITIAL_SUPPLY - amount && after1 === amount, `${fmt(after0)} / ${fmt(after1)}`);
   check('USDT totalSupply unchanged', decodeUint(await usdtCall('totalSupply()')) === INITIAL_SUPPLY);
+
+  // approve / allowance / transferFrom: account 0 lets account 1 spend 5 USDT.
+  const allowed = 5n * ONE_TOKEN;
+  const approveHash = await rpc('eth_sendTransaction', [{ from: ACCOUNT0, to: usdt.address, data: calldata(artifact, 'approve(address,uint256)', [ACCOUNT1, allowed]) }]);
+  const approveReceipt = await waitReceipt(rpc, approveHash);
+  const approval = approveReceipt.logs.find((l) => l.topics[0] === artifact.eventTopics['Approval(address,address,uint256)']);
+  check('USDT approve(account 1, 5) logged Approval(account 0, account 1, 5)', approveReceipt.status === '0x1' && approval &&
+    eq(topicAddress(approval.topics[1]), ACCOUNT0) && eq(topicAddress(approval.topics[2]), ACCOUNT1) && decodeUint(approval.data) === allowed);
+  check('USDT allowance(account 0, account 1) = 5', decodeUint(await usdtCall('allowance(address,address)', [ACCOUNT0, ACCOUNT1])) === allowed);
+  let overAllowance = null;
+  try {
+    await rpc('eth_call', [{ from: ACCOUNT1, to: usdt.address, data: calldata(artifact, 'transferFrom(address,address,uint256)', [ACCOUNT0, ACCOUNT1, allowed + 1n]) }, 'latest']);
+  } catch (e) {
+    overAllowance = e.message;
+  }
+  check('USDT transferFrom beyond the allowance reverts', overAllowance && /insufficient allowance/.test(overAllowance), overAllowance || 'did not revert');
+  const tfHash = await rpc('eth_sendTransaction', [{ from: ACCOUNT1, to: usdt.address, data: calldata(artifact, 'transferFrom(address,address,uint256)', [ACCOUNT0, ACCOUNT1, allowed]) }]);
+  check('USDT transferFrom(account 0, account 1, 5) by account 1 mined with status 1', (await waitReceipt(rpc, tfHash)).status === '0x1');
+  check('USDT allowance used up, account 1 holds 17.345678',
+    decodeUint(await usdtCall('allowance(address,address)', [ACCOUNT0, ACCOUNT1])) === 0n &&
+      decodeUint(await usdtCall('balanceOf(address)', [ACCOUNT1])) === amount + allowed);
 } catch (e) {
   failed = true;
   console.error(e.stack || e.message);
