@@ -202,6 +202,22 @@ try {
   check(overflow <= 0, `no sideways scrolling at 390 px (${overflow} px over)`);
   await phone.screenshot({ path: shots + "admin-phone.png", fullPage: true });
 
+  // Users page by page (50 a page, by id): enough users for a second page.
+  const everyone = (await ok("GET", "/api/admin/users?limit=500", adminKey)).length;
+  for (let n = everyone; n <= 50; n += 1) await createUser(`pager-${stamp}-${n}`);
+  const total = (await ok("GET", "/api/admin/users?limit=500", adminKey)).length;
+  await page.evaluate(() => { window.location.hash = "#/admin/prices"; });
+  await page.evaluate(() => { window.location.hash = "#/admin/users"; });
+  await page.getByTestId("users-page").filter({ hasText: "Page 1" }).waitFor();
+  const firstPage = await page.getByTestId("users").locator("tbody tr").count();
+  await page.getByRole("button", { name: "Next →" }).click();
+  await page.getByTestId("users-page").filter({ hasText: "Page 2" }).waitFor();
+  await page.getByTestId("users").locator("tbody tr").first().waitFor();
+  const secondPage = await page.getByTestId("users").locator("tbody tr").count();
+  check(firstPage === 50 && secondPage === Math.min(50, total - 50), `the users list pages by 50: ${firstPage} on page 1, ${secondPage} on page 2, of the server's ${total}`);
+  await page.getByRole("button", { name: "← Previous" }).click();
+  await page.getByTestId("users-page").filter({ hasText: "Page 1" }).waitFor();
+
   // A user has no admin console.
   const user = await watchedPage(browser, { width: 1100, height: 760 }, consoleErrors);
   await signIn(user, ann.key, "#/admin/users");

@@ -11,9 +11,15 @@ import { PointsForm } from "./PointsForm";
 
 interface Created { user: UserView; api_key: string }
 
+/** Users per page (the server pages by id: the users after a cursor). */
+export const USERS_PAGE = 50;
+
 export function UsersSection() {
   const app = useApp();
-  const users = useLoad(() => app.api<UserView[]>("GET", "/api/admin/users?limit=500"), [app.apiKey]);
+  // The cursors of the pages seen so far: the last is the page shown.
+  const [cursors, setCursors] = useState<number[]>([0]);
+  const cursor = cursors[cursors.length - 1];
+  const users = useLoad(() => app.api<UserView[]>("GET", `/api/admin/users?limit=${USERS_PAGE}&cursor=${cursor}`), [app.apiKey, cursor]);
   const create = useAction<Created>();
   const toggle = useAction<UserView>();
   const [handle, setHandle] = useState("");
@@ -38,7 +44,7 @@ export function UsersSection() {
       <section className="card" aria-label="Users">
         <h2>Users</h2>
         {toggle.error !== undefined && <ErrorBox error={toggle.error} />}
-        <Show state={users} what="users" empty={(u) => (u.length === 0 ? "No users yet: create one below." : undefined)}>
+        <Show state={users} what="users" empty={(u) => (u.length > 0 ? undefined : cursors.length > 1 ? "No more users." : "No users yet: create one below.")}>
           {(list) => (
             <div className="table-wrap">
               <table data-testid="users">
@@ -60,6 +66,11 @@ export function UsersSection() {
                   ))}
                 </tbody>
               </table>
+              <div className="row spread pager">
+                <button className="secondary" disabled={cursors.length === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>← Previous</button>
+                <span className="muted" data-testid="users-page">Page {cursors.length}</span>
+                <button className="secondary" disabled={list.length < USERS_PAGE} onClick={() => setCursors((c) => [...c, list[list.length - 1].id])}>Next →</button>
+              </div>
             </div>
           )}
         </Show>
