@@ -5,7 +5,7 @@
 // cost, each accepted), with manual pay (the answer pauses until approved),
 // and meets a hostile server (a proposal inflated in transit) that the page
 // refuses to sign. Every request is recorded: the secret key is in none.
-import { adminKey, base, checks, launch, ok, realErrors, finish, shots, watchedPage } from "./support/tollway.mjs";
+import { adminKey, base, checks, launch, ok, realErrors, finish, recordRequests, shots, walletSignIn, watchedPage } from "./support/tollway.mjs";
 
 const secret = "0x" + "6b".repeat(32);
 const passphrase = "tea and dragons";
@@ -17,17 +17,10 @@ const browser = await launch();
 try {
   const consoleErrors = [];
   const page = await watchedPage(browser, { width: 1200, height: 860 }, consoleErrors);
-  const sent = [];
-  page.on("request", (r) => sent.push(`${r.method()} ${r.url()} ${JSON.stringify(r.headers())} ${r.postData() ?? ""}`));
+  const sent = recordRequests(page, { headers: true });
 
   // Sign in with a wallet; the admin grants its user points.
-  await page.goto(base);
-  await page.getByLabel("Secret key to import").fill(secret);
-  await page.getByLabel("Passphrase", { exact: true }).fill(passphrase);
-  await page.getByLabel("Passphrase again").fill(passphrase);
-  await page.getByRole("button", { name: "Import and lock" }).click();
-  await page.getByLabel("Passphrase").fill(passphrase);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await walletSignIn(page, secret, passphrase);
   const handle = await page.getByTestId("handle").getAttribute("title");
   await api("POST", "/api/admin/points/grant", { user: handle, amount: "5000", reason: "e2e chat", id: "e2e-chat-grant" });
   await page.reload();

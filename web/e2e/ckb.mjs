@@ -8,22 +8,17 @@
 // made (to the server or the node), no console errors. Screenshots
 // docs/screenshots/ckb-*.png. Needs the devnet of scripts/e2e.sh
 // (TOLLWAY_CKB_BIN): skips without it.
-import { chromium } from "playwright-core";
-import { finish } from "./support/tollway.mjs";
+import { base, checks, finish, launch, recordRequests, shots, walletSignIn, watchedPage } from "./support/tollway.mjs";
 import { build } from "esbuild";
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const base = process.env.TOLLWAY_URL;
 const rpc = process.env.TOLLWAY_CKB_RPC;
-if (!base) throw new Error("TOLLWAY_URL is not set (scripts/e2e.sh sets it)");
 if (!rpc) {
   console.log("skip: web/e2e/ckb.mjs needs a CKB devnet: run scripts/e2e.sh with TOLLWAY_CKB_BIN set to the ckb node binary (scripts/ckb.sh builds it)");
   process.exit(0);
 }
-const shots = new URL("../../docs/screenshots/", import.meta.url).pathname;
-mkdirSync(shots, { recursive: true });
 
 // The faucet, built from the app's own CKB code.
 const work = mkdtempSync(join(tmpdir(), "tollway-ckb-e2e-"));
@@ -38,29 +33,14 @@ const node = async (method, params) => {
   return r.json();
 };
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
-const failures = [];
-const check = (ok, what) => {
-  if (!ok) failures.push(what);
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-};
+const browser = await launch();
+const { check, failures } = checks();
 try {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, acceptDownloads: true });
-  const page = await context.newPage();
-  const sent = [];
-  page.on("request", (r) => sent.push(`${r.method()} ${r.url()} ${JSON.stringify(r.headers())} ${r.postData() ?? ""}`));
   const consoleErrors = [];
-  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  const page = await watchedPage(browser, { width: 1100, height: 760 }, consoleErrors, { acceptDownloads: true });
+  const sent = recordRequests(page, { headers: true });
 
-  await page.goto(base);
-  await page.getByLabel("Secret key to import").fill(secret);
-  await page.getByLabel("Passphrase", { exact: true }).fill(passphrase);
-  await page.getByLabel("Passphrase again").fill(passphrase);
-  await page.getByRole("button", { name: "Import and lock" }).click();
-  await page.getByLabel("Passphrase").fill(passphrase);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.getByTestId("balance").waitFor();
+  await walletSignIn(page, secret, passphrase);
 
   await page.getByRole("link", { name: "Channels" }).click();
   const section = page.getByRole("region", { name: "Open a CKB channel" });

@@ -3,7 +3,7 @@
 // request the page makes and checks that the secret key is in none of
 // them; checks the page's console stays clean; keeps screenshots in
 // docs/screenshots/.
-import { adminKey, base, checks, launch, finish, shots, watchedPage } from "./support/tollway.mjs";
+import { adminKey, base, checks, finish, launch, recordRequests, shots, watchedPage } from "./support/tollway.mjs";
 
 const secret = "0x" + "5a".repeat(32);
 const passphrase = "tea and dragons";
@@ -12,8 +12,7 @@ const { check, failures } = checks();
 try {
   const consoleErrors = [];
   const page = await watchedPage(browser, { width: 1100, height: 760 }, consoleErrors);
-  const sent = [];
-  page.on("request", (r) => sent.push(`${r.method()} ${r.url()} ${r.postData() ?? ""}`));
+  const sent = recordRequests(page);
 
   await page.goto(base);
   await page.getByLabel("Secret key to import").fill(secret);

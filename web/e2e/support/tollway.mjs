@@ -85,6 +85,30 @@ export async function watchedPage(browser, viewport, consoleErrors, options = {}
   return page;
 }
 
+/** Every request `page` makes, as text (method, URL, headers when asked, body): to look for a secret in. */
+export function recordRequests(page, { headers = false } = {}) {
+  const sent = [];
+  page.on("request", (r) => sent.push(`${r.method()} ${r.url()} ${headers ? JSON.stringify(r.headers()) + " " : ""}${r.postData() ?? ""}`));
+  return sent;
+}
+
+/** Imports `secret` as the browser's wallet, locked with `passphrase`; the form that unlocks it is shown next. */
+export async function importWallet(page, secret, passphrase) {
+  await page.goto(base);
+  await page.getByLabel("Secret key to import").fill(secret);
+  await page.getByLabel("Passphrase", { exact: true }).fill(passphrase);
+  await page.getByLabel("Passphrase again").fill(passphrase);
+  await page.getByRole("button", { name: "Import and lock" }).click();
+}
+
+/** Imports `secret` as the wallet and signs in with it (the challenge signed in the page). */
+export async function walletSignIn(page, secret, passphrase) {
+  await importWallet(page, secret, passphrase);
+  await page.getByLabel("Passphrase").fill(passphrase);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByTestId("balance").waitFor();
+}
+
 /** Signs in on the login page with an API key, then opens `hash`. */
 export async function signIn(page, key, hash) {
   await page.goto(base);

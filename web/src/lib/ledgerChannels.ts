@@ -96,11 +96,6 @@ export class LedgerChannels {
     return record;
   }
 
-  /** The payee's view of one channel. */
-  remote(id: string): Promise<RemoteChannel> {
-    return call<RemoteChannel>("GET", `/api/channels/${id}`, undefined, this.apiKey);
-  }
-
   /** Every channel the payee lists for this user. */
   async remotes(): Promise<RemoteChannel[]> {
     return (await call<{ channels: RemoteChannel[] }>("GET", "/api/channels", undefined, this.apiKey)).channels;

@@ -3,7 +3,6 @@
 // amounts as decimal strings, the `X-Tollway-Channel` header as the JSON
 // in unpadded base64url. Decoders are strict like Rust's: unknown fields,
 // wrong lengths and non-decimal amounts are refused.
-import { bytesToHex } from "@noble/hashes/utils";
 import { DecodeError, decodeSigned, decodeSubRav, encodeSigned, encodeSubRav, fromWireHex, toWireHex, type SignedSubRav, type SubRav } from "./subrav";
 
 /** The header that carries payment data. */
@@ -108,11 +107,6 @@ export function paymentDataFrom(value: unknown): PaymentData {
   if (v.max_amount !== undefined && v.max_amount !== null) data.maxAmount = amountOf(v.max_amount, "max_amount");
   if (v.receipt !== undefined && v.receipt !== null) data.receipt = decodeSigned(hexOf(v.receipt, 158, "receipt"));
   return data;
-}
-
-/** A proposal's identity, for logs and keys in the UI. */
-export function proposalKey(rav: SubRav): string {
-  return `${bytesToHex(rav.channelId)}:${bytesToHex(rav.subChannel)}:${rav.nonce}`;
 }
 
 /** The SubRAV hex as the wire carries it. */

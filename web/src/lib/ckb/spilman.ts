@@ -6,7 +6,7 @@
 // sighash-all signature of an input group. Pure functions: the same terms
 // give the same bytes as Rust (docs/vectors/ckb-spilman.json).
 import { secp256k1 } from "@noble/curves/secp256k1";
-import { bytesToHex, concatBytes } from "@noble/hashes/utils";
+import { concatBytes } from "@noble/hashes/utils";
 import { ckbHash, keyId } from "../subrav";
 import {
   encodeTransaction,
@@ -265,9 +265,4 @@ export function withSignatures(terms: ChannelTerms, tx: Transaction, buyer?: Uin
   if (buyer) lock.set(buyer, FIRST_SIGNATURE);
   if (seller) lock.set(seller, FIRST_SIGNATURE + SIGNATURE_LEN);
   return { ...tx, witnesses: [witnessWithLock(lock)] };
-}
-
-/** The `0x<tx hash>:<index>` text of an out point. */
-export function outPointText(point: OutPoint): string {
-  return `0x${bytesToHex(point.txHash)}:${point.index}`;
 }
