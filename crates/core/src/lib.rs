@@ -6,6 +6,7 @@
 
 pub mod channel;
 pub mod ckb;
+pub mod evm;
 pub mod ledger;
 pub mod login;
 pub mod money;
