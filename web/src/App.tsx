@@ -1,5 +1,6 @@
 // The app's shell: sign in (wallet or API key), then the pages, chosen by
-// the address's hash (`#/chat`, `#/channels`, `#/points`, `#/admin/...`).
+// the address's hash (`#/chat`, `#/channels`, `#/points`, `#/pay`,
+// `#/admin/...`). The checkout (`#/pay`) is open without signing in too.
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { AppContext, type AppContextValue, type Balance, type Me } from "./app/context";
 import { explain } from "./app/explain";
@@ -11,6 +12,7 @@ import { walletLogin } from "./lib/session";
 import { AdminPage } from "./pages/admin/AdminPage";
 import { ChannelsPage } from "./pages/ChannelsPage";
 import { ChatPage } from "./pages/ChatPage";
+import { PayPage } from "./pages/PayPage";
 import { PointsPage } from "./pages/PointsPage";
 
 const LOCKED_KEY = "tollway.wallet";
@@ -38,6 +40,7 @@ const PAGES = [
   { path: "chat", title: "Chat", admin: false },
   { path: "channels", title: "Channels", admin: false },
   { path: "points", title: "Points", admin: false },
+  { path: "pay", title: "Buy", admin: false },
   { path: "admin", title: "Admin", admin: true },
 ] as const;
 
@@ -115,6 +118,19 @@ export function App() {
     };
   }, [session, me, balance, secret, locked]);
 
+  if (!context && !session && route[0] === "pay") {
+    return (
+      <div className="shell">
+        <nav className="topbar" aria-label="Main">
+          <a className="brand" href="#/pay">Tollway</a>
+          <span className="spacer" />
+          <a href="#/chat">Sign in</a>
+        </nav>
+        <main className="content"><PayPage id={route[1]} /></main>
+      </div>
+    );
+  }
+
   if (!context) {
     return (
       <main className="page narrow">
@@ -168,6 +184,7 @@ export function App() {
         <main className="content">
           {page === "channels" ? <ChannelsPage /> :
            page === "points" ? <PointsPage /> :
+           page === "pay" ? <PayPage id={rest[0]} /> :
            page === "admin" && context.me.is_admin ? <AdminPage section={rest[0]} /> :
            <ChatPage />}
         </main>

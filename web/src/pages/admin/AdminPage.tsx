@@ -5,6 +5,7 @@ import { ChannelsSection } from "./ChannelsSection";
 import { JobsSection } from "./JobsSection";
 import { KeysSection } from "./KeysSection";
 import { MonitorSection } from "./MonitorSection";
+import { PaymentsMonitorSection } from "./PaymentsMonitorSection";
 import { PricesSection } from "./PricesSection";
 import { UsersSection } from "./UsersSection";
 
@@ -16,6 +17,7 @@ const SECTIONS = [
   { path: "jobs", title: "CKB jobs", render: () => <JobsSection /> },
   { path: "monitor", title: "Consumption", render: () => <MonitorSection /> },
   { path: "audit", title: "Ledger audit", render: () => <AuditSection /> },
+  { path: "payments", title: "Payments monitor", render: () => <PaymentsMonitorSection /> },
 ] as const;
 
 export function AdminPage(props: { section?: string }) {
