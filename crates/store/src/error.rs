@@ -30,6 +30,9 @@ pub enum StoreError {
     /// A payment-channel operation was refused; nothing was written.
     #[error(transparent)]
     Channel(#[from] ChannelStoreError),
+    /// A checkout operation was refused; nothing was written.
+    #[error(transparent)]
+    Evm(#[from] crate::evm::EvmStoreError),
 }
 
 /// Why the store refused a payment-channel operation. `code()` is the

@@ -19,6 +19,7 @@ pub mod attribution;
 pub mod channels;
 pub mod ckb_channels;
 pub mod directory;
+pub mod evm;
 pub mod history;
 pub mod prices;
 pub mod requests;

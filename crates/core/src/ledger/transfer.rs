@@ -46,11 +46,13 @@ pub enum Reason {
     ArrearsRepayment,
     /// A hold released by its timeout.
     Expiry,
+    /// Points bought with a payment (a stablecoin checkout session).
+    Purchase,
 }
 
 impl Reason {
     /// Every reason, for parsing and documentation.
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 8] = [
         Reason::Grant,
         Reason::Adjust,
         Reason::Charge,
@@ -58,6 +60,7 @@ impl Reason {
         Reason::Arrears,
         Reason::ArrearsRepayment,
         Reason::Expiry,
+        Reason::Purchase,
     ];
 
     /// Stable storage and API name.
@@ -70,6 +73,7 @@ impl Reason {
             Reason::Arrears => "arrears",
             Reason::ArrearsRepayment => "arrears_repayment",
             Reason::Expiry => "expiry",
+            Reason::Purchase => "purchase",
         }
     }
 
