@@ -96,7 +96,7 @@ describe("parseMessage", () => {
 });
 
 describe("isFinal", () => {
-  it("paid, expired and failed end the watch", () => {
-    expect(["waiting", "confirming", "paid", "expired", "failed"].map((s) => isFinal(s as never))).toEqual([false, false, true, true, true]);
+  it("paid and failed end the watch; expired does not (a late transfer still pays)", () => {
+    expect(["waiting", "confirming", "paid", "expired", "failed"].map((s) => isFinal(s as never))).toEqual([false, false, true, false, true]);
   });
 });

@@ -42,9 +42,13 @@ export type CheckoutAction =
 
 const STATUSES: readonly PaymentStatus[] = ["waiting", "confirming", "paid", "expired", "failed"];
 
-/** Whether nothing more will happen to a payment in `status` (the socket can close). */
+/**
+ * Whether nothing more will happen to a payment in `status` (the socket
+ * can close): paid or failed. An expired payment is still watched, since
+ * a transfer arriving late still pays it (`paid_late`).
+ */
 export function isFinal(status: PaymentStatus): boolean {
-  return status === "paid" || status === "expired" || status === "failed";
+  return status === "paid" || status === "failed";
 }
 
 const CONNECTING: SocketState = { phase: "connecting", attempt: 0 };

@@ -58,7 +58,7 @@ export const STATUS_TITLES: Record<PaymentStatus, string> = {
 
 const EXCEPTIONS: Record<string, string> = {
   paid_late: "The transfer arrived after the payment's time was up. It was accepted all the same and recorded as a late payment.",
-  paid_partial: "Less than the amount asked for arrived. The payment is recorded as partly paid; contact the seller about the rest.",
+  paid_partial: "Less than the amount asked for has arrived, so the payment is not complete. Contact the seller about the rest: another transfer to this address may not be recognised.",
   paid_over: "More than the amount asked for arrived. The payment counts as paid and the extra is recorded, so the seller can return it.",
 };
 

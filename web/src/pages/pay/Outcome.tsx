@@ -46,7 +46,7 @@ export function Closed(props: { view: PaymentView }) {
     <section className={`card outcome ${view.status}`} aria-label={STATUS_TITLES[view.status]} data-testid="pay-closed" data-status={view.status}>
       <h2><span className="light red" aria-hidden="true" />{STATUS_TITLES[view.status]}</h2>
       {expired
-        ? <p>Its time ran out at {time(view.expires_at)}{got ? "" : " before any transfer arrived"}. Do not send anything for it now: start a new payment, which gets its own exact amount.</p>
+        ? <p>Its time ran out at {time(view.expires_at)}{got ? "" : " before any transfer arrived"}. Start a new payment, which gets its own exact amount. If you sent the transfer already, keep this page open: a transfer that arrives late is still recorded, and this page changes by itself.</p>
         : <p>The server could not complete this payment. Do not send anything more for it; start a new payment, and contact the seller if you already sent a transfer.</p>}
       {exception && <p className="notice">{exception}</p>}
       <dl className="facts wide">

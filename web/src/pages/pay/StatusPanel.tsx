@@ -25,6 +25,9 @@ export function StatusPanel(props: { state: CheckoutState; now: number; readErro
           {" "}<span className="hint">(transaction <code title={tx.hash}>{short(tx.hash, 8)}</code>{tx.block_number !== null && <> in block {tx.block_number}</>})</span></p>
       )}
       {exception && <p className="notice">{exception}</p>}
+      {view.exception === "paid_partial" && (
+        <p data-testid="received">Received so far: <strong>{view.amount_received}</strong> of {view.amount} {view.token}.</p>
+      )}
       {refusal && <p role="alert" className="error">{refusalText(refusal)}</p>}
       {props.readError !== undefined && <p role="alert" className="error">Could not read the payment again: {failureText(props.readError)}</p>}
       <p className="hint live" data-testid="socket" data-phase={socket.phase}>
