@@ -52,6 +52,14 @@ if [ -n "${TOLLWAY_CKB_BIN:-}" ]; then
   export TOLLWAY_CKB_RPC="http://127.0.0.1:$ckb_port"
 fi
 # --- end CKB devnet ------------------------------------------------------------
+# --- EVM devnet (web/e2e/checkout.mjs) ----------------------------------------
+# The server starts its own anvil (TOLLWAY_EVM_DEVNET=1) on a free port with
+# USDT, USDC and BUSD; it is stopped with this script.
+evm_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export TOLLWAY_EVM_DEVNET=1 TOLLWAY_ANVIL_BIN="${TOLLWAY_ANVIL_BIN:-$(scripts/anvil.sh)}"
+export TOLLWAY_EVM="{devnet_port = $evm_port, poll_interval_ms = 250, confirmations = 2}"
+(while kill -0 $$ 2>/dev/null; do sleep 1; done; pkill -f "anvil.*--port $evm_port" 2>/dev/null) >/dev/null 2>&1 &
+# --- end EVM devnet ------------------------------------------------------------
 export TOLLWAY_DATABASE_URL="sqlite://$dir/e2e.db"
 "$bin" migrate >/dev/null
 admin_key=$("$bin" admin create-user admin --admin | sed -n 's/^api key: //p')

@@ -72,6 +72,9 @@ phase "web unit"
 # anvil (from npm) the three tokens deploy, mint and transfer.
 scripts/contracts.sh check
 scripts/evm-devnet-smoke.sh
+# The checkout's Rust tests and the browser test start their own anvil.
+TOLLWAY_ANVIL_BIN="$(scripts/anvil.sh)"
+export TOLLWAY_ANVIL_BIN
 phase "evm"
 
 log=$(mktemp)

@@ -52,6 +52,13 @@ pub struct Config {
     /// Wallet login.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// The stablecoin checkout (docs/stablecoin.md).
+    #[serde(default)]
+    pub evm: crate::evm::EvmConfig,
+    /// Start (or reuse) a local anvil with the three tokens and turn the
+    /// checkout on for it (`TOLLWAY_EVM_DEVNET=1`).
+    #[serde(default, deserialize_with = "flag")]
+    pub evm_devnet: bool,
     /// The built browser app (`web/dist`), served at `/` when it exists.
     #[serde(default = "default_web_dir")]
     pub web_dir: String,
@@ -182,6 +189,27 @@ impl Default for CkbConfig {
     }
 }
 
+/// A switch given as `true`/`false`, `1`/`0` or `"yes"`/`"no"` (an
+/// environment variable arrives as a number or a string).
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Number(i64),
+        Text(String),
+    }
+    match Flag::deserialize(d)? {
+        Flag::Bool(b) => Ok(b),
+        Flag::Number(n) => Ok(n != 0),
+        Flag::Text(t) => match t.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" | "" => Ok(false),
+            other => Err(serde::de::Error::custom(format!("expected a switch (1/0, true/false), got {other:?}"))),
+        },
+    }
+}
+
 fn default_web_dir() -> String {
     "web/dist".into()
 }
@@ -211,6 +239,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             web_dir: default_web_dir(),
             ckb: CkbConfig::default(),
+            evm: crate::evm::EvmConfig::default(),
+            evm_devnet: false,
         }
     }
 }
@@ -245,6 +275,21 @@ mod tests {
         assert!(Config::load(Some(&path)).is_err(), "a bad value must be refused");
         assert!(Config::load(Some(Path::new("/nonexistent/tollway.toml"))).is_err(), "a missing file must be refused");
         let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn the_devnet_switch_takes_numbers_and_words() {
+        for (text, expected) in [("1", true), ("0", false), ("true", true), ("\"yes\"", true), ("\"off\"", false)] {
+            let path = std::env::temp_dir().join(format!("tollway-flag-{}-{expected}-{}.toml", std::process::id(), text.len()));
+            std::fs::write(&path, format!("evm_devnet = {text}\n")).expect("write config");
+            let config = Config::load(Some(&path)).expect("load");
+            std::fs::remove_file(&path).ok();
+            assert_eq!(config.evm_devnet, expected, "{text}");
+        }
+        let path = std::env::temp_dir().join(format!("tollway-flag-bad-{}.toml", std::process::id()));
+        std::fs::write(&path, "evm_devnet = \"maybe\"\n").expect("write config");
+        assert!(Config::load(Some(&path)).is_err());
+        std::fs::remove_file(&path).ok();
     }
 
     #[test]

@@ -93,6 +93,17 @@ impl From<StoreError> for ApiError {
                 };
                 ApiError::new(status, c.code(), c.to_string())
             }
+            StoreError::Evm(c) => {
+                use tollway_store::evm::EvmStoreError as E;
+                let status = match c {
+                    E::NoFreeAmount => StatusCode::SERVICE_UNAVAILABLE,
+                    E::TooManyOpen => StatusCode::TOO_MANY_REQUESTS,
+                    E::UnknownPayment => StatusCode::NOT_FOUND,
+                    E::CursorMoved => StatusCode::CONFLICT,
+                    E::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                ApiError::new(status, c.code(), c.to_string())
+            }
             _ if e.is_retryable() => {
                 tracing::warn!(error = %e, "retryable storage error");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_busy", "storage is busy; retry")

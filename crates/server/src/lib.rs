@@ -7,6 +7,7 @@ mod auth;
 pub mod channels;
 pub mod ckb;
 mod error;
+pub mod evm;
 pub mod gateway;
 mod jobs;
 mod metrics;
@@ -43,9 +44,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let models = gateway::route::Models::new(engine, &config.upstreams)?;
     let receipts = ReceiptWriter::spawn(store.clone(), WriterConfig::default());
     let ckb = ckb::Ckb::connect(&config.ckb, store.clone()).await?;
-    let state = AppState::new(store, writer, receipts, config.clone(), models).with_ckb(ckb);
+    let evm = evm::Evm::start(&config.evm, config.evm_devnet, &store).await?;
+    let state = AppState::new(store, writer, receipts, config.clone(), models).with_ckb(ckb).with_evm(evm);
     jobs::spawn(state.clone());
     ckb::jobs::spawn(state.clone());
+    evm::watcher::spawn(state.clone());
+    evm::webhooks::spawn(state.clone());
     let listener = TcpListener::bind(&config.listen).await?;
     let addr = listener.local_addr()?;
     // Streamed chunks go out at once: without this, Nagle's algorithm holds
@@ -57,6 +61,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     });
     let app = routes::router(state);
     tracing::info!(%addr, "tollway listening");
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(Running { addr, task })
 }

@@ -37,6 +37,11 @@ pub struct Metrics {
     pub points_charged: IntCounter,
     /// Holds released by the expiry job.
     pub holds_expired: IntCounter,
+    /// Time spent answering requests, microseconds (with `requests`, the
+    /// mean response time).
+    pub request_micros: IntCounter,
+    /// Answers with a 5xx status.
+    pub server_errors: IntCounter,
 }
 
 impl Metrics {
@@ -57,15 +62,21 @@ impl Metrics {
             .unwrap_or_else(|e| panic!("metric definition: {e}"));
         let holds_expired = IntCounter::new("tollway_holds_expired_total", "Holds released by timeout")
             .unwrap_or_else(|e| panic!("metric definition: {e}"));
+        let request_micros = IntCounter::new("tollway_http_request_microseconds_total", "Time spent answering HTTP requests")
+            .unwrap_or_else(|e| panic!("metric definition: {e}"));
+        let server_errors = IntCounter::new("tollway_http_server_errors_total", "HTTP answers with a 5xx status")
+            .unwrap_or_else(|e| panic!("metric definition: {e}"));
         for m in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(usage_events.clone()),
             Box::new(points_charged.clone()),
             Box::new(holds_expired.clone()),
+            Box::new(request_micros.clone()),
+            Box::new(server_errors.clone()),
         ] {
             registry.register(m).unwrap_or_else(|e| panic!("metric registration: {e}"));
         }
-        Metrics { registry, requests, usage_events, points_charged, holds_expired }
+        Metrics { registry, requests, usage_events, points_charged, holds_expired, request_micros, server_errors }
     }
 
     /// The text exposition format.

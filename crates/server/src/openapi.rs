@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "ckb", description = "Spilman channels on CKB: offer, funding, settle, refund; receipts carry their commitment"),
         (name = "user", description = "A user's own gateway requests"),
         (name = "admin", description = "Operator endpoints (admin API key)"),
+        (name = "checkout", description = "Stablecoin checkout on BNB Smart Chain: payment sessions, live status, stats"),
         (name = "system", description = "Health, metrics and this document"),
     )
 )]

@@ -37,6 +37,8 @@ pub struct AppState {
     pub channels: Arc<Channels>,
     /// The CKB rail, when configured.
     pub ckb: Option<Arc<crate::ckb::Ckb>>,
+    /// The stablecoin checkout, when configured.
+    pub evm: Option<Arc<crate::evm::Evm>>,
     prices: PriceCache,
 }
 
@@ -53,6 +55,7 @@ impl AppState {
             models: Arc::new(models),
             limiter: Arc::new(KeyLimiter::default()),
             ckb: None,
+            evm: None,
             prices: Arc::new(RwLock::new(None)),
         }
     }
@@ -61,6 +64,23 @@ impl AppState {
     pub fn with_ckb(mut self, ckb: Option<crate::ckb::Ckb>) -> Self {
         self.ckb = ckb.map(Arc::new);
         self
+    }
+
+    /// The state with the stablecoin checkout on.
+    pub fn with_evm(mut self, evm: Option<crate::evm::Evm>) -> Self {
+        self.evm = evm.map(Arc::new);
+        self
+    }
+
+    /// The stablecoin checkout, or 503 `checkout_disabled`.
+    pub fn evm(&self) -> Result<&Arc<crate::evm::Evm>, ApiError> {
+        self.evm.as_ref().ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "checkout_disabled",
+                "the stablecoin checkout is off: configure [evm] networks or start with TOLLWAY_EVM_DEVNET=1",
+            )
+        })
     }
 
     /// The CKB rail, or `ckb_disabled`.

@@ -26,3 +26,39 @@ impl From<QueryRejection> for ApiError {
         ApiError::bad_request("invalid_query", e.body_text())
     }
 }
+
+/// A JSON body, its rejection kept for [`body`].
+pub type JsonBody<T> = Result<axum::Json<T>, axum::extract::rejection::JsonRejection>;
+
+/// The body, or 400 `malformed_json`.
+pub fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
+    b.map(|axum::Json(t)| t).map_err(|e| ApiError::bad_request("malformed_json", e.body_text()))
+}
+
+/// The caller when the request carries a bearer key (a present but bad
+/// key is refused as without this extractor), `None` when it carries none.
+pub struct MaybeCaller(pub Option<crate::auth::Caller>);
+
+impl FromRequestParts<crate::AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &crate::AppState) -> Result<Self, Self::Rejection> {
+        if parts.headers.get(axum::http::header::AUTHORIZATION).is_none() {
+            return Ok(MaybeCaller(None));
+        }
+        crate::auth::Caller::from_request_parts(parts, state).await.map(|c| MaybeCaller(Some(c)))
+    }
+}
+
+/// The client's IP address (from the connection; `None` when the router
+/// runs without connection info, as in some tests).
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let info = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientIp(info.map(|c| c.0.ip())))
+    }
+}

@@ -18,6 +18,11 @@ pub mod dify_charge;
 pub mod extract;
 pub mod keys;
 pub mod me;
+pub mod payments;
+pub mod payments_admin;
+pub mod payments_process;
+pub mod payments_stats;
+pub mod payments_ws;
 pub mod points;
 pub mod prices;
 pub mod signature;
@@ -91,6 +96,22 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::usage_unknown))
         .routes(routes!(admin::arrears))
         .routes(routes!(admin::audit))
+        .routes(routes!(payments::networks))
+        .routes(routes!(payments::tokens))
+        .routes(routes!(payments::products))
+        .routes(routes!(payments::create_payment))
+        .routes(routes!(payments::get_payment))
+        .routes(routes!(payments_process::process_payment))
+        .routes(routes!(payments_ws::payment_socket))
+        .routes(routes!(payments_stats::payment_stats))
+        .routes(routes!(payments_stats::monitoring))
+        .routes(routes!(payments_stats::system))
+        .routes(routes!(payments_stats::websocket))
+        .routes(routes!(payments_stats::messages))
+        .routes(routes!(payments_admin::list_payments))
+        .routes(routes!(payments_admin::unmatched))
+        .routes(routes!(payments_admin::deliveries))
+        .routes(routes!(payments_admin::redeliver))
 }
 
 /// Every route, with the body limit, request metrics and tracing.
@@ -109,8 +130,13 @@ pub fn router(state: AppState) -> Router {
 
 async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
     state.metrics.requests.with_label_values(&[&route, response.status().as_str()]).inc();
+    state.metrics.request_micros.inc_by(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+    if response.status().is_server_error() {
+        state.metrics.server_errors.inc();
+    }
     response
 }
 

@@ -277,7 +277,7 @@ pub async fn check_balance(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// Comma-separated types: grant, adjust, charge, reservation, arrears, arrears_repayment, expiry.
+    /// Comma-separated types: grant, adjust, charge, reservation, arrears, arrears_repayment, expiry, purchase.
     #[serde(rename = "type")]
     kind: Option<String>,
     /// Only this model.

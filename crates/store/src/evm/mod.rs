@@ -9,12 +9,14 @@ mod catalog;
 mod rows;
 mod scan;
 mod sessions;
+mod stats;
 mod webhooks;
 
 pub use catalog::{NetworkRow, TokenRow};
 pub use rows::{SessionRow, TransferRow, TransferState};
 pub use scan::{FoundTransfer, Recorded, ScanOutcome};
 pub use sessions::NewSession;
+pub use stats::PaymentStats;
 pub use webhooks::WebhookDelivery;
 
 /// Why the store refused a checkout operation. `code()` is the stable name
