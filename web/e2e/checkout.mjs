@@ -25,8 +25,9 @@ async function get(path) {
 
 const probe = await open("GET", "/api/v1/networks").catch(() => ({ status: 0 }));
 if (probe.status !== 200 || !probe.json?.some((n) => n.is_active)) {
-  console.log(`skip: web/e2e/checkout.mjs needs the EVM rail (GET /api/v1/networks answered ${probe.status}): run scripts/e2e.sh with a server whose TOLLWAY_EVM_DEVNET=1 is on`);
-  process.exit(0);
+  // scripts/e2e.sh always turns the rail on: its absence is a failure, never a skip.
+  console.error(`FAIL: web/e2e/checkout.mjs needs the EVM rail (GET /api/v1/networks answered ${probe.status}): run it through scripts/e2e.sh, which starts the server with TOLLWAY_EVM_DEVNET=1`);
+  process.exit(1);
 }
 
 const { check, failures } = checks();

@@ -3,7 +3,7 @@
 // CSV export's file name. Pure, so it is unit-tested.
 
 /** The history kinds the server knows (`type=` accepts several). */
-export const HISTORY_KINDS = ["charge", "grant", "adjust", "reservation", "arrears", "arrears_repayment", "expiry"] as const;
+export const HISTORY_KINDS = ["charge", "grant", "adjust", "reservation", "arrears", "arrears_repayment", "expiry", "purchase"] as const;
 
 export interface HistoryFilter {
   kinds: string[];

@@ -17,7 +17,7 @@ export function Success(props: { view: PaymentView }) {
   return (
     <section className="card outcome paid" aria-label="Payment received" data-testid="pay-success">
       <h2><span className="light green" aria-hidden="true" />{STATUS_TITLES.paid}</h2>
-      <p>Thank you. <strong data-testid="success-amount">{received}</strong> {view.token} arrived{view.description && <> for {view.description}</>}.</p>
+      <p>Thank you. <strong data-testid="success-amount">{received}</strong> {view.token} arrived{view.user && view.points !== null ? `: ${points(view.points)} points for ${view.user}` : ""}.</p>
       {exception && <p className="notice" data-testid="success-exception">{exception}</p>}
       <dl className="facts wide">
         <dt>Transaction</dt><dd><code data-testid="success-tx">{tx?.hash ?? "—"}</code></dd>
@@ -28,7 +28,7 @@ export function Success(props: { view: PaymentView }) {
         <dt>Token</dt><dd>{view.token} <code>{view.token_address}</code></dd>
         <dt>Network</dt><dd>{view.network} (chain {view.chain_id})</dd>
         <dt>Paid at</dt><dd>{time(view.paid_at)}</dd>
-        <dt>Points</dt><dd data-testid="success-points">{view.points === null ? "none for this payment" : view.user ? `${points(view.points)} credited to ${view.user}` : "none: bought without signing in"}</dd>
+        <dt>Points</dt><dd data-testid="success-points">{view.user === null ? "none: bought without signing in" : view.points === null ? "none for this payment" : `${points(view.points)} credited to ${view.user}`}</dd>
         <dt>Payment</dt><dd><code>{view.id}</code></dd>
       </dl>
       <a className="button" href="#/pay">Buy again</a>
