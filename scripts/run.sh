@@ -8,6 +8,9 @@
 # server (data/devnet, a block a second) and the rail is on, the seller being
 # devnet test account 2 (its key is public: devnet only). Unless TOLLWAY_CKB
 # is already set.
+# The stablecoin checkout: unless TOLLWAY_EVM_DEVNET=0, the server starts a
+# local anvil (from npm, cached; chain 56 on 127.0.0.1:8545) with USDT,
+# USDC and BUSD, the chain kept in data/evm-devnet.json across restarts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +57,11 @@ if [ -n "$ckb_bin" ]; then
   seller=$("$bin" devnet accounts | sed -n 's/^account 2: .*secret key \(0x[0-9a-f]*\).*/\1/p')
   export TOLLWAY_CKB="{rpc_url = \"http://127.0.0.1:$rpc_port\", seller_secret = \"$seller\", block_interval_secs = 1}"
   echo "CKB devnet: http://127.0.0.1:$rpc_port (a block a second; test accounts: tollway devnet accounts)"
+fi
+if [ "${TOLLWAY_EVM_DEVNET:-1}" = 1 ]; then
+  export TOLLWAY_EVM_DEVNET=1 TOLLWAY_ANVIL_BIN="${TOLLWAY_ANVIL_BIN:-$(scripts/anvil.sh)}"
+  export TOLLWAY_EVM="${TOLLWAY_EVM:-{devnet_state = \"data/evm-devnet.json\"}}"
+  echo "EVM devnet: http://127.0.0.1:8545 (chain 56; anvil account 0 holds 1,000,000 USDT, USDC and BUSD; checkout at /#/pay)"
 fi
 echo "Web app: http://${TOLLWAY_LISTEN:-127.0.0.1:8080}/"
 echo "API browser: http://${TOLLWAY_LISTEN:-127.0.0.1:8080}/docs"

@@ -102,7 +102,8 @@ impl OutputTail {
     }
 }
 
-/// A running anvil; killed (SIGKILL) when dropped.
+/// A running anvil; stopped when dropped: SIGTERM first (so it writes its
+/// `--state` file), SIGKILL if it has not exited within 3 s.
 #[derive(Debug)]
 pub(crate) struct AnvilProcess {
     child: Child,
@@ -145,6 +146,25 @@ impl AnvilProcess {
             Ok(done) => done.map(drop).map_err(|e| EvmError::io("waiting for anvil to stop", e)),
             Err(_) => self.child.kill().await.map_err(|e| EvmError::io("killing anvil", e)),
         }
+    }
+}
+
+impl Drop for AnvilProcess {
+    fn drop(&mut self) {
+        if self.exited().is_some() {
+            return;
+        }
+        let Some(pid) = self.child.id() else { return };
+        if std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().is_err() {
+            return;
+        }
+        for _ in 0..60 {
+            if self.exited().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Still running: the child's kill_on_drop sends SIGKILL.
     }
 }
 

@@ -37,11 +37,15 @@ pub struct EvmDevnetConfig {
     pub chain_id: u64,
     /// Seconds between blocks (default 1); 0 mines a block per transaction.
     pub block_time_secs: u64,
+    /// A file the chain is kept in across restarts (anvil `--state`:
+    /// loaded at start when it exists, written every 2 s and at exit);
+    /// `None`: the chain lives only as long as the process.
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for EvmDevnetConfig {
     fn default() -> Self {
-        EvmDevnetConfig { anvil_bin: None, host: "127.0.0.1".into(), port: 8545, chain_id: 56, block_time_secs: 1 }
+        EvmDevnetConfig { anvil_bin: None, host: "127.0.0.1".into(), port: 8545, chain_id: 56, block_time_secs: 1, state_file: None }
     }
 }
 
@@ -63,6 +67,9 @@ impl EvmDevnetConfig {
         }
         args.extend(["--hardfork", "prague", "--slots-in-an-epoch", "1", "--order", "fifo"].map(String::from));
         args.extend(["--host".to_owned(), self.host.clone(), "--port".to_owned(), self.port.to_string()]);
+        if let Some(file) = &self.state_file {
+            args.extend(["--state".to_owned(), file.display().to_string(), "--state-interval".to_owned(), "2".to_owned()]);
+        }
         args
     }
 }

@@ -47,6 +47,9 @@ pub struct EvmConfig {
     pub products: Vec<ProductConfig>,
     /// The port a devnet's anvil listens on (`TOLLWAY_EVM_DEVNET=1`).
     pub devnet_port: u16,
+    /// A file the devnet's chain is kept in across restarts (`make run`
+    /// uses `data/evm-devnet.json`); unset: a new chain every start.
+    pub devnet_state: Option<String>,
 }
 
 impl Default for EvmConfig {
@@ -80,6 +83,7 @@ impl Default for EvmConfig {
                 product("points-200k", "200,000 points", "20.00", "About 1,200 answers of the small model."),
             ],
             devnet_port: 8545,
+            devnet_state: None,
         }
     }
 }

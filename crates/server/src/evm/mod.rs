@@ -59,7 +59,12 @@ impl Evm {
         let mut networks = config.networks.clone();
         let mut anvil = None;
         if devnet {
-            let node = EvmDevnet::start_or_reuse(EvmDevnetConfig { port: config.devnet_port, ..EvmDevnetConfig::default() }).await?;
+            let node = EvmDevnet::start_or_reuse(EvmDevnetConfig {
+                port: config.devnet_port,
+                state_file: config.devnet_state.as_ref().map(std::path::PathBuf::from),
+                ..EvmDevnetConfig::default()
+            })
+            .await?;
             networks.push(EvmNetworkConfig {
                 id: "bsc-local".into(),
                 name: "BNB Smart Chain (local anvil)".into(),
