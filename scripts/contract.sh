@@ -37,6 +37,7 @@ for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable"): print(m["executable"])')
 work=$(mktemp -d)
+export TOLLWAY_ANVIL_BIN="${TOLLWAY_ANVIL_BIN:-$(scripts/anvil.sh)}"
 server_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
@@ -55,6 +56,9 @@ run_on() {
   started=$(date +%s)
   port=$(free_port)
   export TOLLWAY_DATABASE_URL="$url" TOLLWAY_LISTEN="127.0.0.1:$port" TOLLWAY_MODEL_PATH="$work/no-model.gguf"
+  # The stablecoin checkout on its own anvil (no webhook secret: webhook
+  # URLs are refused, so nothing is ever sent to a generated address).
+  export TOLLWAY_EVM_DEVNET=1 TOLLWAY_EVM="{devnet_port = $(free_port)}"
   "$tollway" migrate >/dev/null
   admin_key=$("$tollway" admin create-user admin --admin | sed -n 's/^api key: //p')
   "$tollway" admin create-user alice >/dev/null

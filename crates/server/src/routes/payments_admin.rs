@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 /// Paging of the session list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SessionsQuery {
     /// 1-200, default 50.
     limit: Option<i64>,
@@ -134,6 +135,7 @@ impl From<WebhookDelivery> for DeliveryView {
 
 /// Which deliveries to list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     /// Only this payment's.
     payment_id: Option<String>,

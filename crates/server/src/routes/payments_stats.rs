@@ -180,6 +180,7 @@ pub async fn websocket(State(s): State<AppState>, _: Admin) -> Result<Json<Value
 
 /// How many log messages to return.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessagesQuery {
     /// 1-2000, default 50.
     limit: Option<usize>,
