@@ -275,6 +275,50 @@ async fn a_reorg_sends_a_confirming_payment_back_to_waiting(backend: Backend) {
     assert_eq!(server.balance(&buyer).await["balance"], "30000");
 }
 
+/// The WebSocket refuses what it must, before the upgrade, with codes;
+/// the per-IP limit holds and a closed connection gives its place back.
+async fn websocket_refusals_and_limits(backend: Backend) {
+    let chain = chain().await;
+    let network = network(&chain, 1);
+    let server = common::spawn_configured(backend, move |c| {
+        c.evm.networks = vec![network];
+        c.evm.ws_max_per_ip = 2;
+    })
+    .await;
+    let view = create(&server, None, json!({"amount": "1", "token": "USDC", "network": "bsc-local"})).await;
+    let id = view["id"].as_str().expect("id");
+    let ws = |path: String| format!("{}{path}", server.base.replacen("http", "ws", 1));
+    let refused = |e: tokio_tungstenite::tungstenite::Error| match e {
+        tokio_tungstenite::tungstenite::Error::Http(r) => {
+            let body: Value = serde_json::from_slice(r.body().as_deref().unwrap_or_default()).unwrap_or(Value::Null);
+            (r.status().as_u16(), body["error"]["code"].as_str().unwrap_or_default().to_owned())
+        }
+        other => panic!("expected an HTTP refusal, got {other}"),
+    };
+    let unknown = tokio_tungstenite::connect_async(ws("/ws/payments/pay_nope".into())).await.map(drop).map_err(refused);
+    assert_eq!(unknown, Err((404, "unknown_payment".to_owned())));
+    let plain = server.get(&format!("/ws/payments/{id}"), None).await;
+    assert_eq!((plain.status, plain.code().as_str()), (400, "websocket_required"));
+    let (first, _) = tokio_tungstenite::connect_async(ws(format!("/ws/payments/{id}"))).await.expect("first");
+    let (_second, _) = tokio_tungstenite::connect_async(ws(format!("/ws/payments/{id}"))).await.expect("second");
+    let third = tokio_tungstenite::connect_async(ws(format!("/ws/payments/{id}"))).await.map(drop).map_err(refused);
+    assert_eq!(third, Err((429, "too_many_connections".to_owned())));
+    drop(first);
+    let mut admitted = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok((mut socket, _)) = tokio_tungstenite::connect_async(ws(format!("/ws/payments/{id}"))).await {
+            assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+            admitted = true;
+            break;
+        }
+    }
+    assert!(admitted, "a closed connection gives its place back");
+    let stats = server.get("/api/v1/stats/websocket", Some(&server.admin)).await.ok();
+    assert!(stats["frontend"]["connectionErrors"].as_u64() >= Some(3), "{stats}");
+    assert_eq!(stats["frontend"]["totalConnections"].as_u64(), Some(3), "{stats}");
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -292,4 +336,5 @@ on_both_backends!(
     a_payment_turns_paid_by_itself_and_credits_once,
     hostile_input_is_refused_and_credits_nothing,
     a_reorg_sends_a_confirming_payment_back_to_waiting,
+    websocket_refusals_and_limits,
 );

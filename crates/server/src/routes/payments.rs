@@ -183,7 +183,7 @@ pub async fn create_payment(
         .iter()
         .find(|t| t.symbol.eq_ignore_ascii_case(&req.token) && t.is_active)
         .cloned()
-        .ok_or_else(|| ApiError::unprocessable("unknown_token", format!("no token {:?} on network {}", req.token, network.row.id)))?;
+        .ok_or_else(|| ApiError::unprocessable("unknown_token", format!("no token {:?} on network {}", cut(&req.token), network.row.id)))?;
     let (requested, product_id, description) = requested_amount(&evm, &req, &token)?;
     let metadata = metadata_text(req.metadata)?;
     let user = match &req.user {
@@ -252,7 +252,7 @@ pub async fn get_payment(State(s): State<AppState>, Path(p): Path<PaymentPath>) 
 
 /// The session `id`, or 404 `unknown_payment`.
 pub async fn session_or_404(s: &AppState, id: &str) -> Result<SessionRow, ApiError> {
-    s.store.payment_session(id).await?.ok_or_else(|| ApiError::not_found("unknown_payment", format!("no payment {id:?}")))
+    s.store.payment_session(id).await?.ok_or_else(|| ApiError::not_found("unknown_payment", format!("no payment {:?}", cut(id))))
 }
 
 /// The view of `session` now.
@@ -271,10 +271,15 @@ fn pick_network(evm: &Evm, id: Option<&str>) -> Result<Arc<Network>, ApiError> {
             .network(id)
             .filter(|n| n.row.is_active)
             .cloned()
-            .ok_or_else(|| ApiError::unprocessable("unknown_network", format!("no network {id:?}; see GET /api/v1/networks"))),
+            .ok_or_else(|| ApiError::unprocessable("unknown_network", format!("no network {:?}; see GET /api/v1/networks", cut(id)))),
         None if evm.networks.len() == 1 => evm.networks.values().next().cloned().ok_or_else(|| ApiError::unprocessable("network_required", "name a network")),
         None => Err(ApiError::unprocessable("network_required", "several networks are configured: name one (GET /api/v1/networks)")),
     }
+}
+
+/// A client's text quoted in an error, cut to 64 characters.
+fn cut(text: &str) -> String {
+    text.chars().take(64).collect()
 }
 
 fn amount_error(e: AmountError) -> ApiError {
@@ -298,7 +303,7 @@ fn requested_amount(evm: &Evm, req: &NewPayment, token: &TokenRow) -> Result<(To
                 .products
                 .iter()
                 .find(|p| &p.id == id)
-                .ok_or_else(|| ApiError::unprocessable("unknown_product", format!("no product {id:?}; see GET /api/v1/products")))?;
+                .ok_or_else(|| ApiError::unprocessable("unknown_product", format!("no product {:?}; see GET /api/v1/products", cut(id))))?;
             let amount = TokenAmount::parse(&product.price, token.decimals, max).map_err(amount_error)?;
             Ok((amount, Some(product.id.clone()), product.name.clone()))
         }
@@ -327,7 +332,7 @@ async fn credited_user(s: &AppState, caller: Option<&crate::auth::Caller>, handl
     if !caller.user.is_admin() && caller.user.handle != handle {
         return Err(ApiError::forbidden("not_your_user", "a user's key may only buy points for that user"));
     }
-    s.store.user_by_handle(handle).await?.ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {handle:?}")))
+    s.store.user_by_handle(handle).await?.ok_or_else(|| ApiError::not_found("unknown_user", format!("no user {:?}", cut(handle))))
 }
 
 /// A merchant's webhook URL, checked.
