@@ -2,7 +2,7 @@
 //! `df` (Linux), as percentages with one decimal computed in integers.
 //! Unreadable figures are reported as null, never made up.
 
-use crate::routes::payments_stats::percent;
+use super::stats::percent;
 use serde_json::Value;
 
 /// Clock ticks per second of `/proc` CPU times (Linux's USER_HZ, 100 on

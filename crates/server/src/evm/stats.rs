@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
@@ -75,6 +75,22 @@ impl Default for Stats {
     fn default() -> Self {
         Stats { started: Instant::now(), inner: Mutex::default() }
     }
+}
+
+/// `part / whole` as a percentage with one decimal, computed in integers
+/// (0 when `whole` is 0).
+pub fn percent(part: u128, whole: u128) -> Value {
+    if whole == 0 {
+        return json!(0);
+    }
+    let tenths = part.saturating_mul(1_000) / whole;
+    decimal_number(tenths, 1)
+}
+
+/// `units / 10^scale` as a JSON number (exact decimal text, parsed).
+pub fn decimal_number(units: u128, scale: u8) -> Value {
+    let text = tollway_core::money::format_decimal(units, scale);
+    text.parse::<serde_json::Number>().map(Value::Number).unwrap_or(Value::Null)
 }
 
 /// Now, RFC 3339 with milliseconds.

@@ -4,7 +4,7 @@
 
 use super::extract::Query;
 use crate::auth::Admin;
-use crate::evm::stats::{rfc3339, FrontendCounters, LogMessage};
+use crate::evm::stats::{decimal_number, percent, rfc3339, FrontendCounters, LogMessage};
 use crate::{ApiError, AppState};
 use axum::extract::State;
 use axum::Json;
@@ -15,22 +15,6 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use tollway_store::now_ms;
 use utoipa::ToSchema;
-
-/// `part / whole` as a percentage with one decimal, computed in integers
-/// (0 when `whole` is 0).
-pub fn percent(part: u128, whole: u128) -> Value {
-    if whole == 0 {
-        return json!(0);
-    }
-    let tenths = part.saturating_mul(1_000) / whole;
-    decimal_number(tenths, 1)
-}
-
-/// `units / 10^scale` as a JSON number (exact decimal text, parsed).
-fn decimal_number(units: u128, scale: u8) -> Value {
-    let text = tollway_core::money::format_decimal(units, scale);
-    text.parse::<serde_json::Number>().map(Value::Number).unwrap_or(Value::Null)
-}
 
 /// Payment figures (the seed's shape).
 #[derive(Debug, Serialize, ToSchema)]
