@@ -4,7 +4,7 @@
 //! compare-and-set, reorg rewinds, and the points credit made exactly once
 //! in the transaction that marks a session paid.
 
-use tollway_core::evm::{Address, Hash32, Status, TokenAmount};
+use tollway_core::evm::{Address, Hash32, Status, TokenAmount, TransferLog};
 use tollway_core::ledger::AccountId;
 use tollway_core::Asset;
 use tollway_store::evm::{EvmStoreError, FoundTransfer, NetworkRow, NewSession, TokenRow, TransferState};
@@ -61,7 +61,11 @@ fn new_session(id: &str, units: u128, creator: &str, now: i64) -> NewSession {
 }
 
 fn found(value: u128, tx: u8, block: u64) -> FoundTransfer {
-    FoundTransfer {
+    FoundTransfer { log: log(value, tx, block), block_time_ms: 1_000 }
+}
+
+fn log(value: u128, tx: u8, block: u64) -> TransferLog {
+    TransferLog {
         token: address(0x11),
         from: address(0xaa),
         to: address(0xd0),
@@ -71,7 +75,6 @@ fn found(value: u128, tx: u8, block: u64) -> FoundTransfer {
         log_index: 0,
         block_number: block,
         block_hash: Hash32([block as u8; 32]),
-        block_time_ms: 1_000,
     }
 }
 
@@ -156,7 +159,7 @@ async fn a_reorg_rewinds_and_a_rescan_brings_the_payment_back(store: Store) {
     assert_eq!(dropped[0].state, TransferState::Dropped);
     // The same transaction, mined again in the new block 6.
     let mut moved = found(session.state.amount_due, 7, 6);
-    moved.block_hash = Hash32([0x66; 32]);
+    moved.log.block_hash = Hash32([0x66; 32]);
     let back = store.record_evm_scan(&n, Some((4, Hash32([4; 32]))), (6, Hash32([0x66; 32])), &[moved], 512, 4).await.expect("rescan");
     assert!(back.recorded[0].is_new);
     assert_eq!(back.recorded[0].session.as_ref().map(|s| (s.state.status, s.state.seen)), Some((Status::Confirming, 2 * E18)));

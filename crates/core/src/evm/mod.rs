@@ -6,9 +6,11 @@
 mod address;
 mod amounts;
 mod session;
+mod transfer;
 
 pub use address::{keccak256, Address, Hash32, HexError};
 pub use amounts::{amount_candidates, payment_uri, points_for, AmountError, TokenAmount};
+pub use transfer::TransferLog;
 pub use session::{apply, Effect, Event, Exception, Session, SessionError, Status, Transition};
 
 /// `keccak256("Transfer(address,address,uint256)")`: topic 0 of an ERC-20

@@ -169,18 +169,7 @@ async fn scan(network: &Network, from: u64, to: u64) -> Result<(BlockRef, Vec<Fo
 
 /// A chain log as the store records it.
 pub fn found_transfer(log: &TransferLog, block: &BlockRef) -> FoundTransfer {
-    FoundTransfer {
-        token: log.token,
-        from: log.from,
-        to: log.to,
-        value: log.value,
-        value_text: log.value_text.clone(),
-        tx_hash: log.tx_hash,
-        log_index: log.log_index,
-        block_number: log.block_number,
-        block_hash: log.block_hash,
-        block_time_ms: i64::try_from(block.timestamp_secs.saturating_mul(1_000)).unwrap_or(i64::MAX),
-    }
+    FoundTransfer { log: log.clone(), block_time_ms: i64::try_from(block.timestamp_secs.saturating_mul(1_000)).unwrap_or(i64::MAX) }
 }
 
 /// Confirms seen transfers with enough blocks on top (and finalized where

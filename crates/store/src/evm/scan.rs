@@ -11,32 +11,17 @@ use crate::transaction::{begin_write, finish, retrying};
 use crate::writer::execute_in_transaction;
 use crate::{Dialect, Store, StoreError};
 use sqlx::{AnyConnection, Row};
-use tollway_core::evm::{apply, Address, Effect, Event, Hash32};
+use tollway_core::evm::{apply, Effect, Event, Hash32, TransferLog};
 use tollway_core::ledger::{Command, Grant, Links, Reason, TransferId};
 use tollway_core::{Amount, Asset};
 
-/// A Transfer log to a deposit address, as read from the chain.
+/// A Transfer log to a deposit address, as read from the chain, with its
+/// block's time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundTransfer {
-    /// The token contract that logged it.
-    pub token: Address,
-    /// Sender.
-    pub from: Address,
-    /// Recipient.
-    pub to: Address,
-    /// Value, when it fits in `u128`.
-    pub value: Option<u128>,
-    /// Value, exact decimal text.
-    pub value_text: String,
-    /// Transaction hash.
-    pub tx_hash: Hash32,
-    /// Log index in the block.
-    pub log_index: u64,
-    /// Block number.
-    pub block_number: u64,
-    /// Block hash.
-    pub block_hash: Hash32,
-    /// Block time (Unix ms).
+    /// The log.
+    pub log: TransferLog,
+    /// Its block's time (Unix ms).
     pub block_time_ms: i64,
 }
 
@@ -340,7 +325,7 @@ async fn record_in(
     found_by: &str,
     now: i64,
 ) -> Result<Recorded, StoreError> {
-    let key = (signed(network.chain_id, "chain_id")?, f.tx_hash.to_string(), signed(f.log_index, "log_index")?);
+    let key = (signed(network.chain_id, "chain_id")?, f.log.tx_hash.to_string(), signed(f.log.log_index, "log_index")?);
     let existing = sqlx::query("SELECT * FROM evm_transfers WHERE chain_id = $1 AND tx_hash = $2 AND log_index = $3")
         .bind(key.0)
         .bind(&key.1)
@@ -352,19 +337,19 @@ async fn record_in(
     let session_id = match &existing {
         Some(t) if t.state != TransferState::Dropped => return Ok(Recorded { transfer: t.clone(), is_new: false, session: None }),
         Some(t) => t.session_id.clone(),
-        None => match f.value {
+        None => match f.log.value {
             Some(value) => matching_session(conn, dialect, network, f, value).await?,
             None => None,
         },
     };
-    let block = signed(f.block_number, "block")?;
+    let block = signed(f.log.block_number, "block")?;
     if existing.is_some() {
         sqlx::query(
             "UPDATE evm_transfers SET state = 'seen', block_number = $1, block_hash = $2, block_time = $3, updated_at = $4 \
              WHERE chain_id = $5 AND tx_hash = $6 AND log_index = $7",
         )
         .bind(block)
-        .bind(f.block_hash.to_string())
+        .bind(f.log.block_hash.to_string())
         .bind(f.block_time_ms)
         .bind(now)
         .bind(key.0)
@@ -382,12 +367,12 @@ async fn record_in(
         .bind(&key.1)
         .bind(key.2)
         .bind(&network.id)
-        .bind(f.token.to_string())
-        .bind(f.from.to_string())
-        .bind(f.to.to_string())
-        .bind(&f.value_text)
+        .bind(f.log.token.to_string())
+        .bind(f.log.from.to_string())
+        .bind(f.log.to.to_string())
+        .bind(&f.log.value_text)
         .bind(block)
-        .bind(f.block_hash.to_string())
+        .bind(f.log.block_hash.to_string())
         .bind(f.block_time_ms)
         .bind(&session_id)
         .bind(found_by)
@@ -397,22 +382,22 @@ async fn record_in(
     }
     let transfer = TransferRow {
         chain_id: network.chain_id,
-        tx_hash: f.tx_hash,
-        log_index: f.log_index,
+        tx_hash: f.log.tx_hash,
+        log_index: f.log.log_index,
         network_id: network.id.clone(),
-        token_address: f.token,
-        from: f.from,
-        to: f.to,
-        value_units: f.value_text.clone(),
-        block_number: f.block_number,
-        block_hash: f.block_hash,
+        token_address: f.log.token,
+        from: f.log.from,
+        to: f.log.to,
+        value_units: f.log.value_text.clone(),
+        block_number: f.log.block_number,
+        block_hash: f.log.block_hash,
         block_time_ms: f.block_time_ms,
         state: TransferState::Seen,
         session_id: session_id.clone(),
         found_by: existing.as_ref().map_or_else(|| found_by.to_owned(), |t| t.found_by.clone()),
         found_at: existing.as_ref().map_or(now, |t| t.found_at),
     };
-    let session = match (&session_id, f.value) {
+    let session = match (&session_id, f.log.value) {
         (Some(id), Some(value)) => {
             let Some(before) = lock_session(conn, dialect, id).await? else { return Err(StoreError::Corrupt(format!("transfer for missing session {id}"))) };
             let step = apply(&before.state, Event::Seen { value, block_time_ms: f.block_time_ms }, now).map_err(EvmStoreError::from)?;
@@ -441,12 +426,12 @@ async fn matching_session(
         "SELECT * FROM payment_sessions WHERE network_id = $1 AND token_address = $2 AND amount_units = $3 AND reserved = 1{lock}"
     ))
     .bind(&network.id)
-    .bind(f.token.to_string())
+    .bind(f.log.token.to_string())
     .bind(value.to_string())
     .fetch_optional(&mut *conn)
     .await?;
     let Some(session) = row.as_ref().map(session_from).transpose()? else { return Ok(None) };
-    Ok((session.deposit_address == f.to).then_some(session.id))
+    Ok((session.deposit_address == f.log.to).then_some(session.id))
 }
 
 /// Marks a transfer dropped and tells its session.
