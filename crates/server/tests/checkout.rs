@@ -275,6 +275,43 @@ async fn a_reorg_sends_a_confirming_payment_back_to_waiting(backend: Backend) {
     assert_eq!(server.balance(&buyer).await["balance"], "30000");
 }
 
+/// A transfer after the expiry pays late (and is credited); a second
+/// exact transfer to a paid session is an over-payment, never a second
+/// credit; an expired unpaid session says so.
+async fn late_and_double_payments_are_recorded_as_such(backend: Backend) {
+    let chain = chain().await;
+    let network = network(&chain, 1);
+    let server = common::spawn_configured(backend, move |c| {
+        c.evm.networks = vec![network];
+        c.evm.poll_interval_ms = 100;
+        c.evm.session_ttl_secs = 2;
+    })
+    .await;
+    let buyer = server.create_user("buyer").await;
+    let late = create(&server, Some(&buyer.key), json!({"amount": "2", "token": "USDT", "network": "bsc-local", "user": "buyer"})).await;
+    let never = create(&server, None, json!({"amount": "2", "token": "USDT", "network": "bsc-local"})).await;
+    let late_id = late["id"].as_str().expect("id").to_owned();
+    wait_for(&server, &late_id, |v| v["status"] == "expired").await;
+    wait_for(&server, never["id"].as_str().expect("id"), |v| v["status"] == "expired").await;
+    let usdt = token(&chain, "USDT");
+    let deposit: Address = DEPOSIT.parse().expect("address");
+    chain.devnet.transfer(usdt, &chain.payer, deposit, units(&late)).await.expect("transfer");
+    let paid = wait_for(&server, &late_id, |v| v["status"] == "paid").await;
+    assert_eq!(paid["exception"], "paid_late");
+    assert_eq!(server.balance(&buyer).await["balance"], "20000", "a late payment is still credited");
+    chain.devnet.transfer(usdt, &chain.payer, deposit, units(&late)).await.expect("second transfer");
+    let over = wait_for(&server, &late_id, |v| v["exception"] == "paid_over" || v["amount_received_units"] != paid["amount_received_units"]).await;
+    assert_eq!(over["status"], "paid");
+    assert_eq!(over["amount_received_units"], (2 * units(&late)).to_string());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(server.balance(&buyer).await["balance"], "20000", "an over-payment credits nothing more");
+    let never_now = server.get(&format!("/api/v1/payments/{}", never["id"].as_str().expect("id")), None).await.ok();
+    assert_eq!((never_now["status"].as_str(), never_now["exception"].as_str()), (Some("expired"), None));
+    let stats = server.get("/api/v1/stats/payments", Some(&server.admin)).await.ok();
+    assert_eq!(stats["failure_reasons"]["expired"], 1, "{stats}");
+    assert_eq!(stats["successful_payments"], 1, "{stats}");
+}
+
 /// The WebSocket refuses what it must, before the upgrade, with codes;
 /// the per-IP limit holds and a closed connection gives its place back.
 async fn websocket_refusals_and_limits(backend: Backend) {
@@ -337,4 +374,5 @@ on_both_backends!(
     hostile_input_is_refused_and_credits_nothing,
     a_reorg_sends_a_confirming_payment_back_to_waiting,
     websocket_refusals_and_limits,
+    late_and_double_payments_are_recorded_as_such,
 );
