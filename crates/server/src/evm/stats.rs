@@ -12,6 +12,8 @@ use utoipa::ToSchema;
 
 /// Messages kept in the log (newest replace oldest).
 const LOG_CAPACITY: usize = 2_000;
+/// Payments remembered for counting reconnects.
+const WATCHED_CAPACITY: usize = 100_000;
 
 /// One logged message.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -133,6 +135,10 @@ impl Stats {
     pub fn connected(&self, payment_id: &str) {
         self.with(|i| {
             i.frontend.total_connections += 1;
+            // Bounded: past this many payments, reconnects are counted anew.
+            if i.watched.len() >= WATCHED_CAPACITY {
+                i.watched.clear();
+            }
             if !i.watched.insert(payment_id.to_owned()) {
                 i.frontend.reconnect_attempts += 1;
             }
