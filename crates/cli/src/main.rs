@@ -84,9 +84,13 @@ async fn main() -> anyhow::Result<()> {
             let running = tollway_server::start(config).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             // A plain line scripts and tests can wait for (port 0 picks a free port).
             println!("tollway listening on http://{}", running.addr);
+            // SIGINT or SIGTERM: return, so the runtime drops every task and
+            // what they own stops cleanly (a devnet's anvil gets SIGTERM).
+            let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
                 r = running.task => { r??; }
                 _ = tokio::signal::ctrl_c() => { eprintln!("tollway: shutting down"); }
+                _ = terminate.recv() => { eprintln!("tollway: terminated, shutting down"); }
             }
             Ok(())
         }
