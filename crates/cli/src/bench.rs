@@ -2,11 +2,18 @@
 //! ledger writer directly and through the HTTP webhook (every charge is
 //! acknowledged only after its batch committed); the embedded model; the
 //! AI gateway's overhead over a fast upstream; payment channels (durable
-//! receipts per second, the round trip of a paid chunk); and CKB Spilman
-//! channels (commitments checked per second, on-chain cost).
+//! receipts per second, the round trip of a paid chunk); CKB Spilman
+//! channels (commitments checked per second, on-chain cost); and the
+//! stablecoin checkout against a real anvil (detection latency, catch-up,
+//! sessions created per second).
 #![allow(clippy::float_arithmetic)]
 
 mod channels;
+mod checkout;
+mod checkout_catchup;
+mod checkout_create;
+mod checkout_detect;
+mod checkout_server;
 mod ckb;
 mod ckb_accept;
 mod ckb_fixture;
@@ -49,6 +56,9 @@ pub enum BenchCmd {
     /// Memory and time of the whole-history reads (CSV export, hourly
     /// monitor, ledger audit) over `--charges` rows.
     Reads(Args),
+    /// The stablecoin checkout against a real anvil: detection latency,
+    /// catch-up after downtime, and sessions created per second.
+    Checkout(checkout::CheckoutArgs),
 }
 
 /// What to run the model on.
@@ -134,6 +144,7 @@ pub async fn run(cmd: BenchCmd, _config: &Config) -> anyhow::Result<()> {
         BenchCmd::Gateway(args) => gateway::run(args).await,
         BenchCmd::Channels(args) => channels::run(args).await,
         BenchCmd::Reads(args) => reads::run(args).await,
+        BenchCmd::Checkout(args) => checkout::run(args).await,
         BenchCmd::Ckb(args) => {
             let accept = args.accept.clone();
             let price = args.price;
