@@ -4,7 +4,7 @@ use super::stats::rfc3339;
 use chrono::{TimeZone, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use tollway_core::evm::{payment_uri, Status, TokenAmount};
+use tollway_core::evm::{payment_uri, TokenAmount};
 use tollway_store::evm::{SessionRow, TransferRow, TransferState};
 use utoipa::ToSchema;
 
@@ -149,13 +149,6 @@ impl PaymentView {
             "amountReceived": self.amount_received,
             "token": self.token,
         })
-    }
-
-    /// Whether the session can change no more (paid or failed, nothing
-    /// left to confirm).
-    pub fn is_final(&self) -> bool {
-        self.status == Status::Failed.as_str()
-            || (self.status == Status::Paid.as_str() && self.transaction.as_ref().is_some_and(|t| t.confirmations >= self.confirmations_required))
     }
 }
 

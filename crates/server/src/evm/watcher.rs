@@ -182,9 +182,19 @@ async fn confirm(state: &AppState, network: &Network, head: &BlockRef) -> Result
         limit = limit.min(finalized.number);
     }
     let mut changed = Vec::new();
+    // Each block is read once per step, however many transfers it holds.
+    let mut hashes: BTreeMap<u64, Option<Hash32>> = BTreeMap::new();
     for t in state.store.evm_transfers_to_confirm(&network.row.id, limit).await? {
         let now = now_ms();
-        let on_chain = network.client.block(t.block_number).await?.is_some_and(|b| b.hash == t.block_hash);
+        let hash = match hashes.get(&t.block_number) {
+            Some(hash) => *hash,
+            None => {
+                let hash = network.client.block(t.block_number).await?.map(|b| b.hash);
+                hashes.insert(t.block_number, hash);
+                hash
+            }
+        };
+        let on_chain = hash == Some(t.block_hash);
         let session = if on_chain { state.store.confirm_evm_transfer(&t, now).await? } else { state.store.drop_evm_transfer(&t, now).await? };
         changed.extend(session);
     }

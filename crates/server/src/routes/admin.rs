@@ -5,7 +5,7 @@
 use crate::auth::Admin;
 use crate::ops;
 use crate::{ApiError, AppState};
-use super::extract::{Path, Query};
+use super::extract::{body, JsonBody, Path, Query};
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -16,12 +16,6 @@ use tollway_store::directory::User;
 use tollway_store::prices::StoredRule;
 use tollway_store::usage::UsageEvent;
 use utoipa::{IntoParams, ToSchema};
-
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
-
-fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
-    b.map(|Json(t)| t).map_err(|e| ApiError::bad_request("malformed_json", e.body_text()))
-}
 
 /// A user as admins see it.
 #[derive(Debug, Serialize, ToSchema)]

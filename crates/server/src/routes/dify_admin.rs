@@ -6,7 +6,7 @@
 use super::dify_charge::{attribute, event_at, not_unattributed};
 use super::usage_report::AppSources;
 use crate::auth::Admin;
-use super::extract::{Path, Query};
+use super::extract::{body, JsonBody, Path, Query};
 use crate::{ApiError, AppState};
 use axum::extract::State;
 use axum::Json;
@@ -15,12 +15,6 @@ use tollway_core::usage_report::Source;
 use tollway_store::attribution::{StoredSources, DISMISSED, RESOLVING};
 use tollway_store::usage::{UsageEvent, UNATTRIBUTED};
 use utoipa::{IntoParams, ToSchema};
-
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
-
-fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
-    b.map(|Json(t)| t).map_err(|e| ApiError::bad_request("malformed_json", e.body_text()))
-}
 
 /// One place: exactly one of `field` (a dotted path into the body),
 /// `header` (users only) or `fixed` (models only).

@@ -5,6 +5,7 @@
 //! and opens a session: an API key that stops working after
 //! `auth.session_secs`. The secret key never reaches the server.
 
+use super::extract::{body, JsonBody};
 use crate::{ops, ApiError, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,12 +16,6 @@ use tollway_core::channel::KeyId;
 use tollway_core::login::{verify_login, LoginChallenge};
 use tollway_store::{now_ms, StoreError};
 use utoipa::ToSchema;
-
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
-
-fn body<T>(b: JsonBody<T>) -> Result<T, ApiError> {
-    b.map(|Json(t)| t).map_err(|e| ApiError::bad_request("malformed_json", e.body_text()))
-}
 
 /// Asking for a challenge.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -237,17 +237,6 @@ impl Store {
         rows.iter().map(transfer_from).collect()
     }
 
-    /// The transfer keyed `(chain_id, tx_hash, log_index)`.
-    pub async fn evm_transfer(&self, chain_id: u64, tx_hash: &Hash32, log_index: u64) -> Result<Option<TransferRow>, StoreError> {
-        let row = sqlx::query("SELECT * FROM evm_transfers WHERE chain_id = $1 AND tx_hash = $2 AND log_index = $3")
-            .bind(signed(chain_id, "chain_id")?)
-            .bind(tx_hash.to_string())
-            .bind(signed(log_index, "log_index")?)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(transfer_from).transpose()
-    }
-
     /// Transfers that matched no session (not dropped), newest first.
     pub async fn unmatched_evm_transfers(&self, limit: i64) -> Result<Vec<TransferRow>, StoreError> {
         let rows = sqlx::query("SELECT * FROM evm_transfers WHERE session_id IS NULL AND state <> 'dropped' ORDER BY found_at DESC LIMIT $1")
