@@ -168,7 +168,9 @@ async fn a_reorg_rewinds_and_a_rescan_brings_the_payment_back(store: Store) {
 }
 
 /// Two stores on one database (two processes) create sessions for one
-/// amount at once: every session gets its own amount.
+/// amount at once, 16 at a time, 640 in all: every creation succeeds
+/// (a loser takes the next free amount, past the first window of
+/// candidates, instead of failing) and no two share an amount.
 async fn racing_creations_never_share_an_amount(backend: Backend) {
     let url = fresh_database_url(backend).await.expect("url");
     let a = Store::connect(&url).await.expect("a");
@@ -176,16 +178,26 @@ async fn racing_creations_never_share_an_amount(backend: Backend) {
     let b = Store::connect(&url).await.expect("b");
     synced(&a).await;
     let mut tasks = Vec::new();
-    for i in 0..20 {
-        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move { store.create_payment_session(&new_session(&format!("pay_r{i}"), E18, &format!("ip:{i}"), 0)).await }));
+    for worker in 0..16 {
+        let store = if worker % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let mut amounts = Vec::new();
+            for k in 0..40 {
+                let mut new = new_session(&format!("pay_r{worker}_{k}"), E18, &format!("ip:{worker}"), 0);
+                new.candidates = tollway_core::evm::amount_candidates(E18, STEP, 1000).expect("candidates");
+                amounts.push(store.create_payment_session(&new).await.map(|s| s.state.amount_due));
+            }
+            amounts
+        }));
     }
     let mut amounts = Vec::new();
     for t in tasks {
-        amounts.push(t.await.expect("join").expect("create").state.amount_due);
+        for created in t.await.expect("join") {
+            amounts.push(created.expect("every racing creation succeeds"));
+        }
     }
     amounts.sort_unstable();
-    let expected: Vec<u128> = (0..20).map(|k| E18 + k * STEP).collect();
+    let expected: Vec<u128> = (0..640).map(|k| E18 + k * STEP).collect();
     assert_eq!(amounts, expected);
 }
 

@@ -11,7 +11,8 @@
 
 use super::{Evm, Network};
 use crate::AppState;
-use std::collections::BTreeMap;
+use futures::{StreamExt, TryStreamExt};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tollway_chain::evm::{BlockRef, EvmError, TransferLog};
 use tollway_core::evm::Hash32;
@@ -137,6 +138,11 @@ async fn find_fork(store: &tollway_store::Store, network: &Network, cursor: (u64
     Ok(Some((0, genesis.hash)))
 }
 
+/// How many blocks a scan asks the node for at once (for the time and hash
+/// of each block that holds a log): against a node across a network, the
+/// round trips overlap instead of adding up.
+const BLOCKS_IN_FLIGHT: usize = 8;
+
 /// Reads blocks `from..=to`: the end block, the logs, and each log's
 /// block time; `Moved` when the end block or a log's block changed
 /// meanwhile.
@@ -145,12 +151,12 @@ async fn scan(network: &Network, from: u64, to: u64) -> Result<(BlockRef, Vec<Fo
     let end = client.block(to).await?.ok_or(WatchError::Moved)?;
     let tokens: Vec<_> = network.tokens.iter().map(|t| t.contract_address).collect();
     let logs = client.transfer_logs(from, to, &tokens, &[network.row.deposit_address]).await?;
-    let mut blocks: BTreeMap<u64, BlockRef> = BTreeMap::new();
-    for log in &logs {
-        if let std::collections::btree_map::Entry::Vacant(slot) = blocks.entry(log.block_number) {
-            slot.insert(client.block(log.block_number).await?.ok_or(WatchError::Moved)?);
-        }
-    }
+    let numbers: BTreeSet<u64> = logs.iter().map(|log| log.block_number).collect();
+    let blocks: BTreeMap<u64, BlockRef> = futures::stream::iter(numbers)
+        .map(|number| async move { Ok::<_, WatchError>((number, client.block(number).await?.ok_or(WatchError::Moved)?)) })
+        .buffered(BLOCKS_IN_FLIGHT)
+        .try_collect()
+        .await?;
     if client.block(to).await?.is_none_or(|b| b.hash != end.hash) {
         return Err(WatchError::Moved);
     }
@@ -181,19 +187,19 @@ async fn confirm(state: &AppState, network: &Network, head: &BlockRef) -> Result
     if let Some(finalized) = network.client.finalized().await? {
         limit = limit.min(finalized.number);
     }
+    let due = state.store.evm_transfers_to_confirm(&network.row.id, limit).await?;
+    // Each block is read once per step, however many transfers it holds,
+    // and several at once.
+    let numbers: BTreeSet<u64> = due.iter().map(|t| t.block_number).collect();
+    let hashes: BTreeMap<u64, Option<Hash32>> = futures::stream::iter(numbers)
+        .map(|number| async move { Ok::<_, WatchError>((number, network.client.block(number).await?.map(|b| b.hash))) })
+        .buffered(BLOCKS_IN_FLIGHT)
+        .try_collect()
+        .await?;
     let mut changed = Vec::new();
-    // Each block is read once per step, however many transfers it holds.
-    let mut hashes: BTreeMap<u64, Option<Hash32>> = BTreeMap::new();
-    for t in state.store.evm_transfers_to_confirm(&network.row.id, limit).await? {
+    for t in due {
         let now = now_ms();
-        let hash = match hashes.get(&t.block_number) {
-            Some(hash) => *hash,
-            None => {
-                let hash = network.client.block(t.block_number).await?.map(|b| b.hash);
-                hashes.insert(t.block_number, hash);
-                hash
-            }
-        };
+        let hash = hashes.get(&t.block_number).copied().flatten();
         let on_chain = hash == Some(t.block_hash);
         let session = if on_chain { state.store.confirm_evm_transfer(&t, now).await? } else { state.store.drop_evm_transfer(&t, now).await? };
         changed.extend(session);

@@ -8,6 +8,7 @@ use crate::codec::placeholders;
 use crate::transaction::{begin_write, finish, retrying};
 use crate::{Store, StoreError};
 use sqlx::AnyConnection;
+use std::collections::HashSet;
 use super::catalog::{NetworkRow, TokenRow};
 use tollway_core::evm::{apply, Effect, Event, Session, TokenAmount};
 
@@ -130,23 +131,53 @@ async fn create_in(conn: &mut AnyConnection, new: &NewSession) -> Result<Session
     if open >= i64::from(new.max_open_per_creator) {
         return Err(EvmStoreError::TooManyOpen.into());
     }
+    let mut start = 0;
+    let mut width = FIRST_WINDOW;
+    while start < new.candidates.len() {
+        let window = &new.candidates[start..new.candidates.len().min(start + width)];
+        start += window.len();
+        width *= 2;
+        let taken = taken_amounts(conn, new, window).await?;
+        for amount in window.iter().filter(|c| !taken.contains(&c.to_string())) {
+            if insert_session(conn, new, *amount).await? {
+                return Ok(created_row(new, *amount));
+            }
+        }
+    }
+    Err(EvmStoreError::NoFreeAmount.into())
+}
+
+/// How many candidate amounts the first query checks; each further query
+/// checks twice as many as the one before. Most creations find a free
+/// amount among the first few, so the whole list (1,000 by default) is
+/// only read when the early ones are held, and then in a handful of
+/// queries.
+const FIRST_WINDOW: usize = 32;
+
+/// The amounts of `window` an open session of the same network and token
+/// holds.
+async fn taken_amounts(conn: &mut AnyConnection, new: &NewSession, window: &[u128]) -> Result<HashSet<String>, StoreError> {
     let sql = format!(
         "SELECT amount_units FROM payment_sessions WHERE network_id = $1 AND token_address = $2 AND reserved = 1 AND amount_units IN ({})",
-        placeholders(2, new.candidates.len())
+        placeholders(2, window.len())
     );
     let mut query = sqlx::query_scalar::<_, String>(&sql).bind(&new.network.id).bind(new.token.contract_address.to_string());
-    for c in &new.candidates {
+    for c in window {
         query = query.bind(c.to_string());
     }
-    let taken: std::collections::HashSet<String> = query.fetch_all(&mut *conn).await?.into_iter().collect();
-    let amount = new.candidates.iter().find(|c| !taken.contains(&c.to_string())).ok_or(EvmStoreError::NoFreeAmount)?;
-    let session = Session::new(*amount, new.expires_at);
-    sqlx::query(
+    Ok(query.fetch_all(&mut *conn).await?.into_iter().collect())
+}
+
+/// Inserts the session with `amount`; `false` when a concurrent creation
+/// took that amount first (the partial unique index refuses it without
+/// failing the transaction, so the caller moves to the next candidate).
+async fn insert_session(conn: &mut AnyConnection, new: &NewSession, amount: u128) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
         "INSERT INTO payment_sessions (id, network_id, chain_id, token_symbol, token_address, decimals, deposit_address, product_id, \
          description, requested_units, amount_units, reserved, release_at, status, exception, seen_units, confirmed_units, late, user_id, \
          points, webhook_url, metadata, confirmations_required, creator, created_at, expires_at, paid_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, 'waiting', NULL, '0', '0', 0, $13, $14, $15, $16, $17, $18, $19, \
-         $20, NULL, $19)",
+         $20, NULL, $19) ON CONFLICT (network_id, token_address, amount_units) WHERE reserved = 1 DO NOTHING",
     )
     .bind(&new.id)
     .bind(&new.network.id)
@@ -170,7 +201,12 @@ async fn create_in(conn: &mut AnyConnection, new: &NewSession) -> Result<Session
     .bind(new.expires_at)
     .execute(&mut *conn)
     .await?;
-    Ok(SessionRow {
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// The row [`insert_session`] wrote.
+fn created_row(new: &NewSession, amount: u128) -> SessionRow {
+    SessionRow {
         id: new.id.clone(),
         network_id: new.network.id.clone(),
         chain_id: new.network.chain_id,
@@ -181,7 +217,7 @@ async fn create_in(conn: &mut AnyConnection, new: &NewSession) -> Result<Session
         product_id: new.product_id.clone(),
         description: new.description.clone(),
         requested_units: new.requested.units,
-        state: session,
+        state: Session::new(amount, new.expires_at),
         reserved: true,
         user_id: new.user_id,
         points: new.points,
@@ -192,5 +228,5 @@ async fn create_in(conn: &mut AnyConnection, new: &NewSession) -> Result<Session
         created_at: new.now,
         paid_at: None,
         updated_at: new.now,
-    })
+    }
 }
