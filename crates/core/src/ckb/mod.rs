@@ -3,13 +3,16 @@
 //! arithmetic, and the channel's life as a state machine. The CKB adapter (`crates/chain`) builds and sends
 //! transactions; these are the numbers it must get right.
 
+pub mod address;
 pub mod capacity;
+pub mod hub;
 pub mod multisig;
 pub mod offer;
 pub mod since;
 pub mod spilman;
 pub mod split;
 
+pub use address::{parse_sighash, AddressError, AddressNetwork, LockAddress, SighashArgs, SIGHASH_CODE_HASH};
 pub use capacity::{fee_for_size, occupied_capacity, Shannons, CKB, MIN_FEE_RATE};
 pub use multisig::{MultisigError, MultisigScript};
 pub use offer::{check_offer, latest_expiry, OfferError, OfferLimits, OfferTerms, DEFAULT_MAX_FEE_RATE, EXPIRY_SLACK_BLOCKS};
