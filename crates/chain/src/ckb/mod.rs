@@ -5,6 +5,7 @@
 mod accounts;
 mod devnet;
 mod error;
+pub mod hub;
 mod node;
 mod rpc;
 pub mod scripts;
