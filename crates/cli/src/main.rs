@@ -6,6 +6,7 @@ mod bench;
 mod channel;
 mod ckb;
 mod devnet;
+mod hub;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -48,6 +49,9 @@ enum Cmd {
     /// A local CKB development chain (needs the node from scripts/ckb.sh).
     #[command(subcommand)]
     Devnet(devnet::DevnetCmd),
+    /// The CKB hub: pay any amount (even below 61 CKB), or top up its pool.
+    #[command(subcommand)]
+    Hub(hub::HubCmd),
 }
 
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
@@ -78,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Chat(args) => channel::chat(args, &cli.payer).await,
         Cmd::Ckb(cmd) => ckb::run(cmd, &cli.payer).await,
         Cmd::Devnet(cmd) => devnet::run(cmd).await,
+        Cmd::Hub(cmd) => hub::run(cmd, &cli.payer).await,
         Cmd::Serve => {
             let config = server(cli.config.as_deref())?;
             tollway_server::init_tracing(config.log_json);

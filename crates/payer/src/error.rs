@@ -87,6 +87,18 @@ pub enum PayerError {
     /// agreed.
     #[error(transparent)]
     Tx(#[from] tollway_chain::ckb::spilman::TxError),
+    /// The hub's prepared payment is not the one asked for (it would pay
+    /// more, to someone else, or with a higher fee): nothing was signed.
+    #[error(transparent)]
+    Hub(#[from] tollway_chain::ckb::hub::HubTxError),
+    /// The hub's payment would cost more network fee than allowed.
+    #[error("the payment's network fee is {fee} shannons, above the most allowed ({max})")]
+    FeeTooHigh {
+        /// The fee.
+        fee: u64,
+        /// The limit.
+        max: u64,
+    },
     /// The payee and the local state hold different receipts for the same
     /// nonce (two signers with one key?).
     #[error("the payee holds a different receipt for nonce {nonce} than the one signed here")]
@@ -120,6 +132,8 @@ impl PayerError {
             PayerError::Diverged { .. } => "state_diverged",
             PayerError::Chain(e) => e.rejection().map_or(e.code(), |r| r.code()),
             PayerError::Tx(e) => e.code(),
+            PayerError::Hub(e) => e.code(),
+            PayerError::FeeTooHigh { .. } => "fee_too_high",
         }
     }
 

@@ -33,10 +33,12 @@ mod client;
 
 mod chat;
 mod ckb;
+mod hub;
 
 pub use api::{ReceiptAck, RemoteChannel, RemoteSub};
 pub use chat::ChatSummary;
 pub use ckb::{CkbOpenRequest, RemoteCkbChannel};
+pub use hub::{hub_pay, HubPayRequest};
 pub use ckb_record::CkbRecord;
 pub use client::{ChannelView, Closed, Completion, OpenRequest, Payer, Recovery, RecoveryAction};
 pub use error::PayerError;

@@ -43,9 +43,34 @@ pub fn fee_for_size(serialized: u64, rate: u64) -> Option<Shannons> {
     Some(weighed.checked_mul(rate)?.div_ceil(1_000))
 }
 
+/// Reads a CKB amount written in CKB (`5`, `0.5`, `61.00000001`: at most
+/// 8 decimals) as shannons, exactly; `None` for anything else (signs,
+/// exponents, more decimals, past `u64`).
+pub fn parse_ckb(text: &str) -> Option<Shannons> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 8 || (text.contains('.') && fraction.is_empty()) {
+        return None;
+    }
+    let whole: u64 = whole.parse().ok()?;
+    let fraction: u64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<8}").parse().ok()? };
+    whole.checked_mul(CKB)?.checked_add(fraction)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ckb_amounts_read_exactly() {
+        assert_eq!(parse_ckb("5"), Some(5 * CKB));
+        assert_eq!(parse_ckb("0.5"), Some(CKB / 2));
+        assert_eq!(parse_ckb("61.00000001"), Some(61 * CKB + 1));
+        assert_eq!(parse_ckb("0"), Some(0));
+        for bad in ["", ".5", "5.", "-1", "+1", "1e3", "0.000000001", "1,5", " 1", "184467440738", "0x10", "NaN"] {
+            assert_eq!(parse_ckb(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn a_plain_cell_needs_61_ckb() {
