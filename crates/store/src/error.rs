@@ -33,6 +33,9 @@ pub enum StoreError {
     /// A checkout operation was refused; nothing was written.
     #[error(transparent)]
     Evm(#[from] crate::evm::EvmStoreError),
+    /// A CKB hub operation was refused; nothing was written.
+    #[error(transparent)]
+    Hub(#[from] crate::hub::HubStoreError),
 }
 
 /// Why the store refused a payment-channel operation. `code()` is the

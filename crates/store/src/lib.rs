@@ -21,6 +21,7 @@ pub mod ckb_channels;
 pub mod directory;
 pub mod evm;
 pub mod history;
+pub mod hub;
 pub mod prices;
 pub mod requests;
 pub mod task_runs;

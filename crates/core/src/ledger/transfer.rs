@@ -48,11 +48,16 @@ pub enum Reason {
     Expiry,
     /// Points bought with a payment (a stablecoin checkout session).
     Purchase,
+    /// A party's share of a committed CKB hub payment, credited to its
+    /// hub account.
+    HubPayment,
+    /// A party's hub balance paid out on chain.
+    HubPayout,
 }
 
 impl Reason {
     /// Every reason, for parsing and documentation.
-    pub const ALL: [Reason; 8] = [
+    pub const ALL: [Reason; 10] = [
         Reason::Grant,
         Reason::Adjust,
         Reason::Charge,
@@ -61,6 +66,8 @@ impl Reason {
         Reason::ArrearsRepayment,
         Reason::Expiry,
         Reason::Purchase,
+        Reason::HubPayment,
+        Reason::HubPayout,
     ];
 
     /// Stable storage and API name.
@@ -74,6 +81,8 @@ impl Reason {
             Reason::ArrearsRepayment => "arrears_repayment",
             Reason::Expiry => "expiry",
             Reason::Purchase => "purchase",
+            Reason::HubPayment => "hub_payment",
+            Reason::HubPayout => "hub_payout",
         }
     }
 
