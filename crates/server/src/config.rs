@@ -49,6 +49,10 @@ pub struct Config {
     /// The CKB rail (Spilman channels): off unless `ckb.rpc_url` is set.
     #[serde(default)]
     pub ckb: CkbConfig,
+    /// The CKB hub (docs/hub.md): off unless `hub.secret` is set and the
+    /// CKB rail is on.
+    #[serde(default)]
+    pub hub: crate::hub::HubConfig,
     /// Wallet login.
     #[serde(default)]
     pub auth: AuthConfig,
@@ -239,6 +243,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             web_dir: default_web_dir(),
             ckb: CkbConfig::default(),
+            hub: crate::hub::HubConfig::default(),
             evm: crate::evm::EvmConfig::default(),
             evm_devnet: false,
         }

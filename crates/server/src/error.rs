@@ -104,6 +104,17 @@ impl From<StoreError> for ApiError {
                 };
                 ApiError::new(status, c.code(), c.to_string())
             }
+            StoreError::Hub(h) => {
+                use tollway_store::hub::HubStoreError as H;
+                let status = match h {
+                    H::TooManyOpen => StatusCode::TOO_MANY_REQUESTS,
+                    H::PoolCellTaken | H::SenderCellTaken => StatusCode::SERVICE_UNAVAILABLE,
+                    H::UnknownPayment | H::UnknownPayout | H::UnknownCell => StatusCode::NOT_FOUND,
+                    H::PayoutConflict(_) => StatusCode::CONFLICT,
+                    H::SharesMismatch { .. } | H::Invalid(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                ApiError::new(status, h.code(), h.to_string())
+            }
             _ if e.is_retryable() => {
                 tracing::warn!(error = %e, "retryable storage error");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_busy", "storage is busy; retry")

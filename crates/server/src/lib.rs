@@ -8,6 +8,7 @@ pub mod channels;
 pub mod ckb;
 mod error;
 pub mod evm;
+pub mod hub;
 pub mod gateway;
 mod jobs;
 mod metrics;
@@ -45,11 +46,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let receipts = ReceiptWriter::spawn(store.clone(), WriterConfig::default());
     let ckb = ckb::Ckb::connect(&config.ckb, store.clone()).await?;
     let evm = evm::Evm::start(&config.evm, config.evm_devnet, &store).await?;
-    let state = AppState::new(store, writer, receipts, config.clone(), models).with_ckb(ckb).with_evm(evm);
+    let hub = hub::Hub::connect(&config.ckb, &config.hub, store.clone()).await?;
+    let state = AppState::new(store, writer, receipts, config.clone(), models).with_ckb(ckb).with_evm(evm).with_hub(hub);
     jobs::spawn(state.clone());
     ckb::jobs::spawn(state.clone());
     evm::watcher::spawn(state.clone());
     evm::webhooks::spawn(state.clone());
+    hub::jobs::spawn(state.clone());
     let listener = TcpListener::bind(&config.listen).await?;
     let addr = listener.local_addr()?;
     // Streamed chunks go out at once: without this, Nagle's algorithm holds

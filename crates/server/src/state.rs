@@ -39,6 +39,8 @@ pub struct AppState {
     pub ckb: Option<Arc<crate::ckb::Ckb>>,
     /// The stablecoin checkout, when configured.
     pub evm: Option<Arc<crate::evm::Evm>>,
+    /// The CKB hub, when configured.
+    pub hub: Option<Arc<crate::hub::Hub>>,
     prices: PriceCache,
 }
 
@@ -56,6 +58,7 @@ impl AppState {
             limiter: Arc::new(KeyLimiter::default()),
             ckb: None,
             evm: None,
+            hub: None,
             prices: Arc::new(RwLock::new(None)),
         }
     }
@@ -70,6 +73,17 @@ impl AppState {
     pub fn with_evm(mut self, evm: Option<crate::evm::Evm>) -> Self {
         self.evm = evm.map(Arc::new);
         self
+    }
+
+    /// The state with the CKB hub on.
+    pub fn with_hub(mut self, hub: Option<crate::hub::Hub>) -> Self {
+        self.hub = hub.map(Arc::new);
+        self
+    }
+
+    /// The CKB hub, or `hub_disabled`.
+    pub fn hub(&self) -> Result<&crate::hub::Hub, crate::hub::HubError> {
+        self.hub.as_deref().ok_or(crate::hub::HubError::Disabled)
     }
 
     /// The stablecoin checkout, or 503 `checkout_disabled`.

@@ -41,6 +41,8 @@ pub struct HubConfig {
     pub max_open_per_sender: u32,
     /// Address prefix: `ckt` (testnet and devnet) or `ckb` (mainnet).
     pub address_prefix: String,
+    /// How often the tracker looks at the chain, milliseconds.
+    pub job_interval_ms: u64,
 }
 
 /// How payments to one receiver are split.
@@ -81,6 +83,7 @@ impl Default for HubConfig {
             prepare_ttl_secs: 120,
             max_open_per_sender: 4,
             address_prefix: "ckt".into(),
+            job_interval_ms: 1_000,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod admin_channels;
 pub mod channels;
 pub mod ckb;
+pub mod hub;
 pub mod dify;
 pub mod dify_admin;
 pub mod dify_charge;
@@ -68,6 +69,16 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ckb::settle))
         .routes(routes!(ckb::refund))
         .routes(routes!(ckb::tasks))
+        .routes(routes!(hub::info))
+        .routes(routes!(hub::prepare))
+        .routes(routes!(hub::transfer))
+        .routes(routes!(hub::all))
+        .routes(routes!(hub::show))
+        .routes(routes!(hub::by_sender))
+        .routes(routes!(hub::by_receiver))
+        .routes(routes!(hub::balance))
+        .routes(routes!(hub::pool))
+        .routes(routes!(hub::payouts))
         .routes(routes!(dify::webhook))
         .routes(routes!(dify_admin::get_sources, dify_admin::put_sources))
         .routes(routes!(dify_admin::list))

@@ -43,6 +43,7 @@ CREATE TABLE hub_payments (
     updated_at BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX hub_payments_open_pool_cell ON hub_payments (pool_cell) WHERE state IN ('prepared', 'sent');
+CREATE INDEX hub_payments_creator ON hub_payments (creator, state);
 CREATE INDEX hub_payments_sender ON hub_payments (sender, id);
 CREATE INDEX hub_payments_sender_state ON hub_payments (sender, state);
 CREATE INDEX hub_payments_receiver ON hub_payments (receiver, id);

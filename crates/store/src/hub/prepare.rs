@@ -108,6 +108,19 @@ impl Store {
         Ok(cells)
     }
 
+    /// How many prepared payments `creator` (`key:{id}` or `ip:{address}`)
+    /// has open and not yet expired at `now`: a client may not hold many
+    /// pool cells (or someone else's cells) at once.
+    pub async fn hub_open_prepared_by_creator(&self, creator: &str, now: i64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM hub_payments WHERE creator = $1 AND state = $2 AND expires_at > $3")
+            .bind(creator)
+            .bind(HubPaymentState::Prepared.name())
+            .bind(now)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The change cells (`tx_hash:0`, capacity) of `sender`'s sent
     /// payments, oldest first: not committed yet, but the sender may spend
     /// them in its next payment (the node accepts a chain of pending
