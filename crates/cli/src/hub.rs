@@ -61,7 +61,7 @@ pub async fn run(cmd: HubCmd, opts: &PayerOpts) -> anyhow::Result<()> {
             } else {
                 println!(
                     "payment {} sent: {} shannons to {}, tx {} ({})",
-                    payment["payment_id"], payment["amount"], payment["receiver"].as_str().unwrap_or_default(),
+                    payment["payment_id"], payment["amount"].as_str().unwrap_or_default(), payment["receiver"].as_str().unwrap_or_default(),
                     payment["tx_hash"].as_str().unwrap_or_default(), payment["state"].as_str().unwrap_or_default()
                 );
             }

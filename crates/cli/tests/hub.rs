@@ -1,0 +1,215 @@
+//! The CKB hub end to end (issue 16), against the real `ckb` node (devnet),
+//! real `tollway serve` processes and the `tollway hub pay` command, on
+//! SQLite and PostgreSQL: the pool made on first start; 5 CKB paid (below
+//! the 61 CKB cell minimum) and paid again at once on the pending change;
+//! both committed, split exactly, the ledger audit clean; a receiver above
+//! 65 CKB paid out on chain exactly once; a payment to the gateway buying
+//! points; and the attacker's moves, each refused with its code and
+//! nothing lost: amounts of 0, below the fee and above the sender's cells,
+//! bad addresses, a signed transaction changed in one byte or signed by
+//! another key, a payment id transferred twice.
+
+use ckb_types::packed::Transaction;
+use ckb_types::prelude::*;
+use serde_json::{json, Value};
+use std::process::Command;
+use std::time::Duration;
+use tollway_chain::ckb::hub::sign_sender;
+use tollway_chain::ckb::TestAccount;
+use tollway_core::ckb::CKB;
+use tollway_store::testing::Backend;
+use tollway_store::Store;
+
+// Shared with the channel tests; this file uses the devnet and the shop only.
+#[allow(dead_code)]
+mod common;
+#[allow(dead_code)]
+mod ckb_env;
+use ckb_env::*;
+
+fn hub_pay(server: &str, rpc: &str, to: &str, amount: &str, account: u32, api_key: Option<&str>) -> (bool, Value, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollway"));
+    cmd.args(["hub", "pay", "--server", server, "--ckb-rpc", rpc, "--to", to, "--amount", amount, "--json"])
+        .args(["--wallet-secret", &TestAccount::nth(account).secret_hex()])
+        .env_remove("TOLLWAY_API_KEY");
+    if let Some(key) = api_key {
+        cmd.args(["--api-key", key]);
+    }
+    let out = cmd.output().expect("run tollway hub pay");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    (out.status.success(), serde_json::from_str(&stdout).unwrap_or(Value::Null), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+async fn get(http: &reqwest::Client, url: &str, key: Option<&str>) -> (u16, Value) {
+    let mut req = http.get(url);
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    let r = req.send().await.expect("get");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
+    let r = http.post(url).json(&body).send().await.expect("post");
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn wait_complete(http: &reqwest::Client, base: &str, id: i64) -> Value {
+    for _ in 0..300 {
+        let (_, p) = get(http, &format!("{base}/api/payment/{id}"), None).await;
+        if p["is_complete"] == json!(true) {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("payment {id} did not complete");
+}
+
+fn args(account: u32) -> String {
+    format!("0x{}", hex::encode(TestAccount::nth(account).lock_args().0))
+}
+
+async fn the_hub_moves_small_amounts_and_refuses_the_attacker(backend: Backend) {
+    let chain = Chain::start(&format!("hub-{backend:?}")).await;
+    let mut shop = Shop::new(backend, &chain, 30, "").await;
+    let hub_config = format!("{{secret = \"{}\", init_pool = true, pool_cells = 4, job_interval_ms = 200}}", TestAccount::nth(3).secret_hex());
+    shop.env.push(("TOLLWAY_HUB".into(), hub_config));
+    let server = shop.serve().await;
+    let http = reqwest::Client::new();
+    let base = server.base.clone();
+    let rpc = chain.rpc.url().to_owned();
+
+    // The pool is made on the first start: 4 free cells once the split commits.
+    let mut info = Value::Null;
+    for _ in 0..300 {
+        info = get(&http, &format!("{base}/api/hub"), None).await.1;
+        if info["pool"]["free_cells"].as_u64() == Some(4) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(info["pool"]["free_cells"], json!(4), "{info}");
+    assert_eq!(info["hub_lock_args"], json!(args(3)));
+
+    // 5 CKB to account 0, then 0.5 CKB at once (on the first's pending change).
+    let (ok, first, err) = hub_pay(&base, &rpc, &args(0), "5", 1, None);
+    assert!(ok, "{err}");
+    let (ok, second, err) = hub_pay(&base, &rpc, &args(0), "0.5", 1, None);
+    assert!(ok, "{err}");
+    let first_id = first["payment_id"].as_i64().expect("an id");
+    let second_id = second["payment_id"].as_i64().expect("an id");
+    assert!(first["tx_hash"].as_str().is_some_and(|h| h.len() == 66), "{first}");
+    assert_eq!((first["state"].as_str(), second["state"].as_str()), (Some("sent"), Some("sent")));
+    let second_tx = chain.transaction(second["tx_hash"].as_str().expect("hash")).await;
+    assert_eq!(second_tx.inputs().get(0).expect("input").previous_output().tx_hash(), chain.transaction(first["tx_hash"].as_str().expect("hash")).await.hash(), "the second spends the first's pending change");
+    let done = wait_complete(&http, &base, first_id).await;
+    wait_complete(&http, &base, second_id).await;
+    // 1 % platform fee, the rest to the receiver: exact shannons.
+    let splits = done["splits"].as_array().expect("splits");
+    let share = |role: &str| splits.iter().find(|s| s["role"] == json!(role)).map(|s| s["amount"].as_str().unwrap_or_default().to_owned());
+    assert_eq!((share("receiver").as_deref(), share("fee").as_deref()), (Some("495000000"), Some("5000000")), "{done}");
+
+    // Above 65 CKB: the receiver is paid out on chain, once, exactly.
+    let receiver_before = chain.balance(0).await;
+    let (ok, big, err) = hub_pay(&base, &rpc, &args(0), "70", 1, None);
+    assert!(ok, "{err}");
+    wait_complete(&http, &base, big["payment_id"].as_i64().expect("id")).await;
+    let owed = 495_000_000u64 + 49_500_000 + 6_930_000_000;
+    let mut balance = Value::Null;
+    for _ in 0..300 {
+        balance = get(&http, &format!("{base}/api/hub/balance/{}", args(0)), None).await.1;
+        if balance["paid"] == json!(owed.to_string()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!((balance["paid"].as_str(), balance["unpaid"].as_str()), (Some(owed.to_string().as_str()), Some("0")), "{balance}");
+    // Account 0 also mines (its rewards grow): its balance rose by at least the payout.
+    assert!(chain.balance(0).await >= receiver_before + owed);
+    let (_, payouts) = get(&http, &format!("{base}/api/admin/hub/payouts"), Some(&shop.admin)).await;
+    let paid_outs: Vec<&Value> = payouts["payouts"].as_array().expect("payouts").iter().filter(|p| p["kind"] == json!("payout")).collect();
+    assert_eq!(paid_outs.len(), 1, "{payouts}");
+    assert_eq!(paid_outs[0]["total"], json!(owed.to_string()));
+
+    // The gateway (the hub's own key by default) sells points: 10 CKB less
+    // the 1 % fee at 100,000 shannons a point = 9,900 points.
+    let (ok, _, err) = hub_pay(&base, &rpc, &args(3), "10", 1, None);
+    assert!(!ok && err.contains("api_key_missing"), "{err}");
+    let (ok, top_up, err) = hub_pay(&base, &rpc, &args(3), "10", 1, Some(&shop.user));
+    assert!(ok, "{err}");
+    assert_eq!(top_up["points"], json!("9900"));
+    wait_complete(&http, &base, top_up["payment_id"].as_i64().expect("id")).await;
+    let (_, points) = get(&http, &format!("{base}/api/user/points/balance"), Some(&shop.user)).await;
+    assert_eq!(points["balance"], json!("9900"), "{points}");
+
+    // The attacker's moves.
+    let prepare_url = format!("{base}/api/payment/prepare");
+    let transfer_url = format!("{base}/api/payment/transfer");
+    let prepare = |body: Value| post(&http, &prepare_url, body);
+    let cases = [
+        (json!({"sender": args(1), "receiver": args(0), "amount": 0}), 400, "amount_zero"),
+        (json!({"sender": args(1), "receiver": args(0), "amount": 100}), 400, "amount_below_fee"),
+        (json!({"sender": args(1), "receiver": args(0), "amount": -5}), 400, "invalid_amount"),
+        (json!({"sender": args(1), "receiver": args(0), "amount": 1.5}), 400, "invalid_amount"),
+        (json!({"sender": args(1), "receiver": args(0), "amount": "99999999999999999999999"}), 400, "invalid_amount"),
+        (json!({"sender": args(1), "receiver": args(0), "amount": (2_000_000 * CKB).to_string()}), 400, "insufficient_funds"),
+        (json!({"sender": args(1), "receiver": "ckb1nothing", "amount": "500000000"}), 400, "invalid_address"),
+        (json!({"sender": "0x1234", "receiver": args(0), "amount": "500000000"}), 400, "invalid_address"),
+        (json!({"sender": args(3), "receiver": args(0), "amount": "500000000"}), 400, "sender_is_hub"),
+        (json!({"sender": args(1), "receiver": args(0), "amount": "500000000", "id": 1}), 400, "malformed_json"),
+    ];
+    for (body, status, code) in cases {
+        let (got, answer) = prepare(body.clone()).await;
+        assert_eq!((got, answer["error"]["code"].as_str()), (status, Some(code)), "{body} → {answer}");
+    }
+    // A signed transaction changed in one byte, or signed by another key.
+    let (status, prepared) = prepare(json!({"sender": args(1), "receiver": args(0), "amount": "300000000"})).await;
+    assert_eq!(status, 201, "{prepared}");
+    let id = prepared["payment_id"].as_i64().expect("id");
+    let raw = hex::decode(prepared["raw_tx"].as_str().expect("raw").trim_start_matches("0x")).expect("hex");
+    let tx = Transaction::from_slice(&raw).expect("tx").into_view();
+    let honest = sign_sender(&tx, 1, &TestAccount::nth(1).key);
+    let thief = sign_sender(&tx, 1, &TestAccount::nth(0).key);
+    let mut flipped = honest.data().as_slice().to_vec();
+    let at = flipped.len() / 3;
+    flipped[at] ^= 1;
+    let transfer = |tx: Vec<u8>, id: i64| post(&http, &transfer_url, json!({"payment_id": id, "tx": format!("0x{}", hex::encode(tx))}));
+    let (s1, a1) = transfer(thief.data().as_slice().to_vec(), id).await;
+    assert_eq!((s1, a1["error"]["code"].as_str()), (403, Some("bad_signature")), "{a1}");
+    let (s2, a2) = transfer(flipped, id).await;
+    assert!(matches!((s2, a2["error"]["code"].as_str()), (422, Some("tx_mismatch")) | (400, Some("malformed_transaction"))), "{a2}");
+    let (s3, a3) = transfer(honest.data().as_slice().to_vec(), 999_999).await;
+    assert_eq!((s3, a3["error"]["code"].as_str()), (404, Some("unknown_payment")), "{a3}");
+    // The honest one passes; the same id again with other bytes is refused.
+    let (s4, a4) = transfer(honest.data().as_slice().to_vec(), id).await;
+    assert_eq!((s4, a4["state"].as_str()), (200, Some("sent")), "{a4}");
+    let (s5, a5) = transfer(thief.data().as_slice().to_vec(), id).await;
+    assert_eq!((s5, a5["error"]["code"].as_str()), (409, Some("payment_not_prepared")), "{a5}");
+    wait_complete(&http, &base, id).await;
+    // No pool cell stuck: every cell is free again once nothing is open.
+    let mut pool = Value::Null;
+    for _ in 0..100 {
+        pool = get(&http, &format!("{base}/api/hub"), None).await.1["pool"].clone();
+        if pool["leased_cells"] == json!(0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(pool["leased_cells"], json!(0), "{pool}");
+
+    // The ledger agrees.
+    let store = Store::connect(&shop.url).await.expect("store");
+    let audit = store.audit().await.expect("audit");
+    assert!(audit.violation.is_none(), "{:?}", audit.violation);
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_on_sqlite() {
+    the_hub_moves_small_amounts_and_refuses_the_attacker(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_on_postgres() {
+    the_hub_moves_small_amounts_and_refuses_the_attacker(Backend::Postgres).await;
+}
