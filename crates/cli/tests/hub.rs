@@ -213,3 +213,64 @@ async fn the_hub_on_sqlite() {
 async fn the_hub_on_postgres() {
     the_hub_moves_small_amounts_and_refuses_the_attacker(Backend::Postgres).await;
 }
+
+/// Two `tollway serve` processes on one PostgreSQL database, a pool of 10
+/// cells, 100 prepares at once (half to each server): exactly 10 are
+/// prepared, each on its own pool cell; every other one is refused with
+/// 503 (`hub_busy`, or `sender_cell_taken` when all the sender's tries
+/// lost), and nothing is leased twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepares_racing_across_two_servers_never_share_a_pool_cell() {
+    let chain = Chain::start("hub-race").await;
+    let mut shop = Shop::new(Backend::Postgres, &chain, 30, "").await;
+    let hub_config = format!(
+        "{{secret = \"{}\", pool_cells = 0, job_interval_ms = 200, max_open_per_sender = 1000, max_open_per_client = 1000, prepare_ttl_secs = 600}}",
+        TestAccount::nth(3).secret_hex()
+    );
+    shop.env.push(("TOLLWAY_HUB".into(), hub_config));
+    let a = shop.serve().await;
+    let http = reqwest::Client::new();
+    // The operator makes a pool of exactly 10 (no automatic upkeep: pool_cells = 0).
+    let made = http.post(format!("{}/api/admin/hub/pool", a.base)).bearer_auth(&shop.admin).json(&json!({"cells": 10})).send().await.expect("pool");
+    assert_eq!(made.status().as_u16(), 200);
+    for _ in 0..300 {
+        if get(&http, &format!("{}/api/hub", a.base), None).await.1["pool"]["free_cells"] == json!(10) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The second server on the same database (and port: the shop's), started
+    // once the pool is made, so neither splits more while they race.
+    let mut second = Shop { url: shop.url.clone(), admin: shop.admin.clone(), user: shop.user.clone(), env: shop.env.clone() };
+    second.env.retain(|(k, _)| k != "TOLLWAY_LISTEN");
+    second.env.push(("TOLLWAY_LISTEN".into(), format!("127.0.0.1:{}", free_port())));
+    let b = second.serve().await;
+    assert_eq!(get(&http, &format!("{}/api/hub", b.base), None).await.1["pool"]["free_cells"], json!(10));
+    // Account 0 mines: it has many cells, so the senders' cells are not the limit.
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let url = format!("{}/api/payment/prepare", if i % 2 == 0 { &a.base } else { &b.base });
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move { post(&http, &url, json!({"sender": args(0), "receiver": args(1), "amount": (CKB + i).to_string()})).await }));
+    }
+    let mut prepared = Vec::new();
+    for t in tasks {
+        let (status, answer) = t.await.expect("join");
+        match status {
+            201 => prepared.push(answer),
+            503 => assert!(matches!(answer["error"]["code"].as_str(), Some("hub_busy" | "sender_cell_taken")), "{answer}"),
+            other => panic!("unexpected {other}: {answer}"),
+        }
+    }
+    let mut cells: Vec<&str> = prepared.iter().map(|p| p["hub_input"].as_str().expect("hub input")).collect();
+    cells.sort_unstable();
+    cells.dedup();
+    assert_eq!((prepared.len(), cells.len()), (10, 10), "exactly the 10 pool cells, each once");
+    let mut senders: Vec<&Value> = prepared.iter().flat_map(|p| p["sender_inputs"].as_array().expect("inputs").iter()).collect();
+    let all = senders.len();
+    senders.sort_by_key(|v| v.to_string());
+    senders.dedup();
+    assert_eq!(senders.len(), all, "no sender cell in two open payments");
+    let (_, info) = get(&http, &format!("{}/api/hub", b.base), None).await;
+    assert_eq!((info["pool"]["free_cells"].clone(), info["pool"]["leased_cells"].clone()), (json!(0), json!(10)), "{info}");
+}

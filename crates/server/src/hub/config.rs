@@ -12,7 +12,7 @@ pub struct HubConfig {
     /// signs its half of every payment and the payouts. Never the seller's.
     pub secret: Option<String>,
     /// Cells the pool is made of (`tollway hub init-pool` and the
-    /// rebalancer aim for this many free cells).
+    /// rebalancer aim for this many free cells; 0: no automatic upkeep).
     pub pool_cells: u32,
     /// Each pool cell's capacity when made, shannons (the seed's
     /// `min_withdrawal_amount`; at least 61 CKB).
@@ -39,6 +39,10 @@ pub struct HubConfig {
     pub prepare_ttl_secs: u64,
     /// Open (prepared or sent) payments one sender may have at once.
     pub max_open_per_sender: u32,
+    /// Prepared payments one client (API key, else IP address) may hold at
+    /// once: anyone may name any sender, so this is what keeps one client
+    /// from leasing the whole pool.
+    pub max_open_per_client: u32,
     /// Address prefix: `ckt` (testnet and devnet) or `ckb` (mainnet).
     pub address_prefix: String,
     /// How often the tracker looks at the chain, milliseconds.
@@ -82,6 +86,7 @@ impl Default for HubConfig {
             splits: Vec::new(),
             prepare_ttl_secs: 120,
             max_open_per_sender: 4,
+            max_open_per_client: 16,
             address_prefix: "ckt".into(),
             job_interval_ms: 1_000,
         }

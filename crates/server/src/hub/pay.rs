@@ -8,6 +8,7 @@ use super::{plain_cell, Hub, HubError};
 use ckb_types::core::TransactionView;
 use ckb_types::packed::Transaction;
 use ckb_types::prelude::*;
+use rand::seq::SliceRandom;
 use tollway_chain::ckb::hub::{check_signed, sign_hub, HubPaymentPlan, HubTxError, LiveCell, PaymentTerms};
 use tollway_chain::ckb::spilman::{out_point_text, parse_out_point};
 use tollway_chain::ckb::Rejection;
@@ -16,10 +17,11 @@ use tollway_core::ckb::{parse_sighash, Shannons, SighashArgs};
 use tollway_store::hub::{CellOrder, HubPaymentRow, HubStoreError, NewHubPayment};
 use tollway_store::{now_ms, StoreError};
 
-/// Most prepared payments one client (API key or IP) may hold at once.
-const MAX_OPEN_PER_CLIENT: u64 = 16;
 /// Pool cells tried per prepare before `hub_busy`.
 const POOL_TRIES: usize = 8;
+/// Times a prepare picks the sender's cells again after a concurrent
+/// payment of the same sender took one.
+const SENDER_ROUNDS: usize = 6;
 
 /// A payment asked for.
 #[derive(Debug, Clone)]
@@ -63,12 +65,17 @@ impl Hub {
         }
         let (user_id, points) = self.points_for(receiver, input)?;
         let now = now_ms();
-        if self.store.hub_open_prepared_by_creator(&input.creator, now).await? >= MAX_OPEN_PER_CLIENT {
+        if self.store.hub_open_prepared_by_creator(&input.creator, now).await? >= u64::from(self.config.max_open_per_client) {
             return Err(HubError::TooManyFromClient);
         }
         let mut last = HubError::PoolBusy;
-        for _ in 0..3 {
-            let candidates = self.sender_candidates(sender, input.amount, now).await?;
+        for round in 0..SENDER_ROUNDS {
+            let mut candidates = self.sender_candidates(sender, input.amount, now).await?;
+            if round > 0 {
+                // Another payment of this sender took its oldest cell
+                // meanwhile: try others, in random order.
+                candidates.shuffle(&mut rand::thread_rng());
+            }
             let pool = self.store.free_hub_cells(CellOrder::Random, POOL_TRIES as i64).await?;
             for cell in pool {
                 let Some(point) = parse_out_point(&cell.out_point) else { continue };

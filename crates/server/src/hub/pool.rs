@@ -26,9 +26,10 @@ impl Hub {
     /// Tops the pool up to `target` free cells of `hub.pool_cell_capacity`
     /// by splitting its largest free cell, or merges the smallest when
     /// there are more than four times as many; one rebalance at a time.
+    /// A target of 0 leaves the pool as it is.
     /// The hash of the rebalance sent, if any.
     pub async fn keep_pool(&self, target: u32) -> Result<Option<String>, HubError> {
-        if !self.store.sent_hub_transactions(PayoutKind::Rebalance).await?.is_empty() {
+        if target == 0 || !self.store.sent_hub_transactions(PayoutKind::Rebalance).await?.is_empty() {
             return Ok(None);
         }
         let stats = self.store.hub_pool_stats().await?;
