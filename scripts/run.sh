@@ -6,8 +6,9 @@
 # The CKB rail: when the CKB node is built (scripts/ckb.sh; TOLLWAY_CKB_DEVNET=1
 # builds it, about 35 minutes once), a local devnet is started beside the
 # server (data/devnet, a block a second) and the rail is on, the seller being
-# devnet test account 2 (its key is public: devnet only). Unless TOLLWAY_CKB
-# is already set.
+# devnet test account 2 (its key is public: devnet only), and the CKB hub is
+# on with test account 3's key, its pool made on the first start. Unless
+# TOLLWAY_CKB (or TOLLWAY_HUB) is already set.
 # The stablecoin checkout: unless TOLLWAY_EVM_DEVNET=0, the server starts a
 # local anvil (from npm, cached; chain 56 on 127.0.0.1:8545) with USDT,
 # USDC and BUSD, the chain kept in data/evm-devnet.json across restarts.
@@ -57,6 +58,12 @@ if [ -n "$ckb_bin" ]; then
   seller=$("$bin" devnet accounts | sed -n 's/^account 2: .*secret key \(0x[0-9a-f]*\).*/\1/p')
   export TOLLWAY_CKB="{rpc_url = \"http://127.0.0.1:$rpc_port\", seller_secret = \"$seller\", block_interval_secs = 1}"
   echo "CKB devnet: http://127.0.0.1:$rpc_port (a block a second; test accounts: tollway devnet accounts)"
+  # The hub (docs/hub.md): test account 3's key, its pool made on the first start.
+  if [ -z "${TOLLWAY_HUB:-}" ]; then
+    hub=$("$bin" devnet accounts | sed -n 's/^account 3: .*secret key \(0x[0-9a-f]*\).*/\1/p')
+    export TOLLWAY_HUB="{secret = \"$hub\", init_pool = true}"
+    echo "CKB hub: pay any amount with: $bin hub pay --server http://${TOLLWAY_LISTEN:-127.0.0.1:8080} --ckb-rpc http://127.0.0.1:$rpc_port --to ADDRESS --amount CKB --wallet-secret KEY"
+  fi
 fi
 if [ "${TOLLWAY_EVM_DEVNET:-1}" = 1 ]; then
   export TOLLWAY_EVM_DEVNET=1 TOLLWAY_ANVIL_BIN="${TOLLWAY_ANVIL_BIN:-$(scripts/anvil.sh)}"

@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         (name = "points", description = "A user's points: balance, estimates, reservations, history"),
         (name = "channels", description = "Payment channels: signed receipts (SubRAV), per-chunk paid streams"),
         (name = "ckb", description = "Spilman channels on CKB: offer, funding, settle, refund; receipts carry their commitment"),
+        (name = "hub", description = "CKB hub (seed 002): payments below 61 CKB through 2-in-2-out transactions, splits, payouts (docs/hub.md)"),
         (name = "user", description = "A user's own gateway requests"),
         (name = "admin", description = "Operator endpoints (admin API key)"),
         (name = "checkout", description = "Stablecoin checkout on BNB Smart Chain: payment sessions, live status, stats"),
