@@ -61,8 +61,11 @@ pub async fn run(cmd: HubCmd, opts: &PayerOpts) -> anyhow::Result<()> {
             } else {
                 println!(
                     "payment {} sent: {} shannons to {}, tx {} ({})",
-                    payment["payment_id"], payment["amount"].as_str().unwrap_or_default(), payment["receiver"].as_str().unwrap_or_default(),
-                    payment["tx_hash"].as_str().unwrap_or_default(), payment["state"].as_str().unwrap_or_default()
+                    payment["payment_id"],
+                    payment["amount"].as_str().unwrap_or_default(),
+                    payment["receiver"].as_str().unwrap_or_default(),
+                    payment["tx_hash"].as_str().unwrap_or_default(),
+                    payment["state"].as_str().unwrap_or_default()
                 );
             }
         }
@@ -78,7 +81,11 @@ pub async fn run(cmd: HubCmd, opts: &PayerOpts) -> anyhow::Result<()> {
             let status = response.status();
             let body: Value = response.json().await.unwrap_or(Value::Null);
             if !status.is_success() {
-                anyhow::bail!("[{}] {}", body["error"]["code"].as_str().unwrap_or("http_error"), body["error"]["message"].as_str().unwrap_or(status.as_str()));
+                anyhow::bail!(
+                    "[{}] {}",
+                    body["error"]["code"].as_str().unwrap_or("http_error"),
+                    body["error"]["message"].as_str().unwrap_or(status.as_str())
+                );
             }
             if opts.json {
                 print_json(&body);

@@ -22,9 +22,9 @@ use tollway_store::Store;
 
 // Shared with the channel tests; this file uses the devnet and the shop only.
 #[allow(dead_code)]
-mod common;
-#[allow(dead_code)]
 mod ckb_env;
+#[allow(dead_code)]
+mod common;
 use ckb_env::*;
 
 fn hub_pay(server: &str, rpc: &str, to: &str, amount: &str, account: u32, api_key: Option<&str>) -> (bool, Value, String) {
@@ -101,7 +101,11 @@ async fn the_hub_moves_small_amounts_and_refuses_the_attacker(backend: Backend) 
     assert!(first["tx_hash"].as_str().is_some_and(|h| h.len() == 66), "{first}");
     assert_eq!((first["state"].as_str(), second["state"].as_str()), (Some("sent"), Some("sent")));
     let second_tx = chain.transaction(second["tx_hash"].as_str().expect("hash")).await;
-    assert_eq!(second_tx.inputs().get(0).expect("input").previous_output().tx_hash(), chain.transaction(first["tx_hash"].as_str().expect("hash")).await.hash(), "the second spends the first's pending change");
+    assert_eq!(
+        second_tx.inputs().get(0).expect("input").previous_output().tx_hash(),
+        chain.transaction(first["tx_hash"].as_str().expect("hash")).await.hash(),
+        "the second spends the first's pending change"
+    );
     let done = wait_complete(&http, &base, first_id).await;
     wait_complete(&http, &base, second_id).await;
     // 1 % platform fee, the rest to the receiver: exact shannons.
@@ -251,7 +255,9 @@ async fn prepares_racing_across_two_servers_never_share_a_pool_cell() {
     for i in 0..100 {
         let url = format!("{}/api/payment/prepare", if i % 2 == 0 { &a.base } else { &b.base });
         let http = http.clone();
-        tasks.push(tokio::spawn(async move { post(&http, &url, json!({"sender": args(0), "receiver": args(1), "amount": (CKB + i).to_string()})).await }));
+        tasks.push(tokio::spawn(
+            async move { post(&http, &url, json!({"sender": args(0), "receiver": args(1), "amount": (CKB + i).to_string()})).await },
+        ));
     }
     let mut prepared = Vec::new();
     for t in tasks {

@@ -128,7 +128,10 @@ async fn check_prepared(
 pub async fn hub_pay(req: &HubPayRequest) -> Result<Value, PayerError> {
     let key = wallet(&req.wallet_secret)?;
     let sender = SighashArgs(KeyId::of(&key.public()).0);
-    let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build().map_err(|e| PayerError::Transport { url: req.server.clone(), message: e.to_string() })?;
+    let http = reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .build()
+        .map_err(|e| PayerError::Transport { url: req.server.clone(), message: e.to_string() })?;
     let root = base(&req.server);
     let url = format!("{root}/api/hub");
     let info: HubInfo = call(&url, http.get(&url)).await?;

@@ -237,7 +237,15 @@ mod tests {
         let payload: Vec<u8> = std::iter::once(0u8).chain(SIGHASH_CODE_HASH).chain([1]).chain(args().0).collect();
         let bech32_full = bech32::encode::<Bech32>(Hrp::parse_unchecked("ckb"), &payload).expect("encode");
         assert_eq!(code(&bech32_full), Some("invalid_address"));
-        for text in ["", "0x", "0x1234", &format!("0x{ARGS}00"), "0xzz9bbc0b3673c7d36450bc14cfcdad2d559c6c64", "btc1qqqq", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"] {
+        for text in [
+            "",
+            "0x",
+            "0x1234",
+            &format!("0x{ARGS}00"),
+            "0xzz9bbc0b3673c7d36450bc14cfcdad2d559c6c64",
+            "btc1qqqq",
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+        ] {
             assert!(code(text).is_some(), "{text:?} must be refused");
         }
         assert_eq!(code("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"), Some("invalid_address"));

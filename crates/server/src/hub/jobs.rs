@@ -59,7 +59,13 @@ impl Hub {
                     let pool = self.store.hub_cell(&row.pool_cell).await?.map(|c| c.capacity).unwrap_or_default();
                     let shares = split_payment(row.amount, row.receiver, self.rules.platform, self.rules.rule_for(&row.receiver));
                     let new_cell = out_point_text(&OutPoint::new(hash32(&row.tx_hash), 1));
-                    let done = CompletedPayment { id: row.id, block_number: block, shares, new_pool_cell: (new_cell, pool.saturating_add(row.amount)), now: now_ms() };
+                    let done = CompletedPayment {
+                        id: row.id,
+                        block_number: block,
+                        shares,
+                        new_pool_cell: (new_cell, pool.saturating_add(row.amount)),
+                        now: now_ms(),
+                    };
                     self.store.complete_hub_payment(&done).await?;
                 }
                 TxStatus::Pending | TxStatus::Proposed => {}

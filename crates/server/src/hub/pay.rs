@@ -192,7 +192,8 @@ impl Hub {
             }
         }
         let prepared = transaction(&row.prepared_tx)?;
-        let pool = self.store.hub_cell(&row.pool_cell).await?.ok_or_else(|| HubTxError::HubCellMismatch("the pool cell is not in the pool".into()))?;
+        let pool =
+            self.store.hub_cell(&row.pool_cell).await?.ok_or_else(|| HubTxError::HubCellMismatch("the pool cell is not in the pool".into()))?;
         let terms = PaymentTerms {
             sender: row.sender,
             hub: self.rules.hub,

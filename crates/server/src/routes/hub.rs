@@ -55,7 +55,12 @@ pub struct PoolRequest {
 }
 
 fn amount_of(v: &Value) -> Result<u64, ApiError> {
-    let bad = || ApiError::bad_request("invalid_amount", "amount is shannons: a whole number from 1 to 18446744073709551615, as a JSON integer or a string of digits");
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_amount",
+            "amount is shannons: a whole number from 1 to 18446744073709551615, as a JSON integer or a string of digits",
+        )
+    };
     match v {
         Value::Number(n) => n.as_u64().ok_or_else(bad),
         Value::String(s) if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().map_err(|_| bad()),
@@ -244,7 +249,9 @@ pub async fn balance(State(s): State<AppState>, Path(address): Path<String>) -> 
     let who = party(&s, &address)?;
     let hub = s.hub()?;
     let b = s.store.hub_party_balance(&who).await?;
-    Ok(Json(json!({"address": hub.rules().address(&who), "unpaid": b.unpaid.to_string(), "in_payout": b.in_payout.to_string(), "paid": b.paid.to_string()})))
+    Ok(Json(
+        json!({"address": hub.rules().address(&who), "unpaid": b.unpaid.to_string(), "in_payout": b.in_payout.to_string(), "paid": b.paid.to_string()}),
+    ))
 }
 
 /// Operator: adopts the hub's new cells and tops the pool up.
@@ -271,8 +278,10 @@ pub async fn payouts(State(s): State<AppState>, Admin(_): Admin, Query(page): Qu
     let rows = s.store.hub_payouts(i64::from(page.limit.unwrap_or(50).clamp(1, 200)), page.before).await?;
     let list: Vec<Value> = rows
         .iter()
-        .map(|r| json!({"id": r.id, "kind": r.kind.name(), "state": r.state.name(), "tx_hash": hex32(&r.tx_hash), "total": r.total.to_string(),
-            "fee": r.fee.to_string(), "outputs": r.outputs.len(), "block_number": r.block_number, "created_at": r.created_at}))
+        .map(|r| {
+            json!({"id": r.id, "kind": r.kind.name(), "state": r.state.name(), "tx_hash": hex32(&r.tx_hash), "total": r.total.to_string(),
+            "fee": r.fee.to_string(), "outputs": r.outputs.len(), "block_number": r.block_number, "created_at": r.created_at})
+        })
         .collect();
     Ok(Json(json!({"payouts": list})))
 }

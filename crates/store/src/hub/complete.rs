@@ -40,10 +40,7 @@ impl Store {
     /// its amount.
     pub async fn complete_hub_payment(&self, done: &CompletedPayment) -> Result<bool, StoreError> {
         if !is_out_point(&done.new_pool_cell.0) {
-            return refused(HubStoreError::Invalid(format!(
-                "new pool cell {:?}",
-                done.new_pool_cell.0
-            )));
+            return refused(HubStoreError::Invalid(format!("new pool cell {:?}", done.new_pool_cell.0)));
         }
         signed(done.new_pool_cell.1, "new pool cell capacity")?;
         signed(done.block_number, "block")?;
@@ -60,48 +57,30 @@ impl Store {
 /// Checks that `shares` are each above zero and add up to the payment's
 /// amount.
 fn check_shares(payment: &HubPaymentRow, shares: &[Share]) -> Result<(), StoreError> {
-    let sum = shares.iter().try_fold(0u64, |sum, s| {
-        if s.amount == 0 {
-            None
-        } else {
-            sum.checked_add(s.amount)
-        }
-    });
+    let sum = shares.iter().try_fold(0u64, |sum, s| if s.amount == 0 { None } else { sum.checked_add(s.amount) });
     if sum == Some(payment.amount) {
         return Ok(());
     }
-    let shares = shares
-        .iter()
-        .fold(0u64, |sum, s| sum.saturating_add(s.amount));
-    refused(HubStoreError::SharesMismatch {
-        amount: payment.amount,
-        shares,
-    })
+    let shares = shares.iter().fold(0u64, |sum, s| sum.saturating_add(s.amount));
+    refused(HubStoreError::SharesMismatch { amount: payment.amount, shares })
 }
 
-async fn complete_in(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    done: &CompletedPayment,
-) -> Result<bool, StoreError> {
-    let Some((payment, to)) =
-        locked_move(conn, dialect, done.id, HubPaymentEvent::Committed).await?
-    else {
+async fn complete_in(conn: &mut AnyConnection, dialect: Dialect, done: &CompletedPayment) -> Result<bool, StoreError> {
+    let Some((payment, to)) = locked_move(conn, dialect, done.id, HubPaymentEvent::Committed).await? else {
         return Ok(false);
     };
     check_shares(&payment, &done.shares)?;
     let (new_cell, capacity) = &done.new_pool_cell;
-    let moved = sqlx::query(
-        "UPDATE hub_payments SET state = $1, block_number = $2, new_pool_cell = $3, updated_at = $4 WHERE id = $5 AND state = $6",
-    )
-    .bind(to.name())
-    .bind(signed(done.block_number, "block")?)
-    .bind(new_cell)
-    .bind(done.now)
-    .bind(payment.id)
-    .bind(payment.state.name())
-    .execute(&mut *conn)
-    .await?;
+    let moved =
+        sqlx::query("UPDATE hub_payments SET state = $1, block_number = $2, new_pool_cell = $3, updated_at = $4 WHERE id = $5 AND state = $6")
+            .bind(to.name())
+            .bind(signed(done.block_number, "block")?)
+            .bind(new_cell)
+            .bind(done.now)
+            .bind(payment.id)
+            .bind(payment.state.name())
+            .execute(&mut *conn)
+            .await?;
     if moved.rows_affected() != 1 {
         return Ok(false);
     }
@@ -122,10 +101,7 @@ async fn complete_in(
     credit_payment(conn, dialect, &payment, &done.shares).await?;
     let spent = spend(conn, &format!("payment:{}", payment.id), done.now).await?;
     if spent != 1 {
-        return Err(StoreError::Corrupt(format!(
-            "hub payment {} held {spent} pool cells, not its one",
-            payment.id
-        )));
+        return Err(StoreError::Corrupt(format!("hub payment {} held {spent} pool cells, not its one", payment.id)));
     }
     add_free(conn, &[(new_cell.clone(), *capacity)], done.now).await?;
     close_sender_cells(conn, payment.id).await?;

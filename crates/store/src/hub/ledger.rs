@@ -12,10 +12,7 @@ use crate::{Dialect, StoreError};
 use sqlx::AnyConnection;
 use tollway_core::ckb::hub::Share;
 use tollway_core::ckb::SighashArgs;
-use tollway_core::ledger::{
-    Account, AccountFlags, AccountId, Command, Grant, Links, Operation, Reason, TransferId,
-    TransferRequest,
-};
+use tollway_core::ledger::{Account, AccountFlags, AccountId, Command, Grant, Links, Operation, Reason, TransferId, TransferRequest};
 use tollway_core::{Amount, Asset};
 
 /// Where committed payments come from (`hub/inflow/CKB`; no limits: its
@@ -37,68 +34,32 @@ pub fn party_account(party: &SighashArgs) -> AccountId {
 }
 
 /// Creates the accounts the hub's transfers touch that do not exist yet.
-async fn ensure(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    parties: impl Iterator<Item = SighashArgs>,
-) -> Result<(), StoreError> {
-    let mut accounts = vec![
-        Account::new(inflow_account(), Asset::CKB, AccountFlags::NONE),
-        Account::new(outflow_account(), Asset::CKB, AccountFlags::NONE),
-    ];
-    accounts
-        .extend(parties.map(|p| Account::new(party_account(&p), Asset::CKB, AccountFlags::WALLET)));
+async fn ensure(conn: &mut AnyConnection, dialect: Dialect, parties: impl Iterator<Item = SighashArgs>) -> Result<(), StoreError> {
+    let mut accounts =
+        vec![Account::new(inflow_account(), Asset::CKB, AccountFlags::NONE), Account::new(outflow_account(), Asset::CKB, AccountFlags::NONE)];
+    accounts.extend(parties.map(|p| Account::new(party_account(&p), Asset::CKB, AccountFlags::WALLET)));
     write_accounts(conn, dialect, &accounts, false).await
 }
 
 /// Runs `commands`; any refusal is corrupt books (the hub's accounts are
 /// created here and only ever debited by what credited them).
-async fn run(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    what: &str,
-    commands: &[Command],
-) -> Result<(), StoreError> {
+async fn run(conn: &mut AnyConnection, dialect: Dialect, what: &str, commands: &[Command]) -> Result<(), StoreError> {
     for result in execute_in_transaction(conn, dialect, commands).await? {
         if let Err(e) = result {
-            return Err(StoreError::Corrupt(format!(
-                "the ledger refused {what}: {}",
-                e.error
-            )));
+            return Err(StoreError::Corrupt(format!("the ledger refused {what}: {}", e.error)));
         }
     }
     Ok(())
 }
 
-fn transfer(
-    id: String,
-    debit: AccountId,
-    credit: AccountId,
-    amount: u64,
-    reason: Reason,
-    links: Links,
-) -> TransferRequest {
-    TransferRequest {
-        id: TransferId(id),
-        op: Operation::Transfer {
-            debit,
-            credit,
-            amount: Amount::new(u128::from(amount)),
-        },
-        reason,
-        links,
-    }
+fn transfer(id: String, debit: AccountId, credit: AccountId, amount: u64, reason: Reason, links: Links) -> TransferRequest {
+    TransferRequest { id: TransferId(id), op: Operation::Transfer { debit, credit, amount: Amount::new(u128::from(amount)) }, reason, links }
 }
 
 /// Credits each share of a complete payment to its party (`hubpay:{id}:{n}`,
 /// one linked chain) and grants the payment's points to its user
 /// (`hubpoints:{id}`, reason `purchase`).
-pub(super) async fn credit_payment(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    payment: &HubPaymentRow,
-    shares: &[Share],
-) -> Result<(), StoreError> {
+pub(super) async fn credit_payment(conn: &mut AnyConnection, dialect: Dialect, payment: &HubPaymentRow, shares: &[Share]) -> Result<(), StoreError> {
     ensure(conn, dialect, shares.iter().map(|s| s.party)).await?;
     let id = payment.id;
     let chain = shares
@@ -110,14 +71,7 @@ pub(super) async fn credit_payment(
                 memo: Some(format!("hub payment {id}: {} share", s.role.name())),
                 ..Links::default()
             };
-            transfer(
-                format!("hubpay:{id}:{n}"),
-                inflow_account(),
-                party_account(&s.party),
-                s.amount,
-                Reason::HubPayment,
-                links,
-            )
+            transfer(format!("hubpay:{id}:{n}"), inflow_account(), party_account(&s.party), s.amount, Reason::HubPayment, links)
         })
         .collect();
     let mut commands = vec![Command::Chain(chain)];
@@ -141,36 +95,14 @@ pub(super) async fn credit_payment(
 
 /// Moves what payout `payout` paid each party out of its account
 /// (`hubout:{payout}:{0x args}`, one linked chain).
-pub(super) async fn debit_payout(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    payout: i64,
-    paid: &[(SighashArgs, u64)],
-) -> Result<(), StoreError> {
+pub(super) async fn debit_payout(conn: &mut AnyConnection, dialect: Dialect, payout: i64, paid: &[(SighashArgs, u64)]) -> Result<(), StoreError> {
     ensure(conn, dialect, paid.iter().map(|(p, _)| *p)).await?;
     let chain = paid
         .iter()
         .map(|(party, amount)| {
-            let links = Links {
-                request_id: Some(format!("hubout:{payout}")),
-                memo: Some(format!("hub payout {payout}")),
-                ..Links::default()
-            };
-            transfer(
-                format!("hubout:{payout}:{}", party.to_hex()),
-                party_account(party),
-                outflow_account(),
-                *amount,
-                Reason::HubPayout,
-                links,
-            )
+            let links = Links { request_id: Some(format!("hubout:{payout}")), memo: Some(format!("hub payout {payout}")), ..Links::default() };
+            transfer(format!("hubout:{payout}:{}", party.to_hex()), party_account(party), outflow_account(), *amount, Reason::HubPayout, links)
         })
         .collect();
-    run(
-        conn,
-        dialect,
-        &format!("hub payout {payout}"),
-        &[Command::Chain(chain)],
-    )
-    .await
+    run(conn, dialect, &format!("hub payout {payout}"), &[Command::Chain(chain)]).await
 }

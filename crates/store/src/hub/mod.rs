@@ -111,9 +111,7 @@ fn unsigned(row: &AnyRow, col: &str) -> Result<u64, StoreError> {
 /// A stored party: `0x` + 40 lowercase hex digits.
 fn parse_party(text: &str) -> Result<SighashArgs, StoreError> {
     let mut args = [0u8; 20];
-    let ok = text
-        .strip_prefix("0x")
-        .is_some_and(|digits| hex::decode_to_slice(digits, &mut args).is_ok());
+    let ok = text.strip_prefix("0x").is_some_and(|digits| hex::decode_to_slice(digits, &mut args).is_ok());
     let party = SighashArgs(args);
     if ok && party.to_hex() == text {
         Ok(party)
@@ -124,16 +122,11 @@ fn parse_party(text: &str) -> Result<SighashArgs, StoreError> {
 
 /// Whether `text` is an out point `0x<64 lowercase hex digits>:<index>`.
 fn is_out_point(text: &str) -> bool {
-    let Some((hash, index)) = text
-        .strip_prefix("0x")
-        .and_then(|rest| rest.split_once(':'))
-    else {
+    let Some((hash, index)) = text.strip_prefix("0x").and_then(|rest| rest.split_once(':')) else {
         return false;
     };
     hash.len() == 64
-        && hash
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         && index.bytes().all(|b| b.is_ascii_digit())
         && index.parse::<u32>().is_ok()
 }
@@ -143,14 +136,10 @@ fn check_cells<'a>(what: &str, cells: impl IntoIterator<Item = &'a str>) -> Resu
     let mut seen = BTreeSet::new();
     for cell in cells {
         if !is_out_point(cell) {
-            return refused(HubStoreError::Invalid(format!(
-                "{what} {cell:?} is not 0x<tx hash>:<index>"
-            )));
+            return refused(HubStoreError::Invalid(format!("{what} {cell:?} is not 0x<tx hash>:<index>")));
         }
         if !seen.insert(cell) {
-            return refused(HubStoreError::Invalid(format!(
-                "{what} {cell} is named twice"
-            )));
+            return refused(HubStoreError::Invalid(format!("{what} {cell} is named twice")));
         }
     }
     if seen.is_empty() {
@@ -195,10 +184,7 @@ mod tests {
         assert!(is_out_point(&format!("0x{hash}:4294967295")));
         assert!(!is_out_point(&format!("0x{hash}:4294967296")));
         assert!(!is_out_point(&format!("0x{hash}:+1")));
-        assert!(
-            !is_out_point(&format!("0x{}:0", hash.to_uppercase())),
-            "stored lowercase, so one cell has one text"
-        );
+        assert!(!is_out_point(&format!("0x{}:0", hash.to_uppercase())), "stored lowercase, so one cell has one text");
         assert!(!is_out_point(&format!("0x{}:0", &hash[2..])));
         assert_eq!(out_point(&[0xab; 32], 1), format!("0x{hash}:1"));
         let party = SighashArgs([0xcd; 20]);

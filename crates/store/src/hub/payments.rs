@@ -29,49 +29,29 @@ const SWEEP_LIMIT: i64 = 500;
 impl Store {
     /// The payment `id`.
     pub async fn hub_payment(&self, id: i64) -> Result<Option<HubPaymentRow>, StoreError> {
-        let row = sqlx::query("SELECT * FROM hub_payments WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query("SELECT * FROM hub_payments WHERE id = $1").bind(id).fetch_optional(self.pool()).await?;
         row.as_ref().map(payment_from).transpose()
     }
 
     /// Payments of `of`, newest first, up to `limit`, with an id below
     /// `before` (the last id of the previous page).
-    pub async fn hub_payments(
-        &self,
-        of: PaymentsOf,
-        limit: i64,
-        before: Option<i64>,
-    ) -> Result<Vec<HubPaymentRow>, StoreError> {
+    pub async fn hub_payments(&self, of: PaymentsOf, limit: i64, before: Option<i64>) -> Result<Vec<HubPaymentRow>, StoreError> {
         let (filter, party) = match of {
             PaymentsOf::All => ("", None),
             PaymentsOf::Sender(p) => (" AND sender = $3", Some(p.to_hex())),
             PaymentsOf::Receiver(p) => (" AND receiver = $3", Some(p.to_hex())),
         };
-        let sql =
-            format!("SELECT * FROM hub_payments WHERE id < $1{filter} ORDER BY id DESC LIMIT $2");
-        let mut query = sqlx::query(&sql)
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(limit);
+        let sql = format!("SELECT * FROM hub_payments WHERE id < $1{filter} ORDER BY id DESC LIMIT $2");
+        let mut query = sqlx::query(&sql).bind(before.unwrap_or(i64::MAX)).bind(limit);
         if let Some(party) = party {
             query = query.bind(party);
         }
-        query
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(payment_from)
-            .collect()
+        query.fetch_all(self.pool()).await?.iter().map(payment_from).collect()
     }
 
     /// The shares of payment `id` (written when it completed), in order.
     pub async fn hub_payment_shares(&self, id: i64) -> Result<Vec<ShareRow>, StoreError> {
-        let rows =
-            sqlx::query("SELECT * FROM hub_accounts WHERE payment_id = $1 ORDER BY share_index")
-                .bind(id)
-                .fetch_all(self.pool())
-                .await?;
+        let rows = sqlx::query("SELECT * FROM hub_accounts WHERE payment_id = $1 ORDER BY share_index").bind(id).fetch_all(self.pool()).await?;
         rows.iter().map(share_from).collect()
     }
 
@@ -90,12 +70,7 @@ impl Store {
     /// transaction both signed, if it is still prepared and `now` is
     /// before its expiry. `Ok(false)`: it was not (nothing written);
     /// `unknown_payment` when there is no such payment.
-    pub async fn sign_hub_payment(
-        &self,
-        id: i64,
-        signed_tx: &[u8],
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    pub async fn sign_hub_payment(&self, id: i64, signed_tx: &[u8], now: i64) -> Result<bool, StoreError> {
         let dialect = self.dialect();
         retrying("hub sign", || async {
             let mut conn = begin_write(self).await?;
@@ -109,26 +84,13 @@ impl Store {
     /// `reason`, releasing its pool cell and the sender's cells.
     /// `Ok(false)`: it had ended already (nothing written);
     /// `unknown_payment` when there is no such payment.
-    pub async fn fail_hub_payment(
-        &self,
-        id: i64,
-        reason: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    pub async fn fail_hub_payment(&self, id: i64, reason: &str, now: i64) -> Result<bool, StoreError> {
         let dialect = self.dialect();
         retrying("hub fail", || async {
             let mut conn = begin_write(self).await?;
             let result = async {
                 let payment = lock_payment(&mut conn, dialect, id).await?;
-                Ok(end_locked(
-                    &mut conn,
-                    payment,
-                    HubPaymentEvent::Failed,
-                    Some(reason),
-                    now,
-                )
-                .await?
-                .is_some())
+                Ok(end_locked(&mut conn, payment, HubPaymentEvent::Failed, Some(reason), now).await?.is_some())
             }
             .await;
             finish(conn, result).await
@@ -139,10 +101,7 @@ impl Store {
     /// Expires the prepared payments whose expiry is at or before `now`
     /// (up to 500 per call, each in its own transaction), releasing their
     /// cells. Returns those it expired.
-    pub async fn expire_due_hub_payments(
-        &self,
-        now: i64,
-    ) -> Result<Vec<HubPaymentRow>, StoreError> {
+    pub async fn expire_due_hub_payments(&self, now: i64) -> Result<Vec<HubPaymentRow>, StoreError> {
         let due: Vec<i64> = sqlx::query_scalar("SELECT id FROM hub_payments WHERE state = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3")
             .bind(HubPaymentState::Prepared.name())
             .bind(now)
@@ -166,18 +125,8 @@ impl Store {
 
 /// Payment `id`, locked for this transaction; `unknown_payment` when there
 /// is none.
-pub(super) async fn lock_payment(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    id: i64,
-) -> Result<HubPaymentRow, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT * FROM hub_payments WHERE id = $1{}",
-        for_update(dialect)
-    ))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
+pub(super) async fn lock_payment(conn: &mut AnyConnection, dialect: Dialect, id: i64) -> Result<HubPaymentRow, StoreError> {
+    let row = sqlx::query(&format!("SELECT * FROM hub_payments WHERE id = $1{}", for_update(dialect))).bind(id).fetch_optional(&mut *conn).await?;
     match row {
         Some(row) => payment_from(&row),
         None => refused(HubStoreError::UnknownPayment),
@@ -193,42 +142,27 @@ pub(super) async fn locked_move(
     event: HubPaymentEvent,
 ) -> Result<Option<(HubPaymentRow, HubPaymentState)>, StoreError> {
     let before = lock_payment(conn, dialect, id).await?;
-    Ok(apply_payment(before.state, event)
-        .ok()
-        .map(|to| (before, to)))
+    Ok(apply_payment(before.state, event).ok().map(|to| (before, to)))
 }
 
-async fn sign_in(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    id: i64,
-    signed_tx: &[u8],
-    now: i64,
-) -> Result<bool, StoreError> {
+async fn sign_in(conn: &mut AnyConnection, dialect: Dialect, id: i64, signed_tx: &[u8], now: i64) -> Result<bool, StoreError> {
     let Some((before, to)) = locked_move(conn, dialect, id, HubPaymentEvent::Signed).await? else {
         return Ok(false);
     };
-    let moved = sqlx::query(
-        "UPDATE hub_payments SET state = $1, signed_tx = $2, updated_at = $3 WHERE id = $4 AND state = $5 AND expires_at > $3",
-    )
-    .bind(to.name())
-    .bind(signed_tx)
-    .bind(now)
-    .bind(id)
-    .bind(before.state.name())
-    .execute(&mut *conn)
-    .await?;
+    let moved = sqlx::query("UPDATE hub_payments SET state = $1, signed_tx = $2, updated_at = $3 WHERE id = $4 AND state = $5 AND expires_at > $3")
+        .bind(to.name())
+        .bind(signed_tx)
+        .bind(now)
+        .bind(id)
+        .bind(before.state.name())
+        .execute(&mut *conn)
+        .await?;
     Ok(moved.rows_affected() == 1)
 }
 
 /// Expires payment `id` if it is prepared and its expiry is at or before
 /// `now`; returns it expired.
-pub(super) async fn expire_in(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    id: i64,
-    now: i64,
-) -> Result<Option<HubPaymentRow>, StoreError> {
+pub(super) async fn expire_in(conn: &mut AnyConnection, dialect: Dialect, id: i64, now: i64) -> Result<Option<HubPaymentRow>, StoreError> {
     let payment = lock_payment(conn, dialect, id).await?;
     if payment.expires_at > now {
         return Ok(None);
@@ -262,22 +196,11 @@ async fn end_locked(
     }
     release(conn, &format!("payment:{}", before.id), now).await?;
     close_sender_cells(conn, before.id).await?;
-    Ok(Some(HubPaymentRow {
-        state: to,
-        failure: failure.map(str::to_owned),
-        updated_at: now,
-        ..before
-    }))
+    Ok(Some(HubPaymentRow { state: to, failure: failure.map(str::to_owned), updated_at: now, ..before }))
 }
 
 /// The sender's cells of payment `id` are no longer held by it.
-pub(super) async fn close_sender_cells(
-    conn: &mut AnyConnection,
-    id: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE hub_sender_cells SET open = 0 WHERE payment_id = $1 AND open = 1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+pub(super) async fn close_sender_cells(conn: &mut AnyConnection, id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE hub_sender_cells SET open = 0 WHERE payment_id = $1 AND open = 1").bind(id).execute(&mut *conn).await?;
     Ok(())
 }

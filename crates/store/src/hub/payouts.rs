@@ -9,9 +9,7 @@
 use super::cells::{add_free, lease, release, spend};
 use super::ledger::debit_payout;
 use super::rows::{payout_from, PayoutKind, PayoutRow};
-use super::{
-    check_cells, for_update, parse_party, refused, signed, to_json, unsigned, HubStoreError,
-};
+use super::{check_cells, for_update, parse_party, refused, signed, to_json, unsigned, HubStoreError};
 use crate::transaction::{begin_write, finish, retrying};
 use crate::{Dialect, Store, StoreError};
 use sqlx::{AnyConnection, Row};
@@ -89,14 +87,7 @@ impl Store {
         )
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    parse_party(&r.try_get::<String, _>("receiver")?)?,
-                    unsigned(r, "unpaid")?,
-                ))
-            })
-            .collect()
+        rows.iter().map(|r| Ok((parse_party(&r.try_get::<String, _>("receiver")?)?, unsigned(r, "unpaid")?))).collect()
     }
 
     /// What the hub owes `party`: unpaid, in a payout, paid.
@@ -110,11 +101,7 @@ impl Store {
         .bind(party.to_hex())
         .fetch_one(self.pool())
         .await?;
-        Ok(PartyBalance {
-            unpaid: unsigned(&row, "unpaid")?,
-            in_payout: unsigned(&row, "in_payout")?,
-            paid: unsigned(&row, "paid")?,
-        })
+        Ok(PartyBalance { unpaid: unsigned(&row, "unpaid")?, in_payout: unsigned(&row, "in_payout")?, paid: unsigned(&row, "paid")? })
     }
 
     /// Stores a payout (`sent`) before it is sent, in one transaction:
@@ -125,13 +112,8 @@ impl Store {
     /// is kept on a refusal. Returns its id.
     pub async fn store_hub_payout(&self, new: &NewPayout) -> Result<i64, StoreError> {
         let parties: BTreeSet<SighashArgs> = new.outputs.iter().map(|(p, _)| *p).collect();
-        if new.outputs.is_empty()
-            || parties.len() != new.outputs.len()
-            || new.outputs.iter().any(|(_, a)| *a == 0)
-        {
-            return refused(HubStoreError::Invalid(
-                "a payout pays each of one or more parties once, each above zero".into(),
-            ));
+        if new.outputs.is_empty() || parties.len() != new.outputs.len() || new.outputs.iter().any(|(_, a)| *a == 0) {
+            return refused(HubStoreError::Invalid("a payout pays each of one or more parties once, each above zero".into()));
         }
         let stored = Stored {
             kind: PayoutKind::Payout,
@@ -168,85 +150,48 @@ impl Store {
     /// amount moves `hub/party/{args}/CKB` → `hub/outflow/CKB`
     /// (`hubout:{id}:{args}`), its cells are spent and its change is added
     /// free. `Ok(false)`: it was not `sent` (a repeat), nothing written.
-    pub async fn complete_hub_payout(
-        &self,
-        id: i64,
-        block_number: u64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.end_hub_transaction(
-            id,
-            PayoutKind::Payout,
-            PayoutState::Paid,
-            Some(block_number),
-            now,
-        )
-        .await
+    pub async fn complete_hub_payout(&self, id: i64, block_number: u64, now: i64) -> Result<bool, StoreError> {
+        self.end_hub_transaction(id, PayoutKind::Payout, PayoutState::Paid, Some(block_number), now).await
     }
 
     /// Payout `id` failed: its share rows are unpaid again (a later payout
     /// pays them) and its cells free. `Ok(false)`: it was not `sent`.
     pub async fn fail_hub_payout(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        self.end_hub_transaction(id, PayoutKind::Payout, PayoutState::Failed, None, now)
-            .await
+        self.end_hub_transaction(id, PayoutKind::Payout, PayoutState::Failed, None, now).await
     }
 
     /// Rebalance `id` committed: its cells spent, its outputs free in the
     /// pool. `Ok(false)`: it was not `sent`.
-    pub async fn complete_hub_rebalance(
-        &self,
-        id: i64,
-        block_number: u64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.end_hub_transaction(
-            id,
-            PayoutKind::Rebalance,
-            PayoutState::Paid,
-            Some(block_number),
-            now,
-        )
-        .await
+    pub async fn complete_hub_rebalance(&self, id: i64, block_number: u64, now: i64) -> Result<bool, StoreError> {
+        self.end_hub_transaction(id, PayoutKind::Rebalance, PayoutState::Paid, Some(block_number), now).await
     }
 
     /// Rebalance `id` failed: its cells free again. `Ok(false)`: it was
     /// not `sent`.
     pub async fn fail_hub_rebalance(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        self.end_hub_transaction(id, PayoutKind::Rebalance, PayoutState::Failed, None, now)
-            .await
+        self.end_hub_transaction(id, PayoutKind::Rebalance, PayoutState::Failed, None, now).await
     }
 
     /// The payouts or rebalances still `sent`, oldest first: those the
     /// tracker watches (and re-sends) until they commit or fail.
-    pub async fn sent_hub_transactions(
-        &self,
-        kind: PayoutKind,
-    ) -> Result<Vec<PayoutRow>, StoreError> {
-        let rows =
-            sqlx::query("SELECT * FROM hub_payouts WHERE kind = $1 AND state = $2 ORDER BY id")
-                .bind(kind.name())
-                .bind(PayoutState::Sent.name())
-                .fetch_all(self.pool())
-                .await?;
+    pub async fn sent_hub_transactions(&self, kind: PayoutKind) -> Result<Vec<PayoutRow>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM hub_payouts WHERE kind = $1 AND state = $2 ORDER BY id")
+            .bind(kind.name())
+            .bind(PayoutState::Sent.name())
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(payout_from).collect()
     }
 
     /// The payout or rebalance `id`.
     pub async fn hub_payout(&self, id: i64) -> Result<Option<PayoutRow>, StoreError> {
-        let row = sqlx::query("SELECT * FROM hub_payouts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query("SELECT * FROM hub_payouts WHERE id = $1").bind(id).fetch_optional(self.pool()).await?;
         row.as_ref().map(payout_from).transpose()
     }
 
     /// Payouts and rebalances, newest first, up to `limit`, with an id
     /// below `before`.
-    pub async fn hub_payouts(
-        &self,
-        limit: i64,
-        before: Option<i64>,
-    ) -> Result<Vec<PayoutRow>, StoreError> {
+    pub async fn hub_payouts(&self, limit: i64, before: Option<i64>) -> Result<Vec<PayoutRow>, StoreError> {
         let rows = sqlx::query("SELECT * FROM hub_payouts WHERE id < $1 ORDER BY id DESC LIMIT $2")
             .bind(before.unwrap_or(i64::MAX))
             .bind(limit)
@@ -258,15 +203,9 @@ impl Store {
     async fn store_hub_transaction(&self, s: &Stored<'_>) -> Result<i64, StoreError> {
         check_cells("hub cell", s.cells.iter().map(String::as_str))?;
         check_cells("new cell", s.new_cells.iter().map(|(c, _)| c.as_str()))?;
-        let total = s
-            .outputs
-            .iter()
-            .try_fold(0u64, |sum, (_, a)| sum.checked_add(*a))
-            .ok_or_else(|| StoreError::OutOfRange("payout total".into()))?;
-        for (v, what) in [(total, "payout total"), (s.fee, "fee")]
-            .into_iter()
-            .chain(s.new_cells.iter().map(|(_, c)| (*c, "capacity")))
-        {
+        let total =
+            s.outputs.iter().try_fold(0u64, |sum, (_, a)| sum.checked_add(*a)).ok_or_else(|| StoreError::OutOfRange("payout total".into()))?;
+        for (v, what) in [(total, "payout total"), (s.fee, "fee")].into_iter().chain(s.new_cells.iter().map(|(_, c)| (*c, "capacity"))) {
             signed(v, what)?;
         }
         let dialect = self.dialect();
@@ -278,14 +217,7 @@ impl Store {
         .await
     }
 
-    async fn end_hub_transaction(
-        &self,
-        id: i64,
-        kind: PayoutKind,
-        to: PayoutState,
-        block: Option<u64>,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    async fn end_hub_transaction(&self, id: i64, kind: PayoutKind, to: PayoutState, block: Option<u64>, now: i64) -> Result<bool, StoreError> {
         let block = block.map(|b| signed(b, "block")).transpose()?;
         let dialect = self.dialect();
         retrying("hub payout end", || async {
@@ -297,12 +229,7 @@ impl Store {
     }
 }
 
-async fn store_in(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    s: &Stored<'_>,
-    total: u64,
-) -> Result<i64, StoreError> {
+async fn store_in(conn: &mut AnyConnection, dialect: Dialect, s: &Stored<'_>, total: u64) -> Result<i64, StoreError> {
     let outputs: Vec<(String, u64)> = s.outputs.iter().map(|(p, a)| (p.to_hex(), *a)).collect();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO hub_payouts (kind, state, tx_hash, tx, total, fee, cells, outputs, new_cells, block_number, created_at, updated_at) \
@@ -338,14 +265,7 @@ async fn store_in(
 
 /// Attaches to payout `id` the oldest unpaid share rows of `party` that add
 /// up to exactly `amount`; `payout_conflict` when none do.
-async fn attach(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    id: i64,
-    party: &SighashArgs,
-    amount: u64,
-    now: i64,
-) -> Result<(), StoreError> {
+async fn attach(conn: &mut AnyConnection, dialect: Dialect, id: i64, party: &SighashArgs, amount: u64, now: i64) -> Result<(), StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT id, amount FROM hub_accounts WHERE receiver = $1 AND is_payed = 0 AND payout_id IS NULL ORDER BY id{}",
         for_update(dialect)
@@ -358,9 +278,7 @@ async fn attach(
         if sum >= amount {
             break;
         }
-        sum = sum
-            .checked_add(unsigned(row, "amount")?)
-            .ok_or_else(|| StoreError::Corrupt("hub shares overflow".into()))?;
+        sum = sum.checked_add(unsigned(row, "amount")?).ok_or_else(|| StoreError::Corrupt("hub shares overflow".into()))?;
         count += 1;
         last = Some(row.try_get::<i64, _>("id")?);
     }
@@ -392,14 +310,11 @@ async fn end_in(
     block: Option<i64>,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT * FROM hub_payouts WHERE id = $1 AND kind = $2{}",
-        for_update(dialect)
-    ))
-    .bind(id)
-    .bind(kind.name())
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query(&format!("SELECT * FROM hub_payouts WHERE id = $1 AND kind = $2{}", for_update(dialect)))
+        .bind(id)
+        .bind(kind.name())
+        .fetch_optional(&mut *conn)
+        .await?;
     let Some(payout) = row.as_ref().map(payout_from).transpose()? else {
         return refused(HubStoreError::UnknownPayout);
     };
@@ -429,10 +344,7 @@ async fn end_in(
     }
     let spent = spend(conn, &holder, now).await?;
     if spent != payout.cells.len() as u64 {
-        return Err(StoreError::Corrupt(format!(
-            "hub {holder} held {spent} cells, not its {}",
-            payout.cells.len()
-        )));
+        return Err(StoreError::Corrupt(format!("hub {holder} held {spent} cells, not its {}", payout.cells.len())));
     }
     add_free(conn, &payout.new_cells, now).await?;
     Ok(true)
@@ -440,12 +352,7 @@ async fn end_in(
 
 /// Marks a committed payout's rows paid and makes its ledger transfers;
 /// the rows must add up to its outputs, party by party.
-async fn pay_rows(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    payout: &PayoutRow,
-    now: i64,
-) -> Result<(), StoreError> {
+async fn pay_rows(conn: &mut AnyConnection, dialect: Dialect, payout: &PayoutRow, now: i64) -> Result<(), StoreError> {
     let rows = sqlx::query(
         "SELECT receiver, CAST(SUM(amount) AS BIGINT) AS paid FROM hub_accounts WHERE payout_id = $1 AND is_payed = 0 \
          GROUP BY receiver",
@@ -453,23 +360,13 @@ async fn pay_rows(
     .bind(payout.id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut paid: Vec<(SighashArgs, u64)> = rows
-        .iter()
-        .map(|r| {
-            Ok((
-                parse_party(&r.try_get::<String, _>("receiver")?)?,
-                unsigned(r, "paid")?,
-            ))
-        })
-        .collect::<Result<_, StoreError>>()?;
+    let mut paid: Vec<(SighashArgs, u64)> =
+        rows.iter().map(|r| Ok((parse_party(&r.try_get::<String, _>("receiver")?)?, unsigned(r, "paid")?))).collect::<Result<_, StoreError>>()?;
     paid.sort_unstable();
     let mut outputs = payout.outputs.clone();
     outputs.sort_unstable();
     if paid != outputs {
-        return Err(StoreError::Corrupt(format!(
-            "hub payout {}: its rows do not add up to its outputs",
-            payout.id
-        )));
+        return Err(StoreError::Corrupt(format!("hub payout {}: its rows do not add up to its outputs", payout.id)));
     }
     sqlx::query("UPDATE hub_accounts SET is_payed = 1, tx_hash = $1, updated_at = $2 WHERE payout_id = $3 AND is_payed = 0")
         .bind(payout.tx_hash.to_vec())

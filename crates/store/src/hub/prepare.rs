@@ -5,9 +5,7 @@
 use super::cells::lease;
 use super::payments::expire_in;
 use super::rows::HubPaymentRow;
-use super::{
-    check_cells, is_out_point, out_point, refused, signed, to_json, unsigned, HubStoreError,
-};
+use super::{check_cells, is_out_point, out_point, refused, signed, to_json, unsigned, HubStoreError};
 use crate::transaction::{begin_write, finish, retrying};
 use crate::{Dialect, Store, StoreError};
 use sqlx::{AnyConnection, Row};
@@ -60,22 +58,12 @@ impl Store {
     /// and each sender cell reserved (`sender_cell_taken` when an open
     /// payment spends it). On any refusal nothing is kept: pick another
     /// cell and try again.
-    pub async fn prepare_hub_payment(
-        &self,
-        new: &NewHubPayment,
-    ) -> Result<HubPaymentRow, StoreError> {
+    pub async fn prepare_hub_payment(&self, new: &NewHubPayment) -> Result<HubPaymentRow, StoreError> {
         check_cells("sender cell", new.sender_cells.iter().map(String::as_str))?;
         if !is_out_point(&new.pool_cell) || new.sender_cells.contains(&new.pool_cell) {
-            return refused(HubStoreError::Invalid(format!(
-                "pool cell {:?}",
-                new.pool_cell
-            )));
+            return refused(HubStoreError::Invalid(format!("pool cell {:?}", new.pool_cell)));
         }
-        for (v, what) in [
-            (new.amount, "amount"),
-            (new.fee, "fee"),
-            (new.change, "change"),
-        ] {
+        for (v, what) in [(new.amount, "amount"), (new.fee, "fee"), (new.change, "change")] {
             signed(v, what)?;
         }
         let dialect = self.dialect();
@@ -91,11 +79,7 @@ impl Store {
     /// prepared ones not yet expired at `now`): not to be offered again.
     /// Those of prepared payments past their expiry are left out: the next
     /// prepare of this sender releases them.
-    pub async fn hub_sender_held_cells(
-        &self,
-        sender: &SighashArgs,
-        now: i64,
-    ) -> Result<Vec<String>, StoreError> {
+    pub async fn hub_sender_held_cells(&self, sender: &SighashArgs, now: i64) -> Result<Vec<String>, StoreError> {
         let cells = sqlx::query_scalar(
             "SELECT s.out_point FROM hub_sender_cells s JOIN hub_payments p ON p.id = s.payment_id \
              WHERE p.sender = $1 AND s.open = 1 AND (p.state = $2 OR p.expires_at > $3) ORDER BY s.out_point",
@@ -126,33 +110,23 @@ impl Store {
     /// them in its next payment (the node accepts a chain of pending
     /// transactions). One an open payment spends already is among
     /// [`Store::hub_sender_held_cells`].
-    pub async fn hub_sender_pending_change(
-        &self,
-        sender: &SighashArgs,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT tx_hash, change FROM hub_payments WHERE sender = $1 AND state = $2 ORDER BY id",
-        )
-        .bind(sender.to_hex())
-        .bind(HubPaymentState::Sent.name())
-        .fetch_all(self.pool())
-        .await?;
+    pub async fn hub_sender_pending_change(&self, sender: &SighashArgs) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT tx_hash, change FROM hub_payments WHERE sender = $1 AND state = $2 ORDER BY id")
+            .bind(sender.to_hex())
+            .bind(HubPaymentState::Sent.name())
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|row| {
                 let hash: Vec<u8> = row.try_get("tx_hash")?;
-                let hash = <[u8; 32]>::try_from(hash.as_slice())
-                    .map_err(|_| StoreError::Corrupt("hub tx_hash".into()))?;
+                let hash = <[u8; 32]>::try_from(hash.as_slice()).map_err(|_| StoreError::Corrupt("hub tx_hash".into()))?;
                 Ok((out_point(&hash, 0), unsigned(row, "change")?))
             })
             .collect()
     }
 }
 
-async fn prepare_in(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    new: &NewHubPayment,
-) -> Result<HubPaymentRow, StoreError> {
+async fn prepare_in(conn: &mut AnyConnection, dialect: Dialect, new: &NewHubPayment) -> Result<HubPaymentRow, StoreError> {
     let sender = new.sender.to_hex();
     if dialect == Dialect::Postgres {
         // One prepare per sender at a time, so two cannot both pass the
@@ -162,24 +136,21 @@ async fn prepare_in(
             .fetch_one(&mut *conn)
             .await?;
     }
-    let overdue: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM hub_payments WHERE sender = $1 AND state = $2 AND expires_at <= $3 ORDER BY id")
-            .bind(&sender)
-            .bind(HubPaymentState::Prepared.name())
-            .bind(new.now)
-            .fetch_all(&mut *conn)
-            .await?;
+    let overdue: Vec<i64> = sqlx::query_scalar("SELECT id FROM hub_payments WHERE sender = $1 AND state = $2 AND expires_at <= $3 ORDER BY id")
+        .bind(&sender)
+        .bind(HubPaymentState::Prepared.name())
+        .bind(new.now)
+        .fetch_all(&mut *conn)
+        .await?;
     for id in overdue {
         expire_in(conn, dialect, id, new.now).await?;
     }
-    let open: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM hub_payments WHERE sender = $1 AND state IN ($2, $3)",
-    )
-    .bind(&sender)
-    .bind(HubPaymentState::Prepared.name())
-    .bind(HubPaymentState::Sent.name())
-    .fetch_one(&mut *conn)
-    .await?;
+    let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM hub_payments WHERE sender = $1 AND state IN ($2, $3)")
+        .bind(&sender)
+        .bind(HubPaymentState::Prepared.name())
+        .bind(HubPaymentState::Sent.name())
+        .fetch_one(&mut *conn)
+        .await?;
     if open >= i64::from(new.max_open_per_sender) {
         return refused(HubStoreError::TooManyOpen);
     }

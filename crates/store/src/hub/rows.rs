@@ -113,9 +113,7 @@ impl CellState {
 
     /// Reads a stored name.
     pub fn parse(name: &str) -> Option<CellState> {
-        [CellState::Free, CellState::Leased, CellState::Spent]
-            .into_iter()
-            .find(|s| s.name() == name)
+        [CellState::Free, CellState::Leased, CellState::Spent].into_iter().find(|s| s.name() == name)
     }
 }
 
@@ -157,9 +155,7 @@ impl PayoutKind {
 
     /// Reads a stored name.
     pub fn parse(name: &str) -> Option<PayoutKind> {
-        [PayoutKind::Payout, PayoutKind::Rebalance]
-            .into_iter()
-            .find(|k| k.name() == name)
+        [PayoutKind::Payout, PayoutKind::Rebalance].into_iter().find(|k| k.name() == name)
     }
 }
 
@@ -201,14 +197,12 @@ fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
 }
 
 fn hash(bytes: Vec<u8>, col: &str) -> Result<[u8; 32], StoreError> {
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| corrupt(col, format!("{} bytes, not 32", bytes.len())))
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| corrupt(col, format!("{} bytes, not 32", bytes.len())))
 }
 
 fn opt_unsigned(row: &AnyRow, col: &str) -> Result<Option<u64>, StoreError> {
     let v: Option<i64> = row.try_get(col)?;
-    v.map(|v| u64::try_from(v).map_err(|_| corrupt(col, v)))
-        .transpose()
+    v.map(|v| u64::try_from(v).map_err(|_| corrupt(col, v))).transpose()
 }
 
 /// Decodes a `hub_payments` row.
@@ -230,9 +224,7 @@ pub(super) fn payment_from(row: &AnyRow) -> Result<HubPaymentRow, StoreError> {
         sender_cells: json(row, "sender_cells")?,
         expires_at: row.try_get("expires_at")?,
         user_id: row.try_get("user_id")?,
-        points: points
-            .map(|p| p.parse().map_err(|e| corrupt("points", e)))
-            .transpose()?,
+        points: points.map(|p| p.parse().map_err(|e| corrupt("points", e))).transpose()?,
         creator: row.try_get("creator")?,
         block_number: opt_unsigned(row, "block_number")?,
         new_pool_cell: row.try_get("new_pool_cell")?,
@@ -249,8 +241,7 @@ pub(super) fn share_from(row: &AnyRow) -> Result<ShareRow, StoreError> {
     Ok(ShareRow {
         id: row.try_get("id")?,
         payment_id: row.try_get("payment_id")?,
-        index: u32::try_from(unsigned(row, "share_index")?)
-            .map_err(|e| corrupt("share_index", e))?,
+        index: u32::try_from(unsigned(row, "share_index")?).map_err(|e| corrupt("share_index", e))?,
         party: parse_party(&row.try_get::<String, _>("receiver")?)?,
         role: ShareRole::parse(&role).ok_or_else(|| corrupt("share role", &role))?,
         amount: unsigned(row, "amount")?,
@@ -289,10 +280,7 @@ pub(super) fn payout_from(row: &AnyRow) -> Result<PayoutRow, StoreError> {
         total: unsigned(row, "total")?,
         fee: unsigned(row, "fee")?,
         cells: json(row, "cells")?,
-        outputs: outputs
-            .into_iter()
-            .map(|(party, amount)| Ok((parse_party(&party)?, amount)))
-            .collect::<Result<_, StoreError>>()?,
+        outputs: outputs.into_iter().map(|(party, amount)| Ok((parse_party(&party)?, amount))).collect::<Result<_, StoreError>>()?,
         new_cells: json(row, "new_cells")?,
         block_number: opt_unsigned(row, "block_number")?,
         created_at: row.try_get("created_at")?,

@@ -79,7 +79,11 @@ mod tests {
     fn only_balances_above_the_threshold_are_paid_largest_first() {
         let balances = [(who(1), 65 * CKB), (who(2), 65 * CKB + 1), (who(3), 500 * CKB), (who(4), 0), (who(9), 900 * CKB)];
         let plan = plan_payout(&balances, 65 * CKB, 61 * CKB, 10, &[who(9)]).expect("due");
-        assert_eq!(plan.outputs, vec![(who(3), 500 * CKB), (who(2), 65 * CKB + 1)], "65 CKB exactly is not above the threshold; the hub's own key is never paid");
+        assert_eq!(
+            plan.outputs,
+            vec![(who(3), 500 * CKB), (who(2), 65 * CKB + 1)],
+            "65 CKB exactly is not above the threshold; the hub's own key is never paid"
+        );
         assert_eq!(plan.total(), 565 * CKB + 1);
         assert_eq!(plan_payout(&balances, 65 * CKB, 61 * CKB, 1, &[who(9)]).expect("due").outputs, vec![(who(3), 500 * CKB)]);
         assert_eq!(plan_payout(&balances[..2], 65 * CKB + 1, 61 * CKB, 10, &[]), None);

@@ -115,8 +115,7 @@ fn portion(amount: Shannons, bps: u32) -> Shannons {
 /// have passed [`SplitRule::validate`].
 pub fn split_payment(amount: Shannons, receiver: SighashArgs, platform: SighashArgs, rule: &SplitRule) -> Vec<Share> {
     let fee = portion(amount, rule.fee_bps);
-    let parties: Vec<Share> =
-        rule.parties.iter().map(|p| Share { party: p.party, role: ShareRole::Party, amount: portion(amount, p.bps) }).collect();
+    let parties: Vec<Share> = rule.parties.iter().map(|p| Share { party: p.party, role: ShareRole::Party, amount: portion(amount, p.bps) }).collect();
     let taken = parties.iter().fold(fee, |sum, s| sum.saturating_add(s.amount));
     let rest = amount.saturating_sub(taken);
     std::iter::once(Share { party: receiver, role: ShareRole::Receiver, amount: rest })
