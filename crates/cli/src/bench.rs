@@ -14,6 +14,7 @@ mod checkout_catchup;
 mod checkout_create;
 mod checkout_detect;
 mod checkout_server;
+mod checkout_setup;
 mod ckb;
 mod ckb_accept;
 mod ckb_fixture;
@@ -58,7 +59,7 @@ pub enum BenchCmd {
     Reads(Args),
     /// The stablecoin checkout against a real anvil: detection latency,
     /// catch-up after downtime, and sessions created per second.
-    Checkout(checkout::CheckoutArgs),
+    Checkout(checkout_setup::CheckoutArgs),
 }
 
 /// What to run the model on.

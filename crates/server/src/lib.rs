@@ -46,7 +46,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let receipts = ReceiptWriter::spawn(store.clone(), WriterConfig::default());
     let ckb = ckb::Ckb::connect(&config.ckb, store.clone()).await?;
     let evm = evm::Evm::start(&config.evm, config.evm_devnet, &store).await?;
-    let hub = hub::Hub::connect(&config.ckb, &config.hub, store.clone()).await?;
+    let rail = hub::RailSettings {
+        rpc_url: config.ckb.rpc_url.clone(),
+        seller_secret: config.ckb.seller_secret.clone(),
+        fee_rate: config.ckb.fee_rate,
+        shannons_per_point: config.ckb.shannons_per_point,
+    };
+    let hub = hub::Hub::connect(&rail, &config.hub, store.clone()).await?;
     let state = AppState::new(store, writer, receipts, config.clone(), models).with_ckb(ckb).with_evm(evm).with_hub(hub);
     jobs::spawn(state.clone());
     ckb::jobs::spawn(state.clone());

@@ -14,7 +14,7 @@
 //! confirmations ask of the node: one `eth_getLogs` over the whole range,
 //! and one `eth_getBlockByNumber` per transfer, one after another.
 
-use super::checkout::{anvil, config, fresh_url, CheckoutArgs, DEPOSIT, NETWORK};
+use super::checkout_setup::{anvil, config, fresh_url, CheckoutArgs, DEPOSIT, NETWORK};
 use super::checkout_server::{clients, create_sessions, Server};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

@@ -6,7 +6,7 @@
 //! the amount it asked for. Every created session's amount is checked to
 //! be unique.
 
-use super::checkout::{anvil, config, fresh_url, slots, CheckoutArgs, NETWORK};
+use super::checkout_setup::{anvil, config, fresh_url, slots, CheckoutArgs, NETWORK};
 use super::checkout_server::{clients, create_sessions, Server};
 use serde_json::json;
 use std::collections::HashSet;

@@ -8,7 +8,7 @@
 //! from the node, and the moment it appeared from the bench's own head
 //! poller (every 20 ms), because anvil's timestamps are whole seconds.
 
-use super::checkout::{anvil, config, fresh_url, CheckoutArgs, DEPOSIT, NETWORK};
+use super::checkout_setup::{anvil, config, fresh_url, CheckoutArgs, DEPOSIT, NETWORK};
 use super::checkout_server::Server;
 use futures::StreamExt;
 use serde_json::{json, Value};

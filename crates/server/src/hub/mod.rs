@@ -15,7 +15,6 @@ pub use config::HubConfig;
 pub use errors::HubError;
 pub use pay::PrepareInput;
 
-use crate::config::CkbConfig;
 use rules::HubRules;
 use tollway_chain::ckb::{LockScripts, Rpc};
 use tollway_core::channel::{KeyId, PayerKey};
@@ -61,9 +60,22 @@ fn key_of(secret: &str) -> Option<PayerKey> {
     PayerKey::from_bytes(bytes).ok()
 }
 
+/// What the hub takes from the CKB rail's settings (`[ckb]`).
+#[derive(Debug, Clone)]
+pub struct RailSettings {
+    /// The node (`ckb.rpc_url`); `None`: the rail, and so the hub, is off.
+    pub rpc_url: Option<String>,
+    /// The seller's secret (`ckb.seller_secret`): the hub's key must differ.
+    pub seller_secret: Option<String>,
+    /// Fee rate, shannons per 1,000 bytes (`ckb.fee_rate`).
+    pub fee_rate: u64,
+    /// Shannons per point (`ckb.shannons_per_point`).
+    pub shannons_per_point: u64,
+}
+
 impl Hub {
     /// The hub of `config` on the CKB rail's node; `None` when either is off.
-    pub async fn connect(ckb: &CkbConfig, config: &HubConfig, store: Store) -> Result<Option<Hub>, HubStartError> {
+    pub async fn connect(ckb: &RailSettings, config: &HubConfig, store: Store) -> Result<Option<Hub>, HubStartError> {
         let (Some(url), Some(secret)) = (ckb.rpc_url.clone(), config.secret.as_deref()) else { return Ok(None) };
         let key = key_of(secret).ok_or(HubStartError::Key)?;
         if ckb.seller_secret.as_deref().and_then(key_of).is_some_and(|seller| seller.public() == key.public()) {
