@@ -7,7 +7,9 @@
 //! points; and the attacker's moves, each refused with its code and
 //! nothing lost: amounts of 0, below the fee and above the sender's cells,
 //! bad addresses, a signed transaction changed in one byte or signed by
-//! another key, a payment id transferred twice.
+//! another key, a payment id transferred twice. Also: two servers on one
+//! PostgreSQL racing 100 prepares for a pool of 10, and a payout that
+//! survives a SIGKILL between sending and recording.
 
 use ckb_types::packed::Transaction;
 use ckb_types::prelude::*;
@@ -279,4 +281,77 @@ async fn prepares_racing_across_two_servers_never_share_a_pool_cell() {
     assert_eq!(senders.len(), all, "no sender cell in two open payments");
     let (_, info) = get(&http, &format!("{}/api/hub", b.base), None).await;
     assert_eq!((info["pool"]["free_cells"].clone(), info["pool"]["leased_cells"].clone()), (json!(0), json!(10)), "{info}");
+}
+
+/// A payout stored and sent, then the server killed (SIGKILL) before the
+/// payout commits, the chain mining again only once the server is gone:
+/// after the restart the payout is recorded paid, exactly once, and the
+/// receiver's cell on chain holds exactly what it was owed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payout_survives_a_kill_between_send_and_record() {
+    let chain = Chain::start("hub-kill").await;
+    let mut shop = Shop::new(Backend::Postgres, &chain, 30, "").await;
+    let hub_config = format!("{{secret = \"{}\", init_pool = true, pool_cells = 4, job_interval_ms = 200}}", TestAccount::nth(3).secret_hex());
+    shop.env.push(("TOLLWAY_HUB".into(), hub_config));
+    let server = shop.serve().await;
+    let http = reqwest::Client::new();
+    let base = server.base.clone();
+    let rpc = chain.rpc.url().to_owned();
+    let receiver = format!("0x{}", "42".repeat(20));
+    let receiver_lock = chain.scripts.sighash.script(&[0x42; 20]);
+    for _ in 0..300 {
+        if get(&http, &format!("{base}/api/hub"), None).await.1["pool"]["free_cells"] == json!(4) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // 70 CKB: the receiver is owed 69.3 CKB (1 % fee), above 65.
+    let (ok, paid, err) = hub_pay(&base, &rpc, &receiver, "70", 1, None);
+    assert!(ok, "{err}");
+    // From here blocks are made one at a time, only until the payment
+    // commits: the payout that follows stays in the node's pool.
+    chain.mine(false);
+    let id = paid["payment_id"].as_i64().expect("id");
+    for _ in 0..100 {
+        if get(&http, &format!("{base}/api/payment/{id}"), None).await.1["is_complete"] == json!(true) {
+            break;
+        }
+        chain.rpc.generate_blocks(1).await.expect("a block");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    wait_complete(&http, &base, id).await;
+    let mut payout = Value::Null;
+    for _ in 0..300 {
+        let (_, list) = get(&http, &format!("{base}/api/admin/hub/payouts"), Some(&shop.admin)).await;
+        if let Some(p) = list["payouts"].as_array().and_then(|l| l.iter().find(|p| p["kind"] == json!("payout")).cloned()) {
+            payout = p;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(payout["state"], json!("sent"), "{payout}");
+    let hash = payout["tx_hash"].as_str().expect("hash").to_owned();
+    drop(server); // SIGKILL: the payout is in the node's pool, its commit not recorded.
+    chain.mine(true);
+    let server = shop.serve().await;
+    let base = server.base.clone();
+    let mut after = Value::Null;
+    for _ in 0..300 {
+        let (_, list) = get(&http, &format!("{base}/api/admin/hub/payouts"), Some(&shop.admin)).await;
+        after = list;
+        let payouts: Vec<&Value> = after["payouts"].as_array().expect("payouts").iter().filter(|p| p["kind"] == json!("payout")).collect();
+        if payouts.len() == 1 && payouts[0]["state"] == json!("paid") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let payouts: Vec<&Value> = after["payouts"].as_array().expect("payouts").iter().filter(|p| p["kind"] == json!("payout")).collect();
+    assert_eq!(payouts.len(), 1, "one payout, never a second: {after}");
+    assert_eq!((payouts[0]["state"].as_str(), payouts[0]["tx_hash"].as_str()), (Some("paid"), Some(hash.as_str())));
+    chain.rpc.indexer_synced().await.expect("indexer");
+    assert_eq!(chain.rpc.capacity_of(&receiver_lock).await.expect("capacity"), 6_930_000_000, "exactly what it was owed, once");
+    let (_, balance) = get(&http, &format!("{base}/api/hub/balance/{receiver}"), None).await;
+    assert_eq!((balance["paid"].as_str(), balance["unpaid"].as_str()), (Some("6930000000"), Some("0")));
+    let audit = Store::connect(&shop.url).await.expect("store").audit().await.expect("audit");
+    assert!(audit.violation.is_none(), "{:?}", audit.violation);
 }
