@@ -1,5 +1,5 @@
 // The app's shell: sign in (wallet or API key), then the pages, chosen by
-// the address's hash (`#/chat`, `#/channels`, `#/points`, `#/pay`,
+// the address's hash (`#/chat`, `#/channels`, `#/points`, `#/hub`, `#/pay`,
 // `#/admin/...`). The checkout (`#/pay`) is open without signing in too.
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { AppContext, type AppContextValue, type Balance, type Me } from "./app/context";
@@ -12,6 +12,7 @@ import { walletLogin } from "./lib/session";
 import { AdminPage } from "./pages/admin/AdminPage";
 import { ChannelsPage } from "./pages/ChannelsPage";
 import { ChatPage } from "./pages/ChatPage";
+import { HubPage } from "./pages/HubPage";
 import { PayPage } from "./pages/PayPage";
 import { PointsPage } from "./pages/PointsPage";
 
@@ -40,6 +41,7 @@ const PAGES = [
   { path: "chat", title: "Chat", admin: false },
   { path: "channels", title: "Channels", admin: false },
   { path: "points", title: "Points", admin: false },
+  { path: "hub", title: "Hub", admin: false },
   { path: "pay", title: "Buy", admin: false },
   { path: "admin", title: "Admin", admin: true },
 ] as const;
@@ -184,6 +186,7 @@ export function App() {
         <main className="content">
           {page === "channels" ? <ChannelsPage /> :
            page === "points" ? <PointsPage /> :
+           page === "hub" ? <HubPage /> :
            page === "pay" ? <PayPage id={rest[0]} /> :
            page === "admin" && context.me.is_admin ? <AdminPage section={rest[0]} /> :
            <ChatPage />}

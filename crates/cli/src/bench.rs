@@ -15,6 +15,7 @@ mod checkout_create;
 mod checkout_detect;
 mod checkout_server;
 mod checkout_setup;
+mod hub;
 mod ckb;
 mod ckb_accept;
 mod ckb_fixture;
@@ -60,6 +61,9 @@ pub enum BenchCmd {
     /// The stablecoin checkout against a real anvil: detection latency,
     /// catch-up after downtime, and sessions created per second.
     Checkout(checkout_setup::CheckoutArgs),
+    /// The CKB hub on a real devnet: payments per second against the pool
+    /// size.
+    Hub(hub::HubArgs),
 }
 
 /// What to run the model on.
@@ -146,6 +150,7 @@ pub async fn run(cmd: BenchCmd, _config: &Config) -> anyhow::Result<()> {
         BenchCmd::Channels(args) => channels::run(args).await,
         BenchCmd::Reads(args) => reads::run(args).await,
         BenchCmd::Checkout(args) => checkout::run(args).await,
+        BenchCmd::Hub(args) => hub::run(args).await,
         BenchCmd::Ckb(args) => {
             let accept = args.accept.clone();
             let price = args.price;
