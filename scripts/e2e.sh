@@ -50,6 +50,10 @@ if [ -n "${TOLLWAY_CKB_BIN:-}" ]; then
   ckb_seller=$("$bin" devnet accounts | sed -n 's/^account 2: .*secret key \(0x[0-9a-f]*\).*/\1/p')
   export TOLLWAY_CKB="{rpc_url = \"http://127.0.0.1:$ckb_port\", seller_secret = \"$ckb_seller\", block_interval_secs = 1}"
   export TOLLWAY_CKB_RPC="http://127.0.0.1:$ckb_port"
+  # The hub (web/e2e/hub.mjs) with devnet test account 1's key: not 3,
+  # whose cells ckb.mjs's faucet spends (init_pool would split the same cell).
+  ckb_hub=$("$bin" devnet accounts | sed -n 's/^account 1: .*secret key \(0x[0-9a-f]*\).*/\1/p')
+  export TOLLWAY_HUB="{secret = \"$ckb_hub\", init_pool = true, job_interval_ms = 200}"
 fi
 # --- end CKB devnet ------------------------------------------------------------
 # --- EVM devnet (web/e2e/checkout.mjs) ----------------------------------------
