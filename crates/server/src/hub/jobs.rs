@@ -35,8 +35,10 @@ fn hash32(hash: &[u8; 32]) -> Byte32 {
     hash.pack()
 }
 
-/// Whether a refusal means the transaction can never commit.
-fn never_commits(r: Rejection) -> bool {
+/// Whether a refusal means the transaction can never commit (an input
+/// spent or unknown, a failing script, a timelock): what fails a payment,
+/// payout or rebalance and frees its cells.
+pub(super) fn never_commits(r: Rejection) -> bool {
     matches!(r, Rejection::InputSpent | Rejection::InputUnknown | Rejection::ScriptFailed | Rejection::Immature)
 }
 

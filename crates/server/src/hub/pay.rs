@@ -227,7 +227,7 @@ impl Hub {
             Ok(_) => Ok(()),
             Err(e) => match e.rejection() {
                 Some(Rejection::Duplicate) => Ok(()),
-                Some(r @ (Rejection::InputSpent | Rejection::InputUnknown | Rejection::ScriptFailed | Rejection::Immature)) => {
+                Some(r) if super::jobs::never_commits(r) => {
                     self.store.fail_hub_payment(id, &format!("{}: {e}", r.code()), now_ms()).await?;
                     Err(e.into())
                 }

@@ -47,11 +47,13 @@ pub struct TaskQuery {
     limit: Option<u32>,
 }
 
-fn hex_bytes(text: &str) -> Result<Vec<u8>, ApiError> {
+/// A transaction's bytes from `0x` hex (`malformed_transaction` otherwise).
+pub(crate) fn hex_bytes(text: &str) -> Result<Vec<u8>, ApiError> {
     text.strip_prefix("0x").and_then(|h| hex::decode(h).ok()).ok_or_else(|| ApiError::bad_request("malformed_transaction", "a transaction is 0x + hex"))
 }
 
-fn hash_hex(hash: &[u8; 32]) -> String {
+/// A 32-byte hash as `0x` hex.
+pub(crate) fn hash_hex(hash: &[u8; 32]) -> String {
     format!("0x{}", hex::encode(hash))
 }
 

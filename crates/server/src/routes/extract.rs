@@ -62,3 +62,13 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
         Ok(ClientIp(info.map(|c| c.0.ip())))
     }
 }
+
+/// Who made a request, for per-client limits: `key:{id}` when it carried
+/// an API key, else `ip:{address}`.
+pub fn client_label(caller: Option<&crate::auth::Caller>, ip: Option<std::net::IpAddr>) -> String {
+    match (caller, ip) {
+        (Some(c), _) => format!("key:{}", c.key.id),
+        (None, Some(ip)) => format!("ip:{ip}"),
+        (None, None) => "ip:unknown".into(),
+    }
+}

@@ -68,10 +68,6 @@ fn amount_of(v: &Value) -> Result<u64, ApiError> {
     }
 }
 
-fn hex32(hash: &[u8; 32]) -> String {
-    format!("0x{}", hex::encode(hash))
-}
-
 /// A payment as the API shows it (never the user it credits).
 fn payment_json(hub: &Hub, p: &HubPaymentRow) -> Value {
     let rules = hub.rules();
@@ -86,7 +82,7 @@ fn payment_json(hub: &Hub, p: &HubPaymentRow) -> Value {
         "change": p.change.to_string(),
         "state": p.state.name(),
         "is_complete": p.state == tollway_core::ckb::hub::HubPaymentState::Complete,
-        "tx_hash": hex32(&p.tx_hash),
+        "tx_hash": super::ckb::hash_hex(&p.tx_hash),
         "block_number": p.block_number,
         "points": p.points.map(|n| n.to_string()),
         "failure": p.failure,
@@ -106,7 +102,7 @@ async fn with_splits(s: &AppState, hub: &Hub, p: &HubPaymentRow) -> Result<Value
             "role": r.role.name(),
             "amount": r.amount.to_string(),
             "is_payed": r.is_payed,
-            "tx_hash": r.tx_hash.as_ref().map(hex32),
+            "tx_hash": r.tx_hash.as_ref().map(super::ckb::hash_hex),
         }))
         .collect::<Vec<_>>());
     Ok(v)
@@ -155,11 +151,7 @@ pub async fn prepare(
     let hub = s.hub()?;
     let req = body(b)?;
     let amount = amount_of(&req.amount)?;
-    let creator = match (&caller, ip) {
-        (Some(c), _) => format!("key:{}", c.key.id),
-        (None, Some(ip)) => format!("ip:{ip}"),
-        (None, None) => "ip:unknown".into(),
-    };
+    let creator = super::extract::client_label(caller.as_ref(), ip);
     let input = PrepareInput { sender: req.sender, receiver: req.receiver, amount, user_id: caller.map(|c| c.user.id), creator };
     let row = hub.prepare(&input).await?;
     let mut v = payment_json(hub, &row);
@@ -183,11 +175,7 @@ pub async fn prepare(
 pub async fn transfer(State(s): State<AppState>, b: JsonBody<TransferRequest>) -> Result<Json<Value>, ApiError> {
     let hub = s.hub()?;
     let req = body(b)?;
-    let bytes = req
-        .tx
-        .strip_prefix("0x")
-        .and_then(|h| hex::decode(h).ok())
-        .ok_or_else(|| ApiError::bad_request("malformed_transaction", "the transaction is 0x + hex"))?;
+    let bytes = super::ckb::hex_bytes(&req.tx)?;
     let row = hub.transfer(req.payment_id, &bytes).await?;
     Ok(Json(payment_json(hub, &row)))
 }
@@ -279,7 +267,7 @@ pub async fn payouts(State(s): State<AppState>, Admin(_): Admin, Query(page): Qu
     let list: Vec<Value> = rows
         .iter()
         .map(|r| {
-            json!({"id": r.id, "kind": r.kind.name(), "state": r.state.name(), "tx_hash": hex32(&r.tx_hash), "total": r.total.to_string(),
+            json!({"id": r.id, "kind": r.kind.name(), "state": r.state.name(), "tx_hash": super::ckb::hash_hex(&r.tx_hash), "total": r.total.to_string(),
             "fee": r.fee.to_string(), "outputs": r.outputs.len(), "block_number": r.block_number, "created_at": r.created_at})
         })
         .collect();

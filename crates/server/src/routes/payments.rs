@@ -203,11 +203,7 @@ pub async fn create_payment(
     let now = now_ms();
     let ttl = i64::try_from(evm.config.session_ttl_secs.saturating_mul(1_000)).unwrap_or(i64::MAX / 4);
     let grace = i64::try_from(evm.config.late_grace_secs.saturating_mul(1_000)).unwrap_or(i64::MAX / 4);
-    let creator = match (&caller, ip) {
-        (Some(c), _) => format!("key:{}", c.key.id),
-        (None, Some(ip)) => format!("ip:{ip}"),
-        (None, None) => "ip:unknown".into(),
-    };
+    let creator = super::extract::client_label(caller.as_ref(), ip);
     let mut id_bytes = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut id_bytes);
     let new = NewSession {
