@@ -43,6 +43,10 @@ pub fn fee_for_size(serialized: u64, rate: u64) -> Option<Shannons> {
     Some(weighed.checked_mul(rate)?.div_ceil(1_000))
 }
 
+/// A plain (sighash, 20-byte args, no type, no data) cell's minimum
+/// capacity: 61 CKB, the least anything can be paid on chain.
+pub const PLAIN_CELL: Shannons = 61 * CKB;
+
 /// Reads a CKB amount written in CKB (`5`, `0.5`, `61.00000001`: at most
 /// 8 decimals) as shannons, exactly; `None` for anything else (signs,
 /// exponents, more decimals, past `u64`).
@@ -75,6 +79,7 @@ mod tests {
     #[test]
     fn a_plain_cell_needs_61_ckb() {
         assert_eq!(occupied_capacity(20, None, 0), Some(61 * CKB));
+        assert_eq!(occupied_capacity(20, None, 0), Some(PLAIN_CELL));
         // A 2-of-2 multisig lock's args: blake160 of the multisig script (20 bytes),
         // with an optional 8-byte since: 69 CKB.
         assert_eq!(occupied_capacity(28, None, 0), Some(69 * CKB));

@@ -13,7 +13,7 @@ pub mod spilman;
 pub mod split;
 
 pub use address::{parse_sighash, AddressError, AddressNetwork, LockAddress, SighashArgs, SIGHASH_CODE_HASH};
-pub use capacity::{fee_for_size, occupied_capacity, parse_ckb, Shannons, CKB, MIN_FEE_RATE};
+pub use capacity::{fee_for_size, occupied_capacity, parse_ckb, Shannons, CKB, MIN_FEE_RATE, PLAIN_CELL};
 pub use multisig::{MultisigError, MultisigScript};
 pub use offer::{check_offer, latest_expiry, OfferError, OfferLimits, OfferTerms, DEFAULT_MAX_FEE_RATE, EXPIRY_SLACK_BLOCKS};
 pub use since::{EpochFraction, Since, SinceError};

@@ -8,7 +8,8 @@
 //! possible, down to one shannon, and each output's owner is always the
 //! same: no rounding, no dust.
 
-use super::capacity::{occupied_capacity, Shannons};
+use super::capacity::PLAIN_CELL;
+use super::capacity::Shannons;
 
 /// The money in a channel cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,18 +56,14 @@ impl SplitError {
     }
 }
 
-/// A plain (sighash, 20-byte args) cell's minimum.
-fn plain_cell() -> Shannons {
-    occupied_capacity(20, None, 0).unwrap_or(Shannons::MAX)
-}
 
 impl ChannelFunds {
     /// Checks the funds make valid outputs at every payment.
     pub fn validate(self) -> Result<ChannelFunds, SplitError> {
-        if self.seller_cofund < plain_cell() {
+        if self.seller_cofund < PLAIN_CELL {
             return Err(SplitError::CofundBelowMinimum);
         }
-        let floor = plain_cell().checked_add(self.fee).ok_or(SplitError::DepositTooSmall)?;
+        let floor = PLAIN_CELL.checked_add(self.fee).ok_or(SplitError::DepositTooSmall)?;
         if self.buyer_deposit < floor {
             return Err(SplitError::DepositTooSmall);
         }
@@ -81,7 +78,7 @@ impl ChannelFunds {
     /// The most the buyer can ever pay: its deposit less its change
     /// cell's minimum and the fee.
     pub fn max_payment(self) -> Shannons {
-        self.buyer_deposit.saturating_sub(plain_cell()).saturating_sub(self.fee)
+        self.buyer_deposit.saturating_sub(PLAIN_CELL).saturating_sub(self.fee)
     }
 
     /// The outputs of the commitment that pays the seller `cumulative`.

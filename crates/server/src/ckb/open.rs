@@ -1,6 +1,7 @@
 //! Opening: the offer (the seller's co-funding cells and the expiry), the
 //! buyer's funding checked and the refund pre-signed, the funding sent.
 
+use tollway_core::ckb::PLAIN_CELL;
 use super::{funds_of, transaction, tx_bytes, Ckb, CkbError};
 use ckb_types::core::TransactionView;
 use ckb_types::prelude::*;
@@ -8,7 +9,7 @@ use secp256k1::PublicKey;
 use tollway_chain::ckb::spilman::{input_indices, out_point_text, parse_out_point, sign_inputs, ChannelTerms, FundingPlan, LiveCell, TxError};
 use tollway_chain::ckb::Rejection;
 use tollway_core::channel::ChannelId;
-use tollway_core::ckb::{occupied_capacity, ChannelFunds, Since, SpilmanEvent, SpilmanState};
+use tollway_core::ckb::{ChannelFunds, Since, SpilmanEvent, SpilmanState};
 use tollway_core::{Amount, Asset};
 use tollway_store::channels::NewChannel;
 use tollway_store::{NewCkbChannel, StoredCkbChannel};
@@ -39,9 +40,6 @@ fn pay_until(duration_secs: u64, settle_margin_secs: u64) -> i64 {
     tollway_store::now_ms().saturating_add(secs.saturating_mul(1_000))
 }
 
-fn plain_cell() -> u64 {
-    occupied_capacity(20, None, 0).unwrap_or(u64::MAX)
-}
 
 impl Ckb {
     /// Offers a channel to `buyer`: reserves co-funding cells of the
@@ -90,7 +88,7 @@ impl Ckb {
         for cell in cells.into_iter().filter(|c| !reserved.contains(&out_point_text(&c.out_point))) {
             held = held.saturating_add(cell.capacity);
             chosen.push(cell);
-            if held == cofund || held >= cofund.saturating_add(plain_cell()) {
+            if held == cofund || held >= cofund.saturating_add(PLAIN_CELL) {
                 return Ok(chosen);
             }
         }

@@ -4,7 +4,8 @@
 //! freed); follows payouts and rebalances the same way; pays out every
 //! party above the threshold; keeps the pool at its size.
 
-use super::{plain_cell, Hub, HubError};
+use super::{Hub, HubError};
+use tollway_core::ckb::PLAIN_CELL;
 use crate::AppState;
 use ckb_types::packed::{Byte32, OutPoint};
 use ckb_types::prelude::*;
@@ -128,8 +129,8 @@ impl Hub {
         }
         let balances = self.store.unpaid_hub_balances().await?;
         let max = usize::try_from(self.config.payout_max_outputs.max(1)).unwrap_or(1);
-        let Some(plan) = plan_payout(&balances, self.config.payout_threshold, plain_cell(), max, &[self.rules.hub]) else { return Ok(()) };
-        let needed = plan.total().saturating_add(plain_cell()).saturating_add(CKB);
+        let Some(plan) = plan_payout(&balances, self.config.payout_threshold, PLAIN_CELL, max, &[self.rules.hub]) else { return Ok(()) };
+        let needed = plan.total().saturating_add(PLAIN_CELL).saturating_add(CKB);
         let mut cells = Vec::new();
         let mut held = 0u64;
         for cell in self.store.free_hub_cells(CellOrder::LargestFirst, 64).await? {

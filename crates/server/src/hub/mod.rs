@@ -18,7 +18,7 @@ pub use pay::PrepareInput;
 use rules::HubRules;
 use tollway_chain::ckb::{LockScripts, Rpc};
 use tollway_core::channel::{KeyId, PayerKey};
-use tollway_core::ckb::{Shannons, SighashArgs};
+use tollway_core::ckb::SighashArgs;
 use tollway_store::Store;
 
 /// The hub of a running server.
@@ -123,7 +123,3 @@ impl Hub {
     }
 }
 
-/// A plain cell's minimum.
-fn plain_cell() -> Shannons {
-    tollway_core::ckb::occupied_capacity(20, None, 0).unwrap_or(Shannons::MAX)
-}

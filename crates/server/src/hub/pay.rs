@@ -4,7 +4,8 @@
 //! sender-signed transaction against what it prepared, stores it with its
 //! own signature, then sends it.
 
-use super::{plain_cell, Hub, HubError};
+use super::{Hub, HubError};
+use tollway_core::ckb::PLAIN_CELL;
 use ckb_types::core::TransactionView;
 use ckb_types::packed::Transaction;
 use ckb_types::prelude::*;
@@ -151,7 +152,7 @@ impl Hub {
     async fn sender_candidates(&self, sender: SighashArgs, amount: Shannons, now: i64) -> Result<Vec<LiveCell>, HubError> {
         let held = self.store.hub_sender_held_cells(&sender, now).await?;
         let lock = self.scripts.sighash.script(&sender.0);
-        let mut want = amount.saturating_add(plain_cell()).saturating_add(plain_cell());
+        let mut want = amount.saturating_add(PLAIN_CELL).saturating_add(PLAIN_CELL);
         let mut free = Vec::new();
         for _ in 0..4 {
             let cells = self.rpc.live_cells(&lock, want).await?;

@@ -3,7 +3,8 @@
 //! small ones are). A rebalance is stored with its cells leased before it
 //! is sent, like a payout.
 
-use super::{plain_cell, Hub, HubError};
+use super::{Hub, HubError};
+use tollway_core::ckb::PLAIN_CELL;
 use ckb_types::packed::OutPoint;
 use ckb_types::prelude::*;
 use tollway_chain::ckb::hub::{merge, split, HubTransaction, LiveCell};
@@ -41,7 +42,7 @@ impl Hub {
         let cell = self.config.pool_cell_capacity;
         let built = if stats.free_cells < target {
             let Some(largest) = self.free_cells(CellOrder::LargestFirst, 1).await?.pop() else { return Ok(None) };
-            let room = largest.capacity.saturating_sub(plain_cell().saturating_add(tollway_core::ckb::CKB)) / cell.max(1);
+            let room = largest.capacity.saturating_sub(PLAIN_CELL.saturating_add(tollway_core::ckb::CKB)) / cell.max(1);
             let count = (target - stats.free_cells).min(room);
             if count == 0 {
                 return Ok(None);

@@ -39,7 +39,7 @@ impl HubRules {
         let parse = |what: &str, text: &str| parse_sighash(text, network).map_err(|e| RulesError(format!("{what} {text:?}: {e}")));
         let platform = config.platform_address.as_deref().map(|a| parse("platform_address", a)).transpose()?.unwrap_or(hub);
         let gateway = config.gateway_address.as_deref().map(|a| parse("gateway_address", a)).transpose()?.unwrap_or(platform);
-        if config.pool_cell_capacity < tollway_core::ckb::occupied_capacity(20, None, 0).unwrap_or(u64::MAX) {
+        if config.pool_cell_capacity < tollway_core::ckb::PLAIN_CELL {
             return Err(RulesError("pool_cell_capacity must be at least 61 CKB".into()));
         }
         let default_rule = SplitRule { fee_bps: config.fee_bps, parties: Vec::new() };

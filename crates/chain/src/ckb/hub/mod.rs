@@ -27,11 +27,9 @@ use ckb_types::bytes::Bytes;
 use ckb_types::core::{TransactionBuilder, TransactionView};
 use ckb_types::packed::{CellInput, CellOutput, OutPoint};
 use ckb_types::prelude::*;
-use tollway_core::ckb::{fee_for_size, Shannons, SighashArgs, CKB};
+use tollway_core::ckb::{fee_for_size, Shannons, SighashArgs};
 
-/// The least capacity of a plain cell (sighash lock, 20-byte args, no
-/// type, no data): 61 CKB.
-const PLAIN_CELL: Shannons = 61 * CKB;
+use tollway_core::ckb::PLAIN_CELL;
 
 /// What `cells` hold together; `Overflow` past 64 bits.
 fn total(cells: &[LiveCell]) -> Result<Shannons, HubTxError> {

@@ -4,6 +4,7 @@
 //! fee; the seller checks it before pre-signing the refund and signing
 //! its own inputs; each side signs its own input group.
 
+use tollway_core::ckb::PLAIN_CELL;
 use super::TxError;
 use crate::ckb::scripts::LockScripts;
 use crate::ckb::signing::{group_message, placeholder_witness, sighash_placeholder};
@@ -13,7 +14,7 @@ use ckb_types::packed::{CellInput, CellOutput, OutPoint};
 use ckb_types::prelude::*;
 use secp256k1::PublicKey;
 use tollway_core::channel::{KeyId, PayerKey};
-use tollway_core::ckb::{fee_for_size, occupied_capacity, ChannelFunds, MultisigScript, Shannons};
+use tollway_core::ckb::{fee_for_size, ChannelFunds, MultisigScript, Shannons};
 
 /// A live plain cell that can be spent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,9 +48,6 @@ fn total(cells: &[LiveCell]) -> Option<Shannons> {
     cells.iter().try_fold(0u64, |sum, c| sum.checked_add(c.capacity))
 }
 
-fn plain_cell() -> Shannons {
-    occupied_capacity(20, None, 0).unwrap_or(Shannons::MAX)
-}
 
 /// The 2-of-2 channel cell's lock args for `buyer` and `seller`.
 pub fn channel_lock_args(buyer: &PublicKey, seller: &PublicKey) -> Vec<u8> {
@@ -62,13 +60,13 @@ impl FundingPlan {
         let channel = funds.capacity().ok_or(TxError::Funds(tollway_core::ckb::SplitError::ExceedsChannel))?;
         let buyer_in = total(&self.buyer_cells).unwrap_or(u64::MAX);
         let seller_in = total(&self.seller_cells).unwrap_or(u64::MAX);
-        let needed = funds.buyer_deposit.saturating_add(fee).saturating_add(plain_cell());
+        let needed = funds.buyer_deposit.saturating_add(fee).saturating_add(PLAIN_CELL);
         if buyer_in < needed {
             return Err(TxError::InsufficientFunds { available: buyer_in, needed });
         }
         let seller_change = seller_in
             .checked_sub(funds.seller_cofund)
-            .filter(|c| *c == 0 || *c >= plain_cell())
+            .filter(|c| *c == 0 || *c >= PLAIN_CELL)
             .ok_or_else(|| TxError::FundingMismatch("the seller's cells must hold the co-funding exactly, or 61 CKB more".into()))?;
         let cell = |capacity: Shannons, lock| CellOutput::new_builder().capacity(capacity).lock(lock).build();
         let lock_of = |key: &PublicKey| scripts.sighash.script(&KeyId::of(key).0);
@@ -181,7 +179,7 @@ pub fn reclaim(scripts: &LockScripts, seller: &PayerKey, cells: &[LiveCell], fee
     };
     let size = build(0).data().as_slice().len() as u64;
     let fee = fee_for_size(size, fee_rate).ok_or(TxError::InsufficientFunds { available: held, needed: u64::MAX })?;
-    let needed = plain_cell().saturating_add(fee);
+    let needed = PLAIN_CELL.saturating_add(fee);
     if cells.is_empty() || held < needed {
         return Err(TxError::InsufficientFunds { available: held, needed });
     }
