@@ -8,17 +8,13 @@
 // made (to the server or the node), no console errors. Screenshots
 // docs/screenshots/ckb-*.png. Needs the devnet of scripts/e2e.sh
 // (TOLLWAY_CKB_BIN): skips without it.
-import { base, checks, finish, launch, recordRequests, shots, walletSignIn, watchedPage } from "./support/tollway.mjs";
+import { base, checks, devnetRpc, finish, launch, recordFailure, recordRequests, shots, walletSignIn, watchedPage } from "./support/tollway.mjs";
 import { build } from "esbuild";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const rpc = process.env.TOLLWAY_CKB_RPC;
-if (!rpc) {
-  console.log("skip: web/e2e/ckb.mjs needs a CKB devnet: run scripts/e2e.sh with TOLLWAY_CKB_BIN set to the ckb node binary (scripts/ckb.sh builds it)");
-  process.exit(0);
-}
+const rpc = devnetRpc("ckb.mjs");
 
 // The faucet, built from the app's own CKB code.
 const work = mkdtempSync(join(tmpdir(), "tollway-ckb-e2e-"));
@@ -169,14 +165,7 @@ try {
   check(sent.some((r) => r.startsWith(`POST ${rpc}`)), "the page read the chain from the buyer's node itself");
   check(consoleErrors.length === 0, `no console errors: ${consoleErrors.join(" | ")}`);
 } catch (e) {
-  failures.push(String(e));
-  console.log(`FAIL ${e}`);
-  for (const p of browser.contexts().flatMap((c) => c.pages())) {
-    const alerts = await p.getByRole("alert").allTextContents().catch(() => []);
-    if (alerts.length) console.log(`     the page says: ${alerts.join(" | ")}`);
-    await p.screenshot({ path: join(work, "failure.png"), fullPage: true }).catch(() => {});
-    console.log(`     screenshot: ${join(work, "failure.png")}`);
-  }
+  await recordFailure(failures, browser, e, work);
 } finally {
   await browser.close();
 }

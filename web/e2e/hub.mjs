@@ -8,17 +8,13 @@
 // page made, no console errors. Screenshots docs/screenshots/hub-*.png.
 // Needs the devnet and the hub of scripts/e2e.sh (TOLLWAY_CKB_BIN): skips
 // without them.
-import { base, checks, finish, launch, realErrors, recordRequests, shots, walletSignIn, watchedPage } from "./support/tollway.mjs";
+import { base, checks, devnetRpc, finish, launch, realErrors, recordFailure, recordRequests, shots, walletSignIn, watchedPage } from "./support/tollway.mjs";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const rpc = process.env.TOLLWAY_CKB_RPC;
-if (!rpc) {
-  console.log("skip: web/e2e/hub.mjs needs a CKB devnet and the hub: run scripts/e2e.sh with TOLLWAY_CKB_BIN set to the ckb node binary");
-  process.exit(0);
-}
+const rpc = devnetRpc("hub.mjs");
 const hubInfo = await fetch(`${base}/api/hub`);
 if (hubInfo.status !== 200) {
   console.log(`skip: web/e2e/hub.mjs: the server does not run the hub (GET /api/hub: ${hubInfo.status})`);
@@ -132,14 +128,7 @@ try {
   check(sent.length > 0 && sent.every((r) => !r.toLowerCase().includes(bare)), `the secret key is in none of the ${sent.length} requests the page made`);
   check(errorsBefore === 0 && realErrors(consoleErrors).length === 0 && consoleErrors.length <= 1, `no console errors but the refused prepare's 400: ${consoleErrors.join(" | ")}`);
 } catch (e) {
-  failures.push(String(e));
-  console.log(`FAIL ${e}`);
-  for (const p of browser.contexts().flatMap((c) => c.pages())) {
-    const alerts = await p.getByRole("alert").allTextContents().catch(() => []);
-    if (alerts.length) console.log(`     the page says: ${alerts.join(" | ")}`);
-    await p.screenshot({ path: join(work, "failure.png"), fullPage: true }).catch(() => {});
-    console.log(`     screenshot: ${join(work, "failure.png")}`);
-  }
+  await recordFailure(failures, browser, e, work);
 } finally {
   await browser.close();
 }

@@ -8,11 +8,11 @@
 
 use ckb_testtool::context::Context;
 use ckb_types::bytes::Bytes;
-use ckb_types::core::{DepType, ScriptHashType, TransactionBuilder, TransactionView};
-use ckb_types::packed::{CellDep, CellInput, CellOutput, OutPoint};
+use ckb_types::core::{TransactionBuilder, TransactionView};
+use ckb_types::packed::{CellInput, CellOutput};
 use ckb_types::prelude::*;
 use tollway_chain::ckb::hub::{check_signed, merge, payout, sign_hub, sign_sender, split, HubPaymentPlan, HubTransaction, LiveCell, PreparedPayment};
-use tollway_chain::ckb::scripts::{LockScripts, ScriptRef};
+use tollway_chain::ckb::scripts::LockScripts;
 use tollway_chain::ckb::signing::{placeholder_witness, sighash_placeholder};
 use tollway_chain::ckb::spilman::sign_inputs;
 use tollway_chain::ckb::TestAccount;
@@ -20,7 +20,8 @@ use tollway_core::channel::PayerKey;
 use tollway_core::ckb::hub::PayoutPlan;
 use tollway_core::ckb::{fee_for_size, SighashArgs, CKB, MIN_FEE_RATE};
 
-const MAX_CYCLES: u64 = 70_000_000;
+mod ckb_support;
+use ckb_support::{context, plain_cell, MAX_CYCLES};
 
 /// `secp256k1_blake160_sighash_all`'s exit codes (ckb-system-scripts
 /// 0.6.0): the recovered key's blake160 is not the lock args (another
@@ -29,36 +30,8 @@ const MAX_CYCLES: u64 = 70_000_000;
 const ERROR_PUBKEY_BLAKE160_HASH: i8 = -31;
 const ERROR_SECP_RECOVER_PUBKEY: i8 = -11;
 
-fn bundled(name: &str) -> Bytes {
-    let path = format!("specs/cells/{name}");
-    Bytes::from(ckb_system_scripts::BUNDLED_CELL.get(&path).unwrap_or_else(|e| panic!("{path}: {e}")).into_owned())
-}
-
-/// A context with the system locks deployed, and the scripts pointing at them.
-fn context() -> (Context, LockScripts) {
-    let mut context = Context::default();
-    let data = context.deploy_cell(bundled("secp256k1_data"));
-    let code_dep = |point: OutPoint| CellDep::new_builder().out_point(point).dep_type(DepType::Code).build();
-    let mut script = |name: &str| {
-        let binary = bundled(name);
-        let point = context.deploy_cell(binary.clone());
-        ScriptRef {
-            code_hash: CellOutput::calc_data_hash(&binary),
-            hash_type: ScriptHashType::Data1,
-            cell_deps: vec![code_dep(point), code_dep(data.clone())],
-        }
-    };
-    let scripts = LockScripts { sighash: script("secp256k1_blake160_sighash_all"), multisig: script("secp256k1_blake160_multisig_all") };
-    (context, scripts)
-}
-
 fn args(key: &PayerKey) -> SighashArgs {
     SighashArgs(key.id().0)
-}
-
-fn plain_cell(context: &mut Context, scripts: &LockScripts, key: &PayerKey, capacity: u64) -> LiveCell {
-    let output = CellOutput::new_builder().capacity(capacity).lock(scripts.sighash.script(&key.id().0)).build();
-    LiveCell { out_point: context.create_cell(output, Bytes::new()), capacity }
 }
 
 /// Asserts that the lock of input `input` refused `tx` with `code`.
@@ -193,6 +166,13 @@ fn payouts_splits_and_merges_unlock_under_the_real_sighash_script() {
     let ten_cycles = verify(&context, &ten, "hub payout, 10 outputs");
     assert_eq!(ten.tx.outputs().len(), 11);
     assert!(ten_cycles < one_cycles * 2, "one signature either way: {one_cycles} vs {ten_cycles}");
+    // `hub.payout_max_outputs`' default: 50 parties paid by one transaction.
+    let cells = hub_cells(&mut context, &scripts, &hub, &[5_000 * CKB]);
+    let fifty = PayoutPlan { outputs: (1..=50).map(|n| (party(n), 66 * CKB + u64::from(n))).collect() };
+    let fifty = payout(&scripts, &hub, &cells, &fifty, MIN_FEE_RATE).expect("payout");
+    let fifty_cycles = verify(&context, &fifty, "hub payout, 50 outputs");
+    assert_eq!(fifty.tx.outputs().len(), 51);
+    assert!(fifty_cycles < one_cycles * 2, "one signature either way: {one_cycles} vs {fifty_cycles}");
     let cells = hub_cells(&mut context, &scripts, &hub, &[300 * CKB, 200 * CKB]);
     let two_in =
         payout(&scripts, &hub, &cells, &PayoutPlan { outputs: vec![(party(1), 70 * CKB), (party(2), 80 * CKB)] }, MIN_FEE_RATE).expect("payout");

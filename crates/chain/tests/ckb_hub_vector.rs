@@ -5,36 +5,21 @@
 //! hub prepared. With `TOLLWAY_WRITE_VECTOR=1` the file is (re)written
 //! instead of checked.
 
-use ckb_types::core::{DepType, ScriptHashType};
-use ckb_types::packed::{CellDep, OutPoint};
+use ckb_types::packed::OutPoint;
 use ckb_types::prelude::*;
 use serde_json::{json, Value};
 use tollway_chain::ckb::hub::{sign_sender, HubPaymentPlan, LiveCell};
 use tollway_chain::ckb::spilman::out_point_text;
-use tollway_chain::ckb::{LockScripts, ScriptRef};
 use tollway_core::channel::PayerKey;
 use tollway_core::ckb::{SighashArgs, CKB, MIN_FEE_RATE};
 
-const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/ckb-hub.json");
-
-fn hex_of(bytes: &[u8]) -> String {
-    format!("0x{}", hex::encode(bytes))
-}
-
-fn script_ref(code_hash: &str, dep_byte: u8) -> ScriptRef {
-    let mut hash = [0u8; 32];
-    hex::decode_to_slice(code_hash.trim_start_matches("0x"), &mut hash).expect("hash");
-    let dep = CellDep::new_builder().out_point(OutPoint::new([dep_byte; 32].pack(), 1)).dep_type(DepType::DepGroup).build();
-    ScriptRef { code_hash: hash.pack(), hash_type: ScriptHashType::Type, cell_deps: vec![dep] }
-}
+mod ckb_support;
+use ckb_support::{hex_of, vector_scripts, write_or_check_vector};
 
 fn built() -> Value {
     let sender = PayerKey::from_bytes([0x11; 32]).expect("sender key");
     let hub = PayerKey::from_bytes([0x22; 32]).expect("hub key");
-    let scripts = LockScripts {
-        sighash: script_ref(tollway_chain::ckb::SIGHASH_TYPE_HASH, 0x33),
-        multisig: script_ref(tollway_chain::ckb::scripts::MULTISIG_TYPE_HASH, 0x44),
-    };
+    let scripts = vector_scripts();
     let cell = |byte: u8, index: u32, capacity: u64| LiveCell { out_point: OutPoint::new([byte; 32].pack(), index), capacity };
     let plan = HubPaymentPlan {
         sender: SighashArgs(sender.id().0),
@@ -46,7 +31,9 @@ fn built() -> Value {
     };
     let prepared = plan.build(&scripts).expect("payment");
     let signed = sign_sender(&prepared.tx, prepared.hub_input(), &sender);
-    let cells = |list: &[LiveCell]| list.iter().map(|c| json!({"out_point": out_point_text(&c.out_point), "capacity": c.capacity.to_string()})).collect::<Vec<_>>();
+    let cells = |list: &[LiveCell]| {
+        list.iter().map(|c| json!({"out_point": out_point_text(&c.out_point), "capacity": c.capacity.to_string()})).collect::<Vec<_>>()
+    };
     json!({
         "about": "The CKB hub payment vector: built by crates/chain/tests/ckb_hub_vector.rs (Rust) and checked by web/src/lib/ckb/hub.test.ts (TypeScript). Amounts in shannons.",
         "sender_secret": hex_of(&[0x11; 32]),
@@ -69,10 +56,5 @@ fn built() -> Value {
 
 #[test]
 fn rust_builds_and_signs_the_shared_hub_vector() {
-    let v = built();
-    if std::env::var("TOLLWAY_WRITE_VECTOR").is_ok() {
-        std::fs::write(PATH, serde_json::to_string_pretty(&v).expect("json") + "\n").expect("write the vector");
-    }
-    let kept: Value = serde_json::from_str(&std::fs::read_to_string(PATH).expect("docs/vectors/ckb-hub.json")).expect("JSON");
-    assert_eq!(kept, v, "docs/vectors/ckb-hub.json is what Rust builds (TOLLWAY_WRITE_VECTOR=1 rewrites it)");
+    write_or_check_vector("ckb-hub.json", &built());
 }

@@ -5,36 +5,21 @@
 //! receipt are the bytes the Rust buyer would send. With
 //! `TOLLWAY_WRITE_VECTOR=1` the file is (re)written instead of checked.
 
-use ckb_types::core::{DepType, ScriptHashType};
-use ckb_types::packed::{CellDep, OutPoint};
+use ckb_types::packed::OutPoint;
 use ckb_types::prelude::*;
 use serde_json::{json, Value};
 use tollway_chain::ckb::spilman::{input_indices, out_point_text, sign_inputs, ChannelTerms, FundingPlan, LiveCell};
-use tollway_chain::ckb::{LockScripts, ScriptRef};
 use tollway_core::channel::wire::public_key_hex;
 use tollway_core::channel::PayerKey;
 use tollway_core::ckb::{ChannelFunds, Since, CKB, MIN_FEE_RATE};
 
-const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/vectors/ckb-spilman.json");
-
-fn hex_of(bytes: &[u8]) -> String {
-    format!("0x{}", hex::encode(bytes))
-}
-
-fn script_ref(code_hash: &str, dep_byte: u8) -> ScriptRef {
-    let mut hash = [0u8; 32];
-    hex::decode_to_slice(code_hash.trim_start_matches("0x"), &mut hash).expect("hash");
-    let dep = CellDep::new_builder().out_point(OutPoint::new([dep_byte; 32].pack(), 1)).dep_type(DepType::DepGroup).build();
-    ScriptRef { code_hash: hash.pack(), hash_type: ScriptHashType::Type, cell_deps: vec![dep] }
-}
+mod ckb_support;
+use ckb_support::{hex_of, vector_scripts, write_or_check_vector};
 
 fn built() -> Value {
     let buyer = PayerKey::from_bytes([0x11; 32]).expect("buyer key");
     let seller = PayerKey::from_bytes([0x22; 32]).expect("seller key");
-    let scripts = LockScripts {
-        sighash: script_ref(tollway_chain::ckb::SIGHASH_TYPE_HASH, 0x33),
-        multisig: script_ref(tollway_chain::ckb::scripts::MULTISIG_TYPE_HASH, 0x44),
-    };
+    let scripts = vector_scripts();
     let cell = |byte: u8, index: u32, capacity: u64| LiveCell { out_point: OutPoint::new([byte; 32].pack(), index), capacity };
     let funds = ChannelFunds { buyer_deposit: 1_061 * CKB, seller_cofund: 61 * CKB, fee: 1_000 };
     let plan = FundingPlan {
@@ -48,7 +33,8 @@ fn built() -> Value {
     let unsigned = plan.build(&scripts).expect("funding");
     let channel_cell = plan.check(&scripts, &unsigned).expect("the seller's check");
     let signed = sign_inputs(&unsigned, &input_indices(&unsigned, &plan.buyer_cells), &buyer);
-    let terms = ChannelTerms { buyer: buyer.public(), seller: seller.public(), funds, expiry: Since::AbsoluteBlock(12_345), cell: channel_cell.clone() };
+    let terms =
+        ChannelTerms { buyer: buyer.public(), seller: seller.public(), funds, expiry: Since::AbsoluteBlock(12_345), cell: channel_cell.clone() };
     let refund = terms.refund(&scripts).expect("refund");
     let seller_refund_signature = terms.sign(&refund, &seller);
     let cumulative = 123_456_789u64;
@@ -85,10 +71,5 @@ fn built() -> Value {
 
 #[test]
 fn rust_builds_and_signs_the_shared_ckb_vector() {
-    let v = built();
-    if std::env::var("TOLLWAY_WRITE_VECTOR").is_ok() {
-        std::fs::write(PATH, serde_json::to_string_pretty(&v).expect("json") + "\n").expect("write the vector");
-    }
-    let kept: Value = serde_json::from_str(&std::fs::read_to_string(PATH).expect("docs/vectors/ckb-spilman.json")).expect("JSON");
-    assert_eq!(kept, v, "docs/vectors/ckb-spilman.json is what Rust builds (TOLLWAY_WRITE_VECTOR=1 rewrites it)");
+    write_or_check_vector("ckb-spilman.json", &built());
 }

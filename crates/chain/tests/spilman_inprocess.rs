@@ -7,16 +7,17 @@
 
 use ckb_testtool::context::Context;
 use ckb_types::bytes::Bytes;
-use ckb_types::core::{DepType, ScriptHashType, TransactionView};
-use ckb_types::packed::{CellDep, CellInput, CellOutput, OutPoint};
+use ckb_types::core::TransactionView;
+use ckb_types::packed::{CellInput, CellOutput, OutPoint};
 use ckb_types::prelude::*;
-use tollway_chain::ckb::scripts::{LockScripts, ScriptRef};
-use tollway_chain::ckb::spilman::{input_indices, reclaim, sign_inputs, ChannelTerms, FundingPlan, LiveCell};
+use tollway_chain::ckb::scripts::LockScripts;
+use tollway_chain::ckb::spilman::{input_indices, reclaim, sign_inputs, ChannelTerms, FundingPlan};
 use tollway_chain::ckb::TestAccount;
 use tollway_core::channel::{KeyId, PayerKey};
 use tollway_core::ckb::{ChannelFunds, Since, CKB, MIN_FEE_RATE};
 
-const MAX_CYCLES: u64 = 70_000_000;
+mod ckb_support;
+use ckb_support::{context, plain_cell, MAX_CYCLES};
 
 /// `secp256k1_blake160_multisig_all`'s exit codes (ckb-system-scripts
 /// 0.6.0): no public key recovers from a signature (an empty slot), and a
@@ -31,36 +32,12 @@ fn assert_lock_refuses(context: &Context, tx: &TransactionView, code: i8, what: 
     assert!(error.contains("source: Inputs[0].Lock") && error.contains(&format!("error code {code} ")), "{what}: {error}");
 }
 
-fn bundled(name: &str) -> Bytes {
-    let path = format!("specs/cells/{name}");
-    Bytes::from(ckb_system_scripts::BUNDLED_CELL.get(&path).unwrap_or_else(|e| panic!("{path}: {e}")).into_owned())
-}
-
-/// A context with the system locks deployed, and the scripts pointing at them.
-fn context() -> (Context, LockScripts) {
-    let mut context = Context::default();
-    let data = context.deploy_cell(bundled("secp256k1_data"));
-    let code_dep = |point: OutPoint| CellDep::new_builder().out_point(point).dep_type(DepType::Code).build();
-    let mut script = |name: &str| {
-        let binary = bundled(name);
-        let point = context.deploy_cell(binary.clone());
-        ScriptRef { code_hash: CellOutput::calc_data_hash(&binary), hash_type: ScriptHashType::Data1, cell_deps: vec![code_dep(point), code_dep(data.clone())] }
-    };
-    let scripts = LockScripts { sighash: script("secp256k1_blake160_sighash_all"), multisig: script("secp256k1_blake160_multisig_all") };
-    (context, scripts)
-}
-
 struct Channel {
     context: Context,
     scripts: LockScripts,
     terms: ChannelTerms,
     buyer: PayerKey,
     seller: PayerKey,
-}
-
-fn plain_cell(context: &mut Context, scripts: &LockScripts, key: &PayerKey, capacity: u64) -> LiveCell {
-    let output = CellOutput::new_builder().capacity(capacity).lock(scripts.sighash.script(&key.id().0)).build();
-    LiveCell { out_point: context.create_cell(output, Bytes::new()), capacity }
 }
 
 fn funds() -> ChannelFunds {
@@ -74,7 +51,14 @@ fn open() -> Channel {
     let (buyer, seller) = (TestAccount::nth(1).key, TestAccount::nth(2).key);
     let buyer_cells = vec![plain_cell(&mut context, &scripts, &buyer, 700 * CKB), plain_cell(&mut context, &scripts, &buyer, 600 * CKB)];
     let seller_cells = vec![plain_cell(&mut context, &scripts, &seller, 200 * CKB)];
-    let plan = FundingPlan { buyer: buyer.public(), seller: seller.public(), funds: funds(), buyer_cells: buyer_cells.clone(), seller_cells: seller_cells.clone(), fee_rate: MIN_FEE_RATE };
+    let plan = FundingPlan {
+        buyer: buyer.public(),
+        seller: seller.public(),
+        funds: funds(),
+        buyer_cells: buyer_cells.clone(),
+        seller_cells: seller_cells.clone(),
+        fee_rate: MIN_FEE_RATE,
+    };
     let unsigned = plan.build(&scripts).expect("funding builds");
     let cell = plan.check(&scripts, &unsigned).expect("the seller accepts the funding");
     let tx = sign_inputs(&unsigned, &input_indices(&unsigned, &seller_cells), &seller);
@@ -194,9 +178,12 @@ fn forged_commitments_are_refused_by_tollway_and_by_the_scripts() {
         }),
         // More to the seller, the same fee: the buyer never signed this.
         ("commitment_wrong_signer", edited(&honest, |b| b.set_outputs(outputs(81 * CKB, 1_041 * CKB - 1_000)))),
-        ("commitment_outputs_changed", edited(&honest, |b| {
-            b.set_outputs(vec![output(71 * CKB, scripts.sighash.script(&stranger.id().0)), output(1_051 * CKB - 1_000, buyer_lock.clone())])
-        })),
+        (
+            "commitment_outputs_changed",
+            edited(&honest, |b| {
+                b.set_outputs(vec![output(71 * CKB, scripts.sighash.script(&stranger.id().0)), output(1_051 * CKB - 1_000, buyer_lock.clone())])
+            }),
+        ),
         ("commitment_fee_changed", edited(&honest, |b| b.set_outputs(outputs(71 * CKB, 1_051 * CKB - 100_000)))),
         ("commitment_since_changed", edited(&honest, |b| b.set_inputs(vec![CellInput::new(terms.cell.clone(), 0x4000_0000_0000_0001)]))),
         ("commitment_wrong_channel", edited(&honest, |b| b.set_inputs(vec![CellInput::new(other_cell.clone(), 0)]))),

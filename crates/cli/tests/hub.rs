@@ -9,16 +9,18 @@
 //! bad addresses, a signed transaction changed in one byte or signed by
 //! another key, a payment id transferred twice. Also: two servers on one
 //! PostgreSQL racing 100 prepares for a pool of 10, and a payout that
-//! survives a SIGKILL between sending and recording.
+//! survives a SIGKILL between sending and recording; a sender that
+//! double-spends its sent payment's input (RBF) leaves it failed, counted
+//! nowhere, its pool cell free.
 
 use ckb_types::packed::Transaction;
 use ckb_types::prelude::*;
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::Duration;
-use tollway_chain::ckb::hub::sign_sender;
+use tollway_chain::ckb::hub::{merge, sign_sender, LiveCell};
 use tollway_chain::ckb::TestAccount;
-use tollway_core::ckb::CKB;
+use tollway_core::ckb::{CKB, MIN_FEE_RATE};
 use tollway_store::testing::Backend;
 use tollway_store::Store;
 
@@ -192,6 +194,45 @@ async fn the_hub_moves_small_amounts_and_refuses_the_attacker(backend: Backend) 
     let (s5, a5) = transfer(thief.data().as_slice().to_vec(), id).await;
     assert_eq!((s5, a5["error"]["code"].as_str()), (409, Some("payment_not_prepared")), "{a5}");
     wait_complete(&http, &base, id).await;
+
+    // The sender double-spends a sent payment: before it commits, it
+    // replaces the payment's input with a higher-fee spend to itself (RBF).
+    // The payment must end failed, counted nowhere, its pool cell free.
+    let before = get(&http, &format!("{base}/api/hub/balance/{}", args(0)), None).await.1;
+    chain.mine(false);
+    let (status, prepared) = prepare(json!({"sender": args(1), "receiver": args(0), "amount": "200000000"})).await;
+    assert_eq!(status, 201, "{prepared}");
+    let id = prepared["payment_id"].as_i64().expect("id");
+    let raw = hex::decode(prepared["raw_tx"].as_str().expect("raw").trim_start_matches("0x")).expect("hex");
+    let tx = Transaction::from_slice(&raw).expect("tx").into_view();
+    let (sent, answer) = transfer(sign_sender(&tx, 1, &TestAccount::nth(1).key).data().as_slice().to_vec(), id).await;
+    assert_eq!((sent, answer["state"].as_str()), (200, Some("sent")), "{answer}");
+    let spent = tx.inputs().get(0).expect("the sender's input").previous_output();
+    let index = usize::try_from(Unpack::<u32>::unpack(&spent.index())).expect("index");
+    let source = chain.rpc.transaction(&spent.tx_hash()).await.expect("get_transaction").expect("the sender's cell's transaction");
+    let capacity: u64 = source.outputs().get(index).expect("the sender's cell").capacity().unpack();
+    let own = [LiveCell { out_point: spent, capacity }];
+    let replacement = merge(&chain.scripts, &TestAccount::nth(1).key, &own, 10 * MIN_FEE_RATE).expect("the sender's own spend");
+    chain.rpc.send(&replacement.tx).await.expect("the pool takes the higher-fee replacement");
+    chain.rpc.mine_until_committed(&replacement.tx.hash(), 60).await.expect("the replacement commits");
+    chain.mine(true);
+    let mut payment = Value::Null;
+    for _ in 0..300 {
+        payment = get(&http, &format!("{base}/api/payment/{id}"), None).await.1;
+        if payment["state"] != json!("sent") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("double spend: payment {id} ended {} ({})", payment["state"], payment["failure"]);
+    assert_eq!((payment["state"].as_str(), payment["is_complete"].as_bool()), (Some("failed"), Some(false)), "{payment}");
+    assert!(payment["splits"].as_array().is_none_or(|s| s.is_empty()), "nothing split: {payment}");
+    let after = get(&http, &format!("{base}/api/hub/balance/{}", args(0)), None).await.1;
+    assert_eq!((&after["paid"], &after["unpaid"]), (&before["paid"], &before["unpaid"]), "the receiver got nothing: {before} → {after}");
+    let hub_input = tx.inputs().get(1).expect("the hub's input").previous_output();
+    let hub_cell = chain.rpc.live_cell(&hub_input).await.expect("get_live_cell");
+    assert!(hub_cell.is_some(), "the hub's pool cell is still live on chain");
+
     // No pool cell stuck: every cell is free again once nothing is open.
     let mut pool = Value::Null;
     for _ in 0..100 {

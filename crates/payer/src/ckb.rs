@@ -4,11 +4,11 @@
 //! signed), every receipt carries the commitment paying its total, and
 //! after the expiry the buyer takes its refund alone.
 
-use crate::api::{base, call};
 use crate::api::CALL_TIMEOUT;
+use crate::api::{base, call};
+use crate::ckb_record::CkbRecord;
 use crate::client::Payer;
 use crate::error::PayerError;
-use crate::ckb_record::CkbRecord;
 use crate::state::{ChannelRecord, Secret};
 use ckb_types::core::TransactionView;
 use ckb_types::packed::Transaction;
@@ -124,8 +124,7 @@ impl Payer {
     /// ([`Payer::ckb_wait_active`]).
     pub async fn open_ckb(&self, request: CkbOpenRequest) -> Result<ChannelRecord, PayerError> {
         let server = base(request.server.trim()).to_owned();
-        let secret: [u8; 32] = parse_hex(&request.wallet_secret).map_err(|e| PayerError::InvalidArgument(format!("wallet secret: {e}")))?;
-        let key = PayerKey::from_bytes(secret).map_err(|e| PayerError::InvalidArgument(format!("wallet secret: {e}")))?;
+        let key = PayerKey::from_hex(&request.wallet_secret).map_err(|e| PayerError::InvalidArgument(format!("the wallet secret: {e}")))?;
         let rpc = Rpc::new(request.rpc_url.clone());
         let scripts = rpc.lock_scripts().await?;
         let info_url = format!("{server}/api/ckb");
@@ -137,7 +136,19 @@ impl Payer {
         let funds = ChannelFunds { buyer_deposit: request.deposit, seller_cofund: number(&offer.cofund, "cofund")?, fee: number(&offer.fee, "fee")? };
         let tip = rpc.tip_block_number().await?;
         let limits = OfferLimits { block_interval_secs: request.block_interval_secs, max_fee_rate: request.max_fee_rate, max_fee: request.max_fee };
-        let check = |funding_fee| check_offer(&OfferTerms { tip, expiry_block: offer.expiry_block, duration_secs: request.duration_secs, fee_rate: offer.fee_rate, commitment_fee: funds.fee, funding_fee }, &limits);
+        let check = |funding_fee| {
+            check_offer(
+                &OfferTerms {
+                    tip,
+                    expiry_block: offer.expiry_block,
+                    duration_secs: request.duration_secs,
+                    fee_rate: offer.fee_rate,
+                    commitment_fee: funds.fee,
+                    funding_fee,
+                },
+                &limits,
+            )
+        };
         check(0)?;
         let seller = parse_public_key(&offer.seller_key).map_err(PayerError::Protocol)?;
         let seller_lock = scripts.sighash.script(&tollway_core::channel::KeyId::of(&seller).0);
@@ -160,7 +171,8 @@ impl Payer {
         let terms = ChannelTerms { buyer: key.public(), seller, funds, expiry: Since::AbsoluteBlock(offer.expiry_block), cell };
 
         let url = format!("{server}/api/ckb/channels/{}/funding", offer.id);
-        let answer: FundingAnswer = call(&url, self.http.post(&url).timeout(CALL_TIMEOUT).bearer_auth(&request.api_key).json(&json!({"tx": tx_hex(&unsigned)}))).await?;
+        let answer: FundingAnswer =
+            call(&url, self.http.post(&url).timeout(CALL_TIMEOUT).bearer_auth(&request.api_key).json(&json!({"tx": tx_hex(&unsigned)}))).await?;
         let from_seller = tx_of(&answer.funding)?;
         if from_seller.hash() != unsigned.hash() {
             return Err(TxError::FundingMismatch("the seller changed the funding transaction".into()).into());
@@ -206,7 +218,8 @@ impl Payer {
         let record = ChannelRecord { chain_id: remote.chain_id, ..record };
         self.save_new(record.clone()).await?;
         let url = format!("{server}/api/ckb/channels/{}/confirm", offer.id);
-        let _: RemoteCkbChannel = call(&url, self.http.post(&url).timeout(CALL_TIMEOUT).bearer_auth(&request.api_key).json(&json!({"tx": tx_hex(&signed)}))).await?;
+        let _: RemoteCkbChannel =
+            call(&url, self.http.post(&url).timeout(CALL_TIMEOUT).bearer_auth(&request.api_key).json(&json!({"tx": tx_hex(&signed)}))).await?;
         Ok(record)
     }
 

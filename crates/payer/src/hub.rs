@@ -13,8 +13,7 @@ use ckb_types::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tollway_chain::ckb::hub::{sign_sender, HubPaymentPlan, HubTxError, LiveCell};
-use tollway_chain::ckb::{LockScripts, Rpc};
-use tollway_core::channel::wire::parse_hex;
+use tollway_chain::ckb::{LockScripts, Rpc, TxStatus};
 use tollway_core::channel::{KeyId, PayerKey};
 use tollway_core::ckb::{parse_sighash, AddressNetwork, Shannons, SighashArgs};
 
@@ -51,8 +50,7 @@ struct Prepared {
 }
 
 fn wallet(secret: &str) -> Result<PayerKey, PayerError> {
-    let bytes: [u8; 32] = parse_hex(secret).map_err(|_| PayerError::InvalidArgument("the wallet secret must be 0x + 64 hex digits".into()))?;
-    PayerKey::from_bytes(bytes).map_err(|_| PayerError::InvalidArgument("the wallet secret is not a valid secp256k1 key".into()))
+    PayerKey::from_hex(secret).map_err(|e| PayerError::InvalidArgument(format!("the wallet secret: {e}")))
 }
 
 fn read_tx(text: &str) -> Result<TransactionView, PayerError> {
@@ -62,10 +60,16 @@ fn read_tx(text: &str) -> Result<TransactionView, PayerError> {
 
 /// The capacity and lock args of the cell at `point`: live on the node,
 /// or an output of a transaction still in its pool (a payment's change
-/// the next payment spends).
+/// the next payment spends). An output of a committed transaction that
+/// is not live is spent: refused, the payment could never commit.
 async fn cell(rpc: &Rpc, point: &OutPoint) -> Result<(Shannons, Vec<u8>), PayerError> {
     let output = match rpc.live_cell(point).await? {
         Some(output) => Some(output),
+        None if matches!(rpc.tx_status(&point.tx_hash()).await?, TxStatus::Committed(_)) => {
+            // Committed: live now (it committed since the first look), or spent.
+            let live = rpc.live_cell(point).await?;
+            Some(live.ok_or_else(|| HubTxError::TxMismatch(format!("input {point} is already spent")))?)
+        }
         None => {
             let index: u32 = point.index().unpack();
             rpc.transaction(&point.tx_hash()).await?.and_then(|tx| tx.outputs().get(index as usize))

@@ -11,8 +11,8 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use tollway_core::channel::{ChannelId, KeyId, PayerKey, SignedSubRav, SubRav, DEFAULT_SLACK_TOKENS, SUBRAV_VERSION};
 use tollway_core::channel::wire::Commitment;
+use tollway_core::channel::{ChannelId, KeyId, PayerKey, SignedSubRav, SubRav, DEFAULT_SLACK_TOKENS, SUBRAV_VERSION};
 use tollway_core::pricing::{PriceRule, DEFAULT_RULE};
 use tollway_core::Amount;
 
@@ -109,9 +109,7 @@ fn default_slack() -> u64 {
 impl ChannelRecord {
     /// The payer key.
     pub fn key(&self) -> Result<PayerKey, PayerError> {
-        let bytes: [u8; 32] = tollway_core::channel::wire::parse_hex(self.secret_key.expose())
-            .map_err(|e| PayerError::Protocol(format!("the stored secret key is not 32 bytes of hex: {e}")))?;
-        PayerKey::from_bytes(bytes).map_err(|e| PayerError::Protocol(format!("the stored secret key: {e}")))
+        PayerKey::from_hex(self.secret_key.expose()).map_err(|e| PayerError::Protocol(format!("the stored secret key: {e}")))
     }
 
     /// What the next proposal is reviewed against: the latest signed
@@ -284,8 +282,7 @@ impl StateFile {
         };
         let mut text = String::new();
         file.read_to_string(&mut text).map_err(|e| PayerError::io(&self.path, e))?;
-        let state: PayerState =
-            serde_json::from_str(&text).map_err(|e| PayerError::Corrupt { path: self.path.clone(), message: e.to_string() })?;
+        let state: PayerState = serde_json::from_str(&text).map_err(|e| PayerError::Corrupt { path: self.path.clone(), message: e.to_string() })?;
         if state.version != STATE_VERSION {
             return Err(PayerError::Corrupt {
                 path: self.path.clone(),

@@ -117,13 +117,13 @@ async fn a_payment_is_counted_once_with_its_splits(store: Store) {
     assert_eq!((leased.state, leased.lease), (CellState::Leased, Some(format!("payment:{}", p.id))));
     let stats = store.hub_pool_stats().await.expect("stats");
     assert_eq!(stats, PoolStats { free_cells: 1, free_capacity: 100 * CKB, leased_cells: 1, leased_capacity: 100 * CKB });
-    assert_eq!(store.hub_sender_held_cells(&who(1), 1_000).await.expect("held"), vec![cell(100, 0), cell(100, 1)]);
-    assert!(store.hub_sender_held_cells(&who(1), p.expires_at).await.expect("held").is_empty(), "an expired prepare holds nothing");
+    assert_eq!(store.hub_sender_held_cells(&who(1), 1_000, None).await.expect("held"), vec![cell(100, 0), cell(100, 1)]);
+    assert!(store.hub_sender_held_cells(&who(1), p.expires_at, None).await.expect("held").is_empty(), "an expired prepare holds nothing");
 
     assert!(!store.sign_hub_payment(p.id, b"late", p.expires_at).await.expect("sign"), "not at its expiry");
     assert!(store.sign_hub_payment(p.id, b"signed", 2_000).await.expect("sign"));
     assert!(!store.sign_hub_payment(p.id, b"again", 2_001).await.expect("sign"), "signed once");
-    assert_eq!(store.hub_sender_pending_change(&who(1)).await.expect("change"), vec![(p.change_out_point(), 100 * CKB)]);
+    assert_eq!(store.hub_sender_pending_change(&who(1), None).await.expect("change"), vec![(p.change_out_point(), 100 * CKB)]);
     assert_eq!(store.sent_hub_payments(10).await.expect("sent").len(), 1);
 
     let shares = split_payment(amount, who(2), who(PLATFORM), &rule());
@@ -156,8 +156,14 @@ async fn a_payment_is_counted_once_with_its_splits(store: Store) {
     let fresh = store.hub_cell(&new_cell.0).await.expect("cell").expect("added");
     assert_eq!((fresh.state, fresh.capacity), (CellState::Free, new_cell.1));
     assert_eq!(store.hub_pool_stats().await.expect("stats").free_cells, 2);
-    assert!(store.hub_sender_held_cells(&who(1), 3_000).await.expect("held").is_empty());
-    assert!(store.hub_sender_pending_change(&who(1)).await.expect("change").is_empty(), "committed change is on chain");
+    // Committed in block 7: an indexer through block 7 lists the change and
+    // not the spent cells; one still at block 6 lists the spent cells as
+    // live and not the change, so the books hold the one and add the other.
+    assert!(store.hub_sender_held_cells(&who(1), 3_000, Some(7)).await.expect("held").is_empty());
+    assert!(store.hub_sender_pending_change(&who(1), Some(7)).await.expect("change").is_empty(), "committed change is indexed");
+    assert_eq!(store.hub_sender_held_cells(&who(1), 3_000, Some(6)).await.expect("held"), vec![cell(100, 0), cell(100, 1)]);
+    assert_eq!(store.hub_sender_pending_change(&who(1), Some(6)).await.expect("change"), vec![(p.change_out_point(), 100 * CKB)]);
+    assert_eq!(store.hub_sender_held_cells(&who(1), 3_000, None).await.expect("held"), vec![cell(100, 0), cell(100, 1)], "nothing indexed yet");
 
     // A second payment through the new cell adds to the same parties.
     let (_, more) = pay(&store, 2, who(1), 3 * CKB, &new_cell.0).await;
@@ -183,7 +189,7 @@ async fn failed_and_expired_payments_release_their_cells(store: Store) {
     assert_eq!((failed.state, failed.failure.as_deref()), (HubPaymentState::Failed, Some("refused by the node")));
     let free = store.hub_cell(&cell(1, 0)).await.expect("cell").expect("known");
     assert_eq!((free.state, free.lease), (CellState::Free, None));
-    assert!(store.hub_sender_held_cells(&who(1), 1_600).await.expect("held").is_empty());
+    assert!(store.hub_sender_held_cells(&who(1), 1_600, None).await.expect("held").is_empty());
 
     // The same pool cell and sender cell again.
     let b = store.prepare_hub_payment(&new_payment(2, who(1), CKB, &cell(1, 0), &[cell(200, 0)], 2_000)).await.expect("b");
@@ -241,7 +247,7 @@ async fn hostile_prepares_are_refused_and_keep_nothing(store: Store) {
     let repeated = new_payment(6, who(4), CKB, &cell(2, 0), &[cell(303, 0), cell(303, 0)], 1_000);
     assert_eq!(hub_error(store.prepare_hub_payment(&repeated).await).code(), "invalid_request");
     assert_eq!(count(store.clone()).await, 1);
-    assert!(store.hub_sender_held_cells(&who(4), 1_000).await.expect("held").is_empty());
+    assert!(store.hub_sender_held_cells(&who(4), 1_000, None).await.expect("held").is_empty());
 
     // The per-sender limit counts prepared and sent payments.
     let mut second = new_payment(7, who(1), CKB, &cell(2, 0), &[cell(310, 0)], 1_000);
@@ -259,7 +265,7 @@ async fn hostile_prepares_are_refused_and_keep_nothing(store: Store) {
     let h = store.prepare_hub_payment(&third).await.expect("after the expiry");
     assert_eq!(store.hub_payment(a.id).await.expect("read").map(|p| p.state), Some(HubPaymentState::Expired));
     assert_eq!(store.hub_cell(&cell(1, 0)).await.expect("cell").map(|c| c.state), Some(CellState::Free));
-    assert_eq!(store.hub_sender_held_cells(&who(1), a.expires_at).await.expect("held"), vec![cell(301, 0), cell(310, 0)]);
+    assert_eq!(store.hub_sender_held_cells(&who(1), a.expires_at, None).await.expect("held"), vec![cell(301, 0), cell(310, 0)]);
 
     // Shares that do not add up to the amount count nothing.
     let wrong = CompletedPayment {

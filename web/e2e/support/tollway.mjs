@@ -1,10 +1,12 @@
-// Shared by the points and admin browser tests: the admin API from node
-// (users, grants, real chat calls), Chromium with its console watched,
-// sign-in with an API key, and the checks' tally. Not a test itself
-// (scripts/e2e.sh runs web/e2e/*.mjs only).
+// Shared by the browser tests: the admin API from node (users, grants,
+// real chat calls), Chromium with its console watched, sign-in with an API
+// key or a wallet, the CKB devnet's node (or a skip), failure reports and
+// the checks' tally. Not a test itself (scripts/e2e.sh runs web/e2e/*.mjs
+// only).
 import { chromium } from "playwright-core";
 import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 
 export const base = process.env.TOLLWAY_URL;
 export const adminKey = process.env.TOLLWAY_ADMIN_KEY;
@@ -120,6 +122,28 @@ export async function signIn(page, key, hash) {
 
 /** Console errors other than the browser's own line for an expected HTTP refusal. */
 export const realErrors = (errors) => errors.filter((e) => !e.includes("Failed to load resource"));
+
+/** The CKB devnet node scripts/e2e.sh started (`TOLLWAY_CKB_RPC`); without one the script `name` skips (exit 0). */
+export function devnetRpc(name) {
+  const rpc = process.env.TOLLWAY_CKB_RPC;
+  if (!rpc) {
+    console.log(`skip: web/e2e/${name} needs a CKB devnet: run scripts/e2e.sh with TOLLWAY_CKB_BIN set to the ckb node binary (scripts/ckb.sh builds it)`);
+    process.exit(0);
+  }
+  return rpc;
+}
+
+/** Records an exception as a failure, with what each open page says (its alerts) and a screenshot in `dir`. */
+export async function recordFailure(failures, browser, error, dir) {
+  failures.push(String(error));
+  console.log(`FAIL ${error}`);
+  for (const p of browser.contexts().flatMap((c) => c.pages())) {
+    const alerts = await p.getByRole("alert").allTextContents().catch(() => []);
+    if (alerts.length) console.log(`     the page says: ${alerts.join(" | ")}`);
+    await p.screenshot({ path: join(dir, "failure.png"), fullPage: true }).catch(() => {});
+    console.log(`     screenshot: ${join(dir, "failure.png")}`);
+  }
+}
 
 /** Ends a test script: exit status 1 when a check failed. */
 export function finish(failures) {

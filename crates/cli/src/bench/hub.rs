@@ -44,6 +44,10 @@ pub struct HubArgs {
     /// Milliseconds between blocks.
     #[arg(long, default_value_t = 1_000)]
     block_ms: u64,
+    /// Seconds a payment may take from its first prepare (retries while
+    /// the pool is busy included) to complete before the run fails.
+    #[arg(long, default_value_t = 1_800)]
+    deadline_secs: u64,
 }
 
 /// One run's figures.
@@ -89,7 +93,8 @@ pub async fn run(args: HubArgs) -> anyhow::Result<()> {
 async fn one(args: &HubArgs, pool: u32) -> anyhow::Result<Run> {
     let dir = std::env::temp_dir().join(format!("tollway-bench-hub-{}-{pool}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let devnet = Devnet::start(DevnetConfig { binary: args.ckb_bin.clone(), dir: dir.clone(), rpc_port: free_port()?, p2p_port: free_port()? }).await?;
+    let devnet =
+        Devnet::start(DevnetConfig { binary: args.ckb_bin.clone(), dir: dir.clone(), rpc_port: free_port()?, p2p_port: free_port()? }).await?;
     let rpc = devnet.rpc().clone();
     let miner = rpc.clone();
     let block = Duration::from_millis(args.block_ms.max(50));
@@ -147,6 +152,7 @@ async fn one(args: &HubArgs, pool: u32) -> anyhow::Result<Run> {
     let mut tasks = Vec::new();
     for _ in 0..args.payments {
         let (request, slots, http, base) = (request.clone(), slots.clone(), http.clone(), base.clone());
+        let deadline = Duration::from_secs(args.deadline_secs);
         tasks.push(tokio::spawn(async move {
             let _slot = slots.acquire_owned().await?;
             let begun = Instant::now();
@@ -154,7 +160,7 @@ async fn one(args: &HubArgs, pool: u32) -> anyhow::Result<Run> {
             let payment = loop {
                 match hub_pay(&request).await {
                     Ok(p) => break p,
-                    Err(e) if e.is_transient() && begun.elapsed() < Duration::from_secs(300) => {
+                    Err(e) if e.is_transient() && begun.elapsed() < deadline => {
                         busy += 1;
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
@@ -167,7 +173,7 @@ async fn one(args: &HubArgs, pool: u32) -> anyhow::Result<Run> {
                 if p["is_complete"] == serde_json::json!(true) {
                     return Ok::<_, anyhow::Error>((begun.elapsed(), busy));
                 }
-                anyhow::ensure!(begun.elapsed() < Duration::from_secs(300), "payment {id} did not complete: {p}");
+                anyhow::ensure!(begun.elapsed() < deadline, "payment {id} did not complete: {p}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }));

@@ -72,10 +72,30 @@ pub struct PayerKey(SecretKey);
 #[error("not a valid secp256k1 secret key")]
 pub struct InvalidKey;
 
+/// A secret key written as text that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretKeyTextError {
+    /// Not `0x` + 64 hex digits.
+    #[error("a secret key is 0x + 64 hex digits")]
+    NotHex,
+    /// 32 bytes, but no secp256k1 secret key.
+    #[error(transparent)]
+    Invalid(#[from] InvalidKey),
+}
+
 impl PayerKey {
     /// The key of 32 secret bytes.
     pub fn from_bytes(secret: [u8; 32]) -> Result<PayerKey, InvalidKey> {
         SecretKey::from_byte_array(&secret).map(PayerKey).map_err(|_| InvalidKey)
+    }
+
+    /// The key written as `0x` + 64 hex digits (how settings, the CLI and
+    /// the payer's files hold it).
+    pub fn from_hex(text: &str) -> Result<PayerKey, SecretKeyTextError> {
+        let digits = text.strip_prefix("0x").filter(|d| d.len() == 64).ok_or(SecretKeyTextError::NotHex)?;
+        let mut secret = [0u8; 32];
+        hex::decode_to_slice(digits, &mut secret).map_err(|_| SecretKeyTextError::NotHex)?;
+        Ok(PayerKey::from_bytes(secret)?)
     }
 
     /// Its public key.
@@ -125,5 +145,23 @@ mod tests {
         assert_eq!(PayerKey::from_bytes([0; 32]).err(), Some(InvalidKey));
         assert_eq!(PayerKey::from_bytes([0xff; 32]).err(), Some(InvalidKey));
         assert!(PayerKey::from_bytes([1; 32]).is_ok());
+    }
+
+    #[test]
+    fn secret_keys_as_text_are_0x_and_64_hex_digits_of_a_valid_key() {
+        let one = format!("0x{}", "01".repeat(32));
+        let id = PayerKey::from_bytes([1; 32]).expect("a key").id();
+        assert_eq!(PayerKey::from_hex(&one).map(|k| k.id()), Ok(id));
+        assert_eq!(
+            PayerKey::from_hex(&format!("0x{}", "AB".repeat(32))).map(|k| k.id()),
+            PayerKey::from_hex(&format!("0x{}", "ab".repeat(32))).map(|k| k.id())
+        );
+        for bad in
+            ["", "0x", &"01".repeat(32), &format!("0x{}", "01".repeat(31)), &format!("0x{}", "01".repeat(33)), &format!("0x{}zz", "01".repeat(31))]
+        {
+            assert_eq!(PayerKey::from_hex(bad).err(), Some(SecretKeyTextError::NotHex), "{bad:?}");
+        }
+        assert_eq!(PayerKey::from_hex(&format!("0x{}", "00".repeat(32))).err(), Some(SecretKeyTextError::Invalid(InvalidKey)));
+        assert_eq!(PayerKey::from_hex(&format!("0x{}", "ff".repeat(32))).err(), Some(SecretKeyTextError::Invalid(InvalidKey)));
     }
 }

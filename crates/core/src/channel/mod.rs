@@ -10,8 +10,8 @@ mod payer;
 mod subrav;
 pub mod wire;
 
-pub use identity::{ckb_hash, verify_recoverable, InvalidKey, KeyId, PayerKey};
-pub use subrav::{BadSignature, ChannelId, DecodeError, SignedSubRav, SubRav, SIGNED_SUBRAV_LEN, SIGNING_DOMAIN, SUBRAV_LEN, SUBRAV_VERSION};
-pub use payee::{Accepted, Channel, ReceiptError, SubChannel, Verdict};
 pub use entitlement::{prompt_bound, Entitlement, DEFAULT_SLACK_TOKENS, PROMPT_OVERHEAD_TOKENS};
+pub use identity::{ckb_hash, verify_recoverable, InvalidKey, KeyId, PayerKey, SecretKeyTextError};
+pub use payee::{Accepted, Channel, ReceiptError, SubChannel, Verdict};
 pub use payer::{review, PayerLimits, Refusal, MAX_NONCE_GAP};
+pub use subrav::{BadSignature, ChannelId, DecodeError, SignedSubRav, SubRav, SIGNED_SUBRAV_LEN, SIGNING_DOMAIN, SUBRAV_LEN, SUBRAV_VERSION};

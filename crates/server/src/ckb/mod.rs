@@ -12,8 +12,8 @@ mod pay;
 mod reclaim;
 
 pub use errors::CkbError;
-pub use pay::{check_receipt_commitment, tx_hex, RefundData};
 pub use open::{FundingSigned, Offer};
+pub use pay::{check_receipt_commitment, tx_hex, RefundData};
 
 use crate::config::CkbConfig;
 use ckb_types::core::TransactionView;
@@ -25,7 +25,7 @@ use tollway_chain::ckb::spilman::{parse_out_point, ChannelTerms, TxError};
 use tollway_chain::ckb::{LockScripts, Rpc};
 use tollway_core::channel::{ChannelId, PayerKey};
 use tollway_core::ckb::{apply, fee_for_size, ChannelFunds, Since, SpilmanEvent, SpilmanState};
-use tollway_store::{StoredCkbChannel, Store};
+use tollway_store::{Store, StoredCkbChannel};
 
 /// The CKB rail of a running server.
 pub struct Ckb {
@@ -71,8 +71,7 @@ impl Ckb {
     pub async fn connect(config: &CkbConfig, store: Store) -> Result<Option<Ckb>, CkbStartError> {
         let Some(url) = config.rpc_url.clone() else { return Ok(None) };
         let secret = config.seller_secret.as_deref().ok_or(CkbStartError::SellerKey)?;
-        let bytes: [u8; 32] = tollway_core::channel::wire::parse_hex(secret).map_err(|_| CkbStartError::SellerKey)?;
-        let seller = PayerKey::from_bytes(bytes).map_err(|_| CkbStartError::SellerKey)?;
+        let seller = PayerKey::from_hex(secret).map_err(|_| CkbStartError::SellerKey)?;
         let rpc = Rpc::new(url.clone());
         let scripts = rpc.lock_scripts().await.map_err(|source| CkbStartError::Node { url, source })?;
         let commitment_fee = commitment_fee(&scripts, &seller, config.fee_rate);
@@ -132,10 +131,11 @@ impl Ckb {
         if let Some(terms) = cache.get(&stored.id) {
             return Ok(terms.clone());
         }
-        let cell = stored.cell.as_deref().and_then(parse_out_point).ok_or(CkbError::State(tollway_core::ckb::NotAllowed {
-            state: stored.state,
-            event: SpilmanEvent::FundingCommitted,
-        }))?;
+        let cell = stored
+            .cell
+            .as_deref()
+            .and_then(parse_out_point)
+            .ok_or(CkbError::State(tollway_core::ckb::NotAllowed { state: stored.state, event: SpilmanEvent::FundingCommitted }))?;
         let terms = Arc::new(ChannelTerms {
             buyer: stored.buyer_key,
             seller: stored.seller_key,
@@ -159,7 +159,12 @@ impl Ckb {
     /// (compare-and-set on the state it had), with the closing
     /// transaction if one is given; `channel_state_conflict` if another
     /// process moved it first. The new state.
-    async fn advance(&self, channel: &StoredCkbChannel, events: &[SpilmanEvent], closing: Option<&TransactionView>) -> Result<SpilmanState, CkbError> {
+    async fn advance(
+        &self,
+        channel: &StoredCkbChannel,
+        events: &[SpilmanEvent],
+        closing: Option<&TransactionView>,
+    ) -> Result<SpilmanState, CkbError> {
         let mut state = channel.state;
         for event in events {
             state = apply(state, *event)?.to;
@@ -167,7 +172,10 @@ impl Ckb {
         let closing = closing.map(|tx| (tx_bytes(tx), tx.hash().unpack()));
         let closing = closing.as_ref().map(|(bytes, hash): &(Vec<u8>, ckb_types::H256)| (bytes.as_slice(), hash.0));
         if !self.store.set_ckb_state(&channel.id, channel.state, state, closing).await? {
-            return Err(CkbError::State(tollway_core::ckb::NotAllowed { state: channel.state, event: events.first().copied().unwrap_or(SpilmanEvent::TxDropped) }));
+            return Err(CkbError::State(tollway_core::ckb::NotAllowed {
+                state: channel.state,
+                event: events.first().copied().unwrap_or(SpilmanEvent::TxDropped),
+            }));
         }
         Ok(state)
     }

@@ -55,11 +55,6 @@ pub enum HubStartError {
     },
 }
 
-fn key_of(secret: &str) -> Option<PayerKey> {
-    let bytes: [u8; 32] = tollway_core::channel::wire::parse_hex(secret).ok()?;
-    PayerKey::from_bytes(bytes).ok()
-}
-
 /// What the hub takes from the CKB rail's settings (`[ckb]`).
 #[derive(Debug, Clone)]
 pub struct RailSettings {
@@ -77,8 +72,8 @@ impl Hub {
     /// The hub of `config` on the CKB rail's node; `None` when either is off.
     pub async fn connect(ckb: &RailSettings, config: &HubConfig, store: Store) -> Result<Option<Hub>, HubStartError> {
         let (Some(url), Some(secret)) = (ckb.rpc_url.clone(), config.secret.as_deref()) else { return Ok(None) };
-        let key = key_of(secret).ok_or(HubStartError::Key)?;
-        if ckb.seller_secret.as_deref().and_then(key_of).is_some_and(|seller| seller.public() == key.public()) {
+        let key = PayerKey::from_hex(secret).map_err(|_| HubStartError::Key)?;
+        if ckb.seller_secret.as_deref().and_then(|s| PayerKey::from_hex(s).ok()).is_some_and(|seller| seller.public() == key.public()) {
             return Err(HubStartError::SellerKey);
         }
         let args = SighashArgs(KeyId::of(&key.public()).0);
@@ -122,4 +117,3 @@ impl Hub {
         self.scripts.sighash.script(&self.rules.hub.0)
     }
 }
-

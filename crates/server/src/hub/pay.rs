@@ -5,7 +5,6 @@
 //! own signature, then sends it.
 
 use super::{Hub, HubError};
-use tollway_core::ckb::PLAIN_CELL;
 use ckb_types::core::TransactionView;
 use ckb_types::packed::Transaction;
 use ckb_types::prelude::*;
@@ -14,6 +13,7 @@ use tollway_chain::ckb::hub::{check_signed, sign_hub, HubPaymentPlan, HubTxError
 use tollway_chain::ckb::spilman::{out_point_text, parse_out_point};
 use tollway_chain::ckb::Rejection;
 use tollway_core::ckb::hub::{split_payment, HubPaymentState, ShareRole};
+use tollway_core::ckb::PLAIN_CELL;
 use tollway_core::ckb::{parse_sighash, Shannons, SighashArgs};
 use tollway_store::hub::{CellOrder, HubPaymentRow, HubStoreError, NewHubPayment};
 use tollway_store::{now_ms, StoreError};
@@ -71,13 +71,18 @@ impl Hub {
         }
         let mut last = HubError::PoolBusy;
         for round in 0..SENDER_ROUNDS {
+            // A busy pool answers before the node is asked for the sender's
+            // cells: clients retrying a busy hub cost one query each.
+            let pool = self.store.free_hub_cells(CellOrder::Random, POOL_TRIES as i64).await?;
+            if pool.is_empty() {
+                return Err(HubError::PoolBusy);
+            }
             let mut candidates = self.sender_candidates(sender, input.amount, now).await?;
             if round > 0 {
                 // Another payment of this sender took its oldest cell
                 // meanwhile: try others, in random order.
                 candidates.shuffle(&mut rand::thread_rng());
             }
-            let pool = self.store.free_hub_cells(CellOrder::Random, POOL_TRIES as i64).await?;
             for cell in pool {
                 let Some(point) = parse_out_point(&cell.out_point) else { continue };
                 let plan = HubPaymentPlan {
@@ -150,7 +155,10 @@ impl Hub {
     /// cells (from the indexer, oldest first), then the change of its
     /// payments not yet committed.
     async fn sender_candidates(&self, sender: SighashArgs, amount: Shannons, now: i64) -> Result<Vec<LiveCell>, HubError> {
-        let held = self.store.hub_sender_held_cells(&sender, now).await?;
+        // The indexer's tip first: what it lists below is at least this
+        // current, so a payment committed after it is known to the books.
+        let indexed = self.rpc.indexer_tip().await?;
+        let held = self.store.hub_sender_held_cells(&sender, now, indexed).await?;
         let lock = self.scripts.sighash.script(&sender.0);
         let mut want = amount.saturating_add(PLAIN_CELL).saturating_add(PLAIN_CELL);
         let mut free = Vec::new();
@@ -165,8 +173,10 @@ impl Hub {
             }
             want = want.saturating_add(held_capacity);
         }
-        for (point, capacity) in self.store.hub_sender_pending_change(&sender).await? {
-            if held.contains(&point) {
+        for (point, capacity) in self.store.hub_sender_pending_change(&sender, indexed).await? {
+            // Spent by an open payment, or listed by an indexer that has
+            // moved on since its tip was read.
+            if held.contains(&point) || free.iter().any(|c| out_point_text(&c.out_point) == point) {
                 continue;
             }
             if let Some(out_point) = parse_out_point(&point) {

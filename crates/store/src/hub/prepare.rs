@@ -76,17 +76,22 @@ impl Store {
     }
 
     /// The cells of `sender` its open payments spend (sent ones, and
-    /// prepared ones not yet expired at `now`): not to be offered again.
+    /// prepared ones not yet expired at `now`), and those its payments
+    /// committed after block `indexed_through` spent (the node's indexer,
+    /// at that block, still lists them live): not to be offered again.
     /// Those of prepared payments past their expiry are left out: the next
     /// prepare of this sender releases them.
-    pub async fn hub_sender_held_cells(&self, sender: &SighashArgs, now: i64) -> Result<Vec<String>, StoreError> {
+    pub async fn hub_sender_held_cells(&self, sender: &SighashArgs, now: i64, indexed_through: Option<u64>) -> Result<Vec<String>, StoreError> {
         let cells = sqlx::query_scalar(
             "SELECT s.out_point FROM hub_sender_cells s JOIN hub_payments p ON p.id = s.payment_id \
-             WHERE p.sender = $1 AND s.open = 1 AND (p.state = $2 OR p.expires_at > $3) ORDER BY s.out_point",
+             WHERE p.sender = $1 AND ((s.open = 1 AND (p.state = $2 OR p.expires_at > $3)) OR (p.state = $4 AND p.block_number > $5)) \
+             ORDER BY s.out_point",
         )
         .bind(sender.to_hex())
         .bind(HubPaymentState::Sent.name())
         .bind(now)
+        .bind(HubPaymentState::Complete.name())
+        .bind(block_bound(indexed_through))
         .fetch_all(self.pool())
         .await?;
         Ok(cells)
@@ -105,17 +110,22 @@ impl Store {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// The change cells (`tx_hash:0`, capacity) of `sender`'s sent
-    /// payments, oldest first: not committed yet, but the sender may spend
-    /// them in its next payment (the node accepts a chain of pending
-    /// transactions). One an open payment spends already is among
-    /// [`Store::hub_sender_held_cells`].
-    pub async fn hub_sender_pending_change(&self, sender: &SighashArgs) -> Result<Vec<(String, u64)>, StoreError> {
-        let rows = sqlx::query("SELECT tx_hash, change FROM hub_payments WHERE sender = $1 AND state = $2 ORDER BY id")
-            .bind(sender.to_hex())
-            .bind(HubPaymentState::Sent.name())
-            .fetch_all(self.pool())
-            .await?;
+    /// The change cells (`tx_hash:0`, capacity) the node's indexer, at
+    /// block `indexed_through`, does not list yet, oldest first: those of
+    /// `sender`'s sent payments (not committed yet, but the sender may
+    /// spend them in its next payment: the node accepts a chain of pending
+    /// transactions) and of its payments committed after that block. One
+    /// a payment spends already is among [`Store::hub_sender_held_cells`].
+    pub async fn hub_sender_pending_change(&self, sender: &SighashArgs, indexed_through: Option<u64>) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tx_hash, change FROM hub_payments WHERE sender = $1 AND (state = $2 OR (state = $3 AND block_number > $4)) ORDER BY id",
+        )
+        .bind(sender.to_hex())
+        .bind(HubPaymentState::Sent.name())
+        .bind(HubPaymentState::Complete.name())
+        .bind(block_bound(indexed_through))
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
             .map(|row| {
                 let hash: Vec<u8> = row.try_get("tx_hash")?;
@@ -124,6 +134,12 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// `indexed_through` as the bound of `block_number > $n`: no block yet
+/// indexed counts every committed payment.
+fn block_bound(indexed_through: Option<u64>) -> i64 {
+    indexed_through.map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX))
 }
 
 async fn prepare_in(conn: &mut AnyConnection, dialect: Dialect, new: &NewHubPayment) -> Result<HubPaymentRow, StoreError> {

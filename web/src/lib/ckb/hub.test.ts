@@ -25,7 +25,7 @@ const plan: HubPaymentPlan = {
 };
 
 /** A node that knows the vector's cells (the first sender cell only through a pending transaction). */
-function fakeNode(overrides: Record<string, { capacity: bigint; args: Uint8Array }> = {}): CkbNode {
+function fakeNode(overrides: Record<string, { capacity: bigint; args: Uint8Array }> = {}, pendingStatus = "pending"): CkbNode {
   const cells = new Map<string, { capacity: bigint; args: Uint8Array }>();
   for (const c of [...plan.senderCells]) cells.set(`${hex(c.outPoint.txHash)}:${c.outPoint.index}`, { capacity: c.capacity, args: plan.sender });
   cells.set(`${hex(plan.poolCell.outPoint.txHash)}:${plan.poolCell.outPoint.index}`, { capacity: plan.poolCell.capacity, args: plan.hub });
@@ -44,7 +44,7 @@ function fakeNode(overrides: Record<string, { capacity: bigint; args: Uint8Array
       if (params[0] !== pendingTx) return null;
       const c = cells.get(`${pendingTx}:0`)!;
       const outputs = [{ capacity: `0x${c.capacity.toString(16)}`, lock: { code_hash: vector.sighash.code_hash, hash_type: "type", args: hex(c.args) } }];
-      return { transaction: { outputs } };
+      return { transaction: { outputs }, tx_status: { status: pendingStatus } };
     },
   } as unknown as CkbNode;
 }
@@ -114,5 +114,9 @@ describe("reviewPrepared (the payer's check before signing)", () => {
     const pool = plan.poolCell.outPoint;
     expect(await code({}, fakeNode({ [`${hex(pool.txHash)}:${pool.index}`]: { capacity: plan.poolCell.capacity - 1n, args: plan.hub } }))).toBe("tx_mismatch");
     expect(await code({ rawTx: Uint8Array.of(1, 2, 3) })).toBe("tx_mismatch");
+  });
+
+  it("refuses a change that is not live once its transaction is committed (spent already)", async () => {
+    await expect(reviewPrepared(fakeNode({}, "committed"), scripts, req)).rejects.toMatchObject({ code: "unknown_cell" });
   });
 });

@@ -134,12 +134,16 @@ export function inputPoints(txBytes: Uint8Array): OutPoint[] {
   return Array.from({ length: split.inputs }, (_, i) => decodeOutPoint(field.slice(4 + 44 * i + 8, 4 + 44 * (i + 1))));
 }
 
-/** A cell's capacity and lock, as the payer's node knows it: live, else an output of a transaction it holds (a pending change). */
+/**
+ * A cell's capacity and lock, as the payer's node knows it: live, else an output of a transaction it holds still pending (a payment's change).
+ * An output of a committed transaction that is not live is spent: undefined (looked at again, in case it committed since the first look).
+ */
 export async function readCell(node: CkbNode, point: OutPoint): Promise<{ capacity: bigint; lock: Script } | undefined> {
   const live = await node.liveCell(point);
   if (live) return live;
   const hash = `0x${bytesToHex(point.txHash)}`;
-  const v = await node.call<{ transaction?: { outputs: { capacity: string; lock: { code_hash: string; hash_type: string; args: string } }[] } } | null>("get_transaction", [hash]);
+  const v = await node.call<{ transaction?: { outputs: { capacity: string; lock: { code_hash: string; hash_type: string; args: string } }[] }; tx_status?: { status: string } } | null>("get_transaction", [hash]);
+  if (v?.tx_status?.status === "committed") return node.liveCell(point);
   const out = v?.transaction?.outputs[point.index];
   if (!out) return undefined;
   const hashTypes: Record<string, 0 | 1 | 2 | 4> = { data: 0, type: 1, data1: 2, data2: 4 };
