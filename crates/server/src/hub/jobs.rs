@@ -36,13 +36,6 @@ fn hash32(hash: &[u8; 32]) -> Byte32 {
     hash.pack()
 }
 
-/// Whether a refusal means the transaction can never commit (an input
-/// spent or unknown, a failing script, a timelock): what fails a payment,
-/// payout or rebalance and frees its cells.
-pub(super) fn never_commits(r: Rejection) -> bool {
-    matches!(r, Rejection::InputSpent | Rejection::InputUnknown | Rejection::ScriptFailed | Rejection::Immature)
-}
-
 impl Hub {
     /// One round of every job.
     pub async fn run_once(&self) -> Result<(), HubError> {
@@ -108,7 +101,7 @@ impl Hub {
             Ok(_) => Ok(()),
             Err(e) => match e.rejection() {
                 Some(Rejection::Duplicate) => Ok(()),
-                Some(r) if never_commits(r) => {
+                Some(r) if super::pay::never_commits(r) => {
                     tracing::warn!(id = row.id, ?kind, error = %e, "hub transaction can never commit: failed");
                     match kind {
                         PayoutKind::Payout => self.store.fail_hub_payout(row.id, now_ms()).await?,

@@ -238,7 +238,7 @@ impl Hub {
             Ok(_) => Ok(()),
             Err(e) => match e.rejection() {
                 Some(Rejection::Duplicate) => Ok(()),
-                Some(r) if super::jobs::never_commits(r) => {
+                Some(r) if never_commits(r) => {
                     self.store.fail_hub_payment(id, &format!("{}: {e}", r.code()), now_ms()).await?;
                     Err(e.into())
                 }
@@ -250,6 +250,13 @@ impl Hub {
             },
         }
     }
+}
+
+/// Whether a refusal means the transaction can never commit (an input
+/// spent or unknown, a failing script, a timelock): what fails a payment,
+/// payout or rebalance and frees its cells.
+pub(super) fn never_commits(r: Rejection) -> bool {
+    matches!(r, Rejection::InputSpent | Rejection::InputUnknown | Rejection::ScriptFailed | Rejection::Immature)
 }
 
 /// `tx` without its hub signature (the witnesses of its last input), to
