@@ -190,6 +190,9 @@ async fn failed_and_expired_payments_release_their_cells(store: Store) {
     let free = store.hub_cell(&cell(1, 0)).await.expect("cell").expect("known");
     assert_eq!((free.state, free.lease), (CellState::Free, None));
     assert!(store.hub_sender_held_cells(&who(1), 1_600, None).await.expect("held").is_empty());
+    // The tracker looks a chained payment's parent up by its transaction.
+    assert_eq!(store.hub_payment_states_by_tx(&a.tx_hash).await.expect("by tx"), vec![HubPaymentState::Failed]);
+    assert!(store.hub_payment_states_by_tx(&[0xee; 32]).await.expect("by tx").is_empty(), "not the hub's");
 
     // The same pool cell and sender cell again.
     let b = store.prepare_hub_payment(&new_payment(2, who(1), CKB, &cell(1, 0), &[cell(200, 0)], 2_000)).await.expect("b");

@@ -10,6 +10,7 @@
 //! until every one is complete (committed and split).
 
 use super::measure::{backend, pct_ms};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,6 +58,12 @@ struct Run {
     elapsed: Duration,
     latencies: Vec<Duration>,
     busy: usize,
+    /// Payments the payer gave up on, by error code.
+    refused: BTreeMap<String, usize>,
+    /// Every payment the hub recorded, by state.
+    states: BTreeMap<String, usize>,
+    /// Why the failed ones failed (the node's refusal, shortened).
+    failures: BTreeMap<String, usize>,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -66,26 +73,33 @@ fn free_port() -> anyhow::Result<u16> {
 /// Runs the benchmark and prints its table.
 pub async fn run(args: HubArgs) -> anyhow::Result<()> {
     backend(&args.backend)?;
+    if std::env::var_os("RUST_LOG").is_some() {
+        tollway_server::init_tracing(false);
+    }
     let mut runs = Vec::new();
     for &pool in &args.pools {
         runs.push(one(&args, pool).await?);
     }
     println!("\n== hub {}: {} payments of 1 CKB, {} at a time, a block every {} ms ==", args.backend, args.payments, args.concurrency, args.block_ms);
-    println!("| pool cells | complete | seconds | payments/s | p50 prepare→complete | p95 | busy retries |");
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| pool cells | complete | seconds | payments/s | p50 prepare→complete | p95 | busy retries | given up |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for r in &runs {
         let mut l = r.latencies.clone();
         l.sort();
         println!(
-            "| {} | {} | {:.1} | {:.2} | {:.0} ms | {:.0} ms | {} |",
+            "| {} | {} | {:.1} | {:.2} | {:.0} ms | {:.0} ms | {} | {} |",
             r.pool,
             r.done,
             r.elapsed.as_secs_f64(),
             r.done as f64 / r.elapsed.as_secs_f64().max(1e-9),
             pct_ms(&l, 0.5),
             pct_ms(&l, 0.95),
-            r.busy
+            r.busy,
+            r.refused.values().sum::<usize>()
         );
+    }
+    for r in &runs {
+        println!("pool {}: payments by state {:?}; given up by code {:?}; failed because {:?}", r.pool, r.states, r.refused, r.failures);
     }
     Ok(())
 }
@@ -164,14 +178,21 @@ async fn one(args: &HubArgs, pool: u32) -> anyhow::Result<Run> {
                         busy += 1;
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
-                    Err(e) => anyhow::bail!("[{}] {e}", e.code()),
+                    Err(e) => {
+                        eprintln!("payment given up: [{}] {e}", e.code());
+                        return Ok::<_, anyhow::Error>(Err(e.code().to_owned()));
+                    }
                 }
             };
             let id = payment["payment_id"].as_i64().unwrap_or_default();
             loop {
                 let p: serde_json::Value = http.get(format!("{base}/api/payment/{id}")).send().await?.json().await?;
                 if p["is_complete"] == serde_json::json!(true) {
-                    return Ok::<_, anyhow::Error>((begun.elapsed(), busy));
+                    return Ok(Ok((begun.elapsed(), busy)));
+                }
+                if p["state"] != serde_json::json!("sent") {
+                    eprintln!("payment {id} ended {}: {}", p["state"], p["failure"]);
+                    return Ok(Err(format!("ended_{}", p["state"].as_str().unwrap_or("unknown"))));
                 }
                 anyhow::ensure!(begun.elapsed() < deadline, "payment {id} did not complete: {p}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -180,17 +201,49 @@ async fn one(args: &HubArgs, pool: u32) -> anyhow::Result<Run> {
     }
     let mut latencies = Vec::new();
     let mut busy = 0;
+    let mut refused = BTreeMap::new();
     for t in tasks {
-        let (latency, retries) = t.await??;
-        latencies.push(latency);
-        busy += retries;
+        match t.await?? {
+            Ok((latency, retries)) => {
+                latencies.push(latency);
+                busy += retries;
+            }
+            Err(code) => *refused.entry(code).or_insert(0) += 1,
+        }
     }
     let elapsed = started.elapsed();
+    let (states, failures) = recorded(&http, &base).await?;
     running.task.abort();
     mining.abort();
     drop(devnet);
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(Run { pool, done: latencies.len(), elapsed, latencies, busy })
+    Ok(Run { pool, done: latencies.len(), elapsed, latencies, busy, refused, states, failures })
+}
+
+/// Every payment the hub recorded (`GET /api/payment/all`, page by page):
+/// how many in each state, and the failed ones by reason (its first 60
+/// characters).
+async fn recorded(http: &reqwest::Client, base: &str) -> anyhow::Result<(BTreeMap<String, usize>, BTreeMap<String, usize>)> {
+    let (mut states, mut failures) = (BTreeMap::new(), BTreeMap::new());
+    let mut before: Option<i64> = None;
+    loop {
+        let url = match before {
+            Some(b) => format!("{base}/api/payment/all?limit=200&before={b}"),
+            None => format!("{base}/api/payment/all?limit=200"),
+        };
+        let page: serde_json::Value = http.get(url).send().await?.json().await?;
+        for p in page["payments"].as_array().into_iter().flatten() {
+            *states.entry(p["state"].as_str().unwrap_or("?").to_owned()).or_insert(0) += 1;
+            if let Some(why) = p["failure"].as_str() {
+                *failures.entry(why.chars().take(60).collect::<String>()).or_insert(0) += 1;
+            }
+        }
+        match page["next_before"].as_i64() {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    Ok((states, failures))
 }
 
 async fn wait_committed(rpc: &tollway_chain::ckb::Rpc, hash: &ckb_types::packed::Byte32) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 //! freed); follows payouts and rebalances the same way; pays out every
 //! party above the threshold; keeps the pool at its size.
 
+use super::refusals::never_commits;
 use super::{Hub, HubError};
 use tollway_core::ckb::PLAIN_CELL;
 use crate::AppState;
@@ -101,7 +102,11 @@ impl Hub {
             Ok(_) => Ok(()),
             Err(e) => match e.rejection() {
                 Some(Rejection::Duplicate) => Ok(()),
-                Some(r) if super::pay::never_commits(r) => {
+                Some(r) if never_commits(r) => {
+                    if !self.refused_for_good(&tx, r).await? {
+                        tracing::info!(id = row.id, ?kind, error = %e, "hub transaction refused for now; sent again later");
+                        return Ok(());
+                    }
                     tracing::warn!(id = row.id, ?kind, error = %e, "hub transaction can never commit: failed");
                     match kind {
                         PayoutKind::Payout => self.store.fail_hub_payout(row.id, now_ms()).await?,

@@ -9,6 +9,7 @@ mod errors;
 pub mod jobs;
 mod pay;
 mod pool;
+mod refusals;
 pub mod rules;
 
 pub use config::HubConfig;

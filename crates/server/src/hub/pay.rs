@@ -11,6 +11,7 @@ use ckb_types::prelude::*;
 use rand::seq::SliceRandom;
 use tollway_chain::ckb::hub::{check_signed, sign_hub, HubPaymentPlan, HubTxError, LiveCell, PaymentTerms};
 use tollway_chain::ckb::spilman::{out_point_text, parse_out_point};
+use super::refusals::never_commits;
 use tollway_chain::ckb::Rejection;
 use tollway_core::ckb::hub::{split_payment, HubPaymentState, ShareRole};
 use tollway_core::ckb::PLAIN_CELL;
@@ -229,16 +230,20 @@ impl Hub {
         self.store.hub_payment(id).await?.ok_or(HubError::UnknownPayment)
     }
 
-    /// Sends a stored, signed payment. A refusal that can never pass (an
-    /// input spent or unknown, a failing script) fails the payment and
-    /// frees its cells; a node that cannot be reached leaves it `sent`
-    /// for the tracker to send again.
+    /// Sends a stored, signed payment. A refusal for good (a failing
+    /// script, an input dead: `refusals`) fails the payment and frees its
+    /// cells; an input the node does not know yet, or a node that cannot
+    /// be reached, leaves it `sent` for the tracker to send again.
     pub(super) async fn send_payment(&self, id: i64, tx: &TransactionView) -> Result<(), HubError> {
         match self.rpc.send(tx).await {
             Ok(_) => Ok(()),
             Err(e) => match e.rejection() {
                 Some(Rejection::Duplicate) => Ok(()),
                 Some(r) if never_commits(r) => {
+                    if !self.refused_for_good(tx, r).await? {
+                        tracing::info!(payment = id, error = %e, "hub payment refused for now (an input not known yet); the tracker sends it again");
+                        return Ok(());
+                    }
                     self.store.fail_hub_payment(id, &format!("{}: {e}", r.code()), now_ms()).await?;
                     Err(e.into())
                 }
@@ -250,13 +255,6 @@ impl Hub {
             },
         }
     }
-}
-
-/// Whether a refusal means the transaction can never commit (an input
-/// spent or unknown, a failing script, a timelock): what fails a payment,
-/// payout or rebalance and frees its cells.
-pub(super) fn never_commits(r: Rejection) -> bool {
-    matches!(r, Rejection::InputSpent | Rejection::InputUnknown | Rejection::ScriptFailed | Rejection::Immature)
 }
 
 /// `tx` without its hub signature (the witnesses of its last input), to

@@ -33,6 +33,15 @@ impl Store {
         row.as_ref().map(payment_from).transpose()
     }
 
+    /// The states of the payments whose transaction is `tx_hash` (one,
+    /// or a few when the same cells were prepared again after an expiry;
+    /// none when the hub made no such transaction).
+    pub async fn hub_payment_states_by_tx(&self, tx_hash: &[u8; 32]) -> Result<Vec<HubPaymentState>, StoreError> {
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT state FROM hub_payments WHERE tx_hash = $1").bind(tx_hash.to_vec()).fetch_all(self.pool()).await?;
+        names.iter().map(|n| HubPaymentState::parse(n).ok_or_else(|| StoreError::Corrupt("hub payment state".into()))).collect()
+    }
+
     /// Payments of `of`, newest first, up to `limit`, with an id below
     /// `before` (the last id of the previous page).
     pub async fn hub_payments(&self, of: PaymentsOf, limit: i64, before: Option<i64>) -> Result<Vec<HubPaymentRow>, StoreError> {

@@ -1,0 +1,3 @@
+-- The hub's tracker looks a payment up by its transaction: a chained
+-- payment's parent (docs/hub.md, "How a payment goes").
+CREATE INDEX hub_payments_tx_hash ON hub_payments (tx_hash);
