@@ -164,6 +164,12 @@ async fn a_payment_is_counted_once_with_its_splits(store: Store) {
     assert_eq!(store.hub_sender_held_cells(&who(1), 3_000, Some(6)).await.expect("held"), vec![cell(100, 0), cell(100, 1)]);
     assert_eq!(store.hub_sender_pending_change(&who(1), Some(6)).await.expect("change"), vec![(p.change_out_point(), 100 * CKB)]);
     assert_eq!(store.hub_sender_held_cells(&who(1), 3_000, None).await.expect("held"), vec![cell(100, 0), cell(100, 1)], "nothing indexed yet");
+    // A caller whose view of the sender's cells is older than the commit
+    // offers a spent one again: refused, nothing kept.
+    let stale = new_payment(9, who(1), CKB, &new_cell.0, &[cell(101, 0), cell(100, 1)], 3_000);
+    assert_eq!(hub_error(store.prepare_hub_payment(&stale).await), HubStoreError::SenderCellTaken);
+    assert_eq!(store.hub_cell(&new_cell.0).await.expect("cell").map(|c| c.state), Some(CellState::Free), "the lease rolled back");
+    assert_eq!(store.hub_payments(PaymentsOf::All, 10, None).await.expect("list").len(), 1, "the payment rolled back");
 
     // A second payment through the new cell adds to the same parties.
     let (_, more) = pay(&store, 2, who(1), 3 * CKB, &new_cell.0).await;

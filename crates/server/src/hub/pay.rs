@@ -4,6 +4,7 @@
 //! sender-signed transaction against what it prepared, stores it with its
 //! own signature, then sends it.
 
+use super::refusals::never_commits;
 use super::{Hub, HubError};
 use ckb_types::core::TransactionView;
 use ckb_types::packed::Transaction;
@@ -11,7 +12,6 @@ use ckb_types::prelude::*;
 use rand::seq::SliceRandom;
 use tollway_chain::ckb::hub::{check_signed, sign_hub, HubPaymentPlan, HubTxError, LiveCell, PaymentTerms};
 use tollway_chain::ckb::spilman::{out_point_text, parse_out_point};
-use super::refusals::never_commits;
 use tollway_chain::ckb::Rejection;
 use tollway_core::ckb::hub::{split_payment, HubPaymentState, ShareRole};
 use tollway_core::ckb::PLAIN_CELL;
@@ -161,18 +161,22 @@ impl Hub {
         let indexed = self.rpc.indexer_tip().await?;
         let held = self.store.hub_sender_held_cells(&sender, now, indexed).await?;
         let lock = self.scripts.sighash.script(&sender.0);
-        let mut want = amount.saturating_add(PLAIN_CELL).saturating_add(PLAIN_CELL);
+        // The oldest cells first, as many as cover the payment besides
+        // those open payments hold: a sender with many payments in flight
+        // has its oldest cells held, and is not short of funds for that.
+        let need = amount.saturating_add(PLAIN_CELL).saturating_add(PLAIN_CELL);
+        let mut want = need;
         let mut free = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..16 {
             let cells = self.rpc.live_cells(&lock, want).await?;
-            let fetched = cells.len();
+            let listed: u64 = cells.iter().map(|c| c.capacity).sum();
             let held_capacity: u64 = cells.iter().filter(|c| held.contains(&out_point_text(&c.out_point))).map(|c| c.capacity).sum();
             free = cells.into_iter().filter(|c| !held.contains(&out_point_text(&c.out_point))).collect::<Vec<_>>();
-            let free_capacity: u64 = free.iter().map(|c| c.capacity).sum();
-            if free_capacity >= want || held_capacity == 0 || fetched == 0 {
+            // Enough, or every cell the indexer has is listed.
+            if listed - held_capacity >= need || listed < want {
                 break;
             }
-            want = want.saturating_add(held_capacity);
+            want = need.saturating_add(held_capacity).max(want.saturating_mul(2));
         }
         for (point, capacity) in self.store.hub_sender_pending_change(&sender, indexed).await? {
             // Spent by an open payment, or listed by an indexer that has

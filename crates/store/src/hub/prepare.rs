@@ -56,7 +56,8 @@ impl Store {
     /// (`prepared`), its pool cell leased (`pool_cell_taken` when another
     /// request holds it, `unknown_cell` when the pool has no such cell)
     /// and each sender cell reserved (`sender_cell_taken` when an open
-    /// payment spends it). On any refusal nothing is kept: pick another
+    /// payment spends it, or a completed one spent it: the caller's view
+    /// of the sender's cells may be older than that payment). On any refusal nothing is kept: pick another
     /// cell and try again.
     pub async fn prepare_hub_payment(&self, new: &NewHubPayment) -> Result<HubPaymentRow, StoreError> {
         check_cells("sender cell", new.sender_cells.iter().map(String::as_str))?;
@@ -213,6 +214,20 @@ async fn prepare_in(conn: &mut AnyConnection, dialect: Dialect, new: &NewHubPaym
         .await?
         .rows_affected();
         if reserved == 0 {
+            return refused(HubStoreError::SenderCellTaken);
+        }
+        // Spent on chain by a payment that committed since the caller
+        // read the sender's cells (after the reservation: a completion
+        // racing it has either closed its row, seen here, or made the
+        // insert above conflict).
+        let spent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM hub_sender_cells s JOIN hub_payments p ON p.id = s.payment_id WHERE s.out_point = $1 AND p.state = $2",
+        )
+        .bind(cell)
+        .bind(HubPaymentState::Complete.name())
+        .fetch_one(&mut *conn)
+        .await?;
+        if spent > 0 {
             return refused(HubStoreError::SenderCellTaken);
         }
     }
