@@ -11,14 +11,16 @@
 //! PostgreSQL racing 100 prepares for a pool of 10, and a payout that
 //! survives a SIGKILL between sending and recording; a sender that
 //! double-spends its sent payment's input (RBF) leaves it failed, counted
-//! nowhere, its pool cell free.
+//! nowhere, its pool cell free; a sender with 20 payments open prepares
+//! a 21st on its next free cell.
 
-use ckb_types::packed::Transaction;
+use ckb_types::packed::{OutPoint, Transaction};
 use ckb_types::prelude::*;
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::Duration;
-use tollway_chain::ckb::hub::{merge, sign_sender, LiveCell};
+use tollway_chain::ckb::hub::{merge, sign_sender, split, LiveCell};
+use tollway_chain::ckb::spilman::out_point_text;
 use tollway_chain::ckb::TestAccount;
 use tollway_core::ckb::{CKB, MIN_FEE_RATE};
 use tollway_store::testing::Backend;
@@ -259,6 +261,51 @@ async fn the_hub_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hub_on_postgres() {
     the_hub_moves_small_amounts_and_refuses_the_attacker(Backend::Postgres).await;
+}
+
+/// A sender with many payments open: its 20 oldest cells held by 20
+/// prepared payments, a 21st payment is prepared on its next free cell
+/// (the hub reads past the held ones), not refused `insufficient_funds`
+/// (as it was when the hub gave up after 16 cells: `tollway bench hub`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_with_many_payments_open_is_not_short_of_cells() {
+    let chain = Chain::start("hub-many-open").await;
+    let mut shop = Shop::new(Backend::Sqlite, &chain, 30, "").await;
+    let hub_config = format!(
+        "{{secret = \"{}\", init_pool = true, pool_cells = 24, job_interval_ms = 200, max_open_per_sender = 100, max_open_per_client = 100, prepare_ttl_secs = 600}}",
+        TestAccount::nth(3).secret_hex()
+    );
+    shop.env.push(("TOLLWAY_HUB".into(), hub_config));
+    // Account 1's genesis cell split into 30 cells of 200 CKB (the oldest
+    // of its cells, in output order) and the rest.
+    let sender = TestAccount::nth(1);
+    let genesis = chain.rpc.live_cells(&chain.scripts.sighash.script(&sender.lock_args().0), u64::MAX).await.expect("cells");
+    let spread = split(&chain.scripts, &sender.key, &genesis[..1], 30, 200 * CKB, MIN_FEE_RATE).expect("split");
+    chain.rpc.send(&spread.tx).await.expect("send the split");
+    chain.rpc.mine_until_committed(&spread.tx.hash(), 60).await.expect("the split commits");
+    chain.rpc.indexer_synced().await.expect("indexer");
+    let server = shop.serve().await;
+    let http = reqwest::Client::new();
+    let base = server.base.clone();
+    for _ in 0..300 {
+        if get(&http, &format!("{base}/api/hub"), None).await.1["pool"]["free_cells"].as_u64() >= Some(24) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (url, body) = (format!("{base}/api/payment/prepare"), json!({"sender": args(1), "receiver": args(2), "amount": CKB.to_string()}));
+    let mut held = Vec::new();
+    for n in 0..20 {
+        let (status, p) = post(&http, &url, body.clone()).await;
+        assert_eq!(status, 201, "prepare {n}: {p}");
+        held.extend(p["sender_inputs"].as_array().expect("inputs").iter().cloned());
+    }
+    let point = |i: u32| json!(out_point_text(&OutPoint::new(spread.tx.hash(), i)));
+    let oldest: Vec<Value> = (0..20).map(point).collect();
+    assert_eq!(held, oldest, "each payment holds the oldest free cell");
+    let (status, next) = post(&http, &url, body).await;
+    assert_eq!(status, 201, "{next}");
+    assert_eq!(next["sender_inputs"], json!([point(20)]), "the next free cell");
 }
 
 /// Two `tollway serve` processes on one PostgreSQL database, a pool of 10
