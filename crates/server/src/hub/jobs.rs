@@ -6,7 +6,6 @@
 
 use super::refusals::never_commits;
 use super::{Hub, HubError};
-use tollway_core::ckb::PLAIN_CELL;
 use crate::AppState;
 use ckb_types::packed::{Byte32, OutPoint};
 use ckb_types::prelude::*;
@@ -16,8 +15,15 @@ use tollway_chain::ckb::spilman::{out_point_text, parse_out_point};
 use tollway_chain::ckb::{Rejection, TxStatus};
 use tollway_core::ckb::hub::{plan_payout, split_payment};
 use tollway_core::ckb::CKB;
+use tollway_core::ckb::PLAIN_CELL;
 use tollway_store::hub::{CellOrder, CompletedPayment, NewPayout, PayoutKind, PayoutRow};
 use tollway_store::now_ms;
+
+/// How long after a payment is stored `sent` the tracker leaves sending
+/// it to the transfer that stored it: two sends of one transaction at once
+/// can be refused as a replacement of itself (`PoolRejectedRBF`, seen in
+/// `tollway bench hub`).
+const JUST_SENT_MS: i64 = 5_000;
 
 /// Starts the tracker when the hub is on.
 pub fn spawn(state: AppState) {
@@ -66,6 +72,8 @@ impl Hub {
                     self.store.complete_hub_payment(&done).await?;
                 }
                 TxStatus::Pending | TxStatus::Proposed => {}
+                // Stored `sent` just now: the transfer is sending it.
+                TxStatus::Rejected(_) | TxStatus::Unknown if now_ms().saturating_sub(row.updated_at) < JUST_SENT_MS => {}
                 TxStatus::Rejected(_) | TxStatus::Unknown => {
                     if let Some(tx) = row.signed_tx.as_deref().map(super::pay::transaction).transpose()? {
                         if let Err(e) = self.send_payment(row.id, &tx).await {
