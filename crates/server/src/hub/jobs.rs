@@ -108,6 +108,7 @@ impl Hub {
         let tx = super::pay::transaction(&row.tx)?;
         match self.rpc.send(&tx).await {
             Ok(_) => Ok(()),
+            Err(_) if self.holds(&tx).await? => Ok(()),
             Err(e) => match e.rejection() {
                 Some(Rejection::Duplicate) => Ok(()),
                 Some(r) if never_commits(r) => {

@@ -12,7 +12,7 @@ use ckb_types::prelude::*;
 use rand::seq::SliceRandom;
 use tollway_chain::ckb::hub::{check_signed, sign_hub, HubPaymentPlan, HubTxError, LiveCell, PaymentTerms};
 use tollway_chain::ckb::spilman::{out_point_text, parse_out_point};
-use tollway_chain::ckb::{Rejection, TxStatus};
+use tollway_chain::ckb::Rejection;
 use tollway_core::ckb::hub::{split_payment, HubPaymentState, ShareRole};
 use tollway_core::ckb::PLAIN_CELL;
 use tollway_core::ckb::{parse_sighash, Shannons, SighashArgs};
@@ -241,9 +241,7 @@ impl Hub {
     pub(super) async fn send_payment(&self, id: i64, tx: &TransactionView) -> Result<(), HubError> {
         match self.rpc.send(tx).await {
             Ok(_) => Ok(()),
-            // The node holds this very transaction (a second send racing the
-            // first is refused as a replacement at the same fee): sent.
-            Err(_) if matches!(self.rpc.tx_status(&tx.hash()).await?, TxStatus::Pending | TxStatus::Proposed | TxStatus::Committed(_)) => Ok(()),
+            Err(_) if self.holds(tx).await? => Ok(()),
             Err(e) => match e.rejection() {
                 Some(Rejection::Duplicate) => Ok(()),
                 Some(r) if never_commits(r) => {

@@ -26,9 +26,16 @@ pub(super) fn never_commits(r: Rejection) -> bool {
 }
 
 impl Hub {
-    /// Whether `tx`, refused with `r`, can never commit: a script refused
-    /// it, or an input of it is dead (see the module's doc) and `tx` itself
-    /// is neither committed nor in the node's pool.
+    /// Whether the node holds `tx` itself, in its pool or committed: a
+    /// refusal of a second send of it (even as a replacement of itself at
+    /// the same fee, when two sends race) means it was sent.
+    pub(super) async fn holds(&self, tx: &TransactionView) -> Result<bool, HubError> {
+        Ok(matches!(self.rpc.tx_status(&tx.hash()).await?, TxStatus::Committed(_) | TxStatus::Pending | TxStatus::Proposed))
+    }
+
+    /// Whether `tx`, refused with `r` and not held by the node
+    /// ([`Hub::holds`], asked first), can never commit: a script refused
+    /// it, or an input of it is dead (see the module's doc).
     pub(super) async fn refused_for_good(&self, tx: &TransactionView, r: Rejection) -> Result<bool, HubError> {
         if r == Rejection::ScriptFailed {
             return Ok(true);
@@ -53,7 +60,6 @@ impl Hub {
                 break;
             }
         }
-        // The input may be spent by `tx` itself, committed meanwhile.
-        Ok(dead && !matches!(self.rpc.tx_status(&tx.hash()).await?, TxStatus::Committed(_) | TxStatus::Pending | TxStatus::Proposed))
+        Ok(dead)
     }
 }
